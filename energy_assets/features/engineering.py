@@ -1,0 +1,110 @@
+"""From raw API records to typed, clean rows and the per-hour features derived from them.
+
+Plain functions on dataframes (no Dagster): `clean_consumption` maps the API's columns to the
+CLEAN contract, `build_features` adds calendar, holiday, lag and rolling features for a set of
+hours from a window of history that reaches far enough back (LOOKBACK_HOURS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from energy_assets.features.calendar import calendar_features
+
+SERIES_KEYS = ["area", "consumer_type"]
+CLEAN_COLUMNS = ["datetime_utc", "area", "consumer_type", "energy_consumption"]
+LAG_HOURS = (1, 24, 168)
+ROLLING_WINDOWS_HOURS = (24, 168)
+# History a features partition needs from upstream: the longest lag / rolling window.
+LOOKBACK_HOURS = max(max(LAG_HOURS), max(ROLLING_WINDOWS_HOURS))
+FEATURE_COLUMNS = [
+    "hour_of_day",
+    "day_of_week",
+    "day_of_year",
+    "is_weekend",
+    "is_holiday",
+    "is_holiday_eve",
+    "is_bridge_day",
+    *[f"lag_{h}h" for h in LAG_HOURS],
+    *[f"rolling_mean_{w}h" for w in ROLLING_WINDOWS_HOURS],
+    *[f"rolling_std_{w}h" for w in ROLLING_WINDOWS_HOURS],
+    "relative_to_weekly_mean",
+]
+
+
+def clean_consumption(raw: pd.DataFrame) -> pd.DataFrame:
+    """Typed rows in the CLEAN contract from records in the API's columns.
+
+    `datetime_utc` comes from HourUTC (never HourDK, which repeats an hour when DST ends);
+    energy_consumption is kWh as float. Rows are sorted by hour then series.
+    """
+    clean = pd.DataFrame(
+        {
+            "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize(None).dt.tz_localize("UTC"),
+            "area": raw["PriceArea"].astype(str),
+            "consumer_type": pd.to_numeric(raw["ConsumerType_DE35"]).astype("int64"),
+            "energy_consumption": pd.to_numeric(raw["TotalCon"]).astype("float64"),
+        }
+    )
+    return clean.sort_values(["datetime_utc", *SERIES_KEYS], kind="stable").reset_index(drop=True)
+
+
+def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Feature rows for hours in [start, end) computed from CLEAN `history`.
+
+    `history` should reach LOOKBACK_HOURS before `start`; where it does not (the first week of
+    data) the lag / rolling features are NaN rather than made up. Lags are taken by timestamp,
+    not by row position, so a missing upstream hour gives NaN instead of a silently wrong lag.
+    Rolling statistics cover the window ending at (and including) the row's hour.
+    """
+    frame = (
+        pl.from_pandas(history[CLEAN_COLUMNS])
+        .with_columns(pl.col("datetime_utc").dt.cast_time_unit("us"))
+        .sort([*SERIES_KEYS, "datetime_utc"])
+    )
+    start_utc, end_utc = _as_utc(start), _as_utc(end)
+    for lag in LAG_HOURS:
+        lagged = frame.select(
+            [
+                *SERIES_KEYS,
+                (pl.col("datetime_utc") + pl.duration(hours=lag)).alias("datetime_utc"),
+                pl.col("energy_consumption").alias(f"lag_{lag}h"),
+            ]
+        )
+        frame = frame.join(lagged, on=[*SERIES_KEYS, "datetime_utc"], how="left")
+    rolling = []
+    for window in ROLLING_WINDOWS_HOURS:
+        rolling += [
+            pl.col("energy_consumption")
+            .rolling_mean_by("datetime_utc", window_size=f"{window}h")
+            .over(SERIES_KEYS)
+            .alias(f"rolling_mean_{window}h"),
+            pl.col("energy_consumption")
+            .rolling_std_by("datetime_utc", window_size=f"{window}h")
+            .over(SERIES_KEYS)
+            .alias(f"rolling_std_{window}h"),
+        ]
+    frame = frame.with_columns(rolling)
+    frame = frame.filter(
+        (pl.col("datetime_utc") >= start_utc) & (pl.col("datetime_utc") < end_utc)
+    ).sort(["datetime_utc", *SERIES_KEYS])
+    features = frame.to_pandas()
+    # A rolling window is only meaningful once the history covers it.
+    first_hour = history["datetime_utc"].min()
+    for window in ROLLING_WINDOWS_HOURS:
+        incomplete = features["datetime_utc"] < first_hour + pd.Timedelta(hours=window - 1)
+        features.loc[incomplete, [f"rolling_mean_{window}h", f"rolling_std_{window}h"]] = np.nan
+    features["relative_to_weekly_mean"] = features["energy_consumption"] / features[
+        "rolling_mean_168h"
+    ].replace(0.0, np.nan)
+    calendar = calendar_features(features["datetime_utc"])
+    features = pd.concat([features, calendar], axis=1)
+    features["datetime_utc"] = features["datetime_utc"].astype("datetime64[ns, UTC]")
+    return features[CLEAN_COLUMNS + FEATURE_COLUMNS]
+
+
+def _as_utc(ts) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
