@@ -1,0 +1,31 @@
+# Common tasks; each is a plain `uv run …` you can also type yourself.
+UV ?= python3 -m uv
+
+.PHONY: demo test test-fast lint format typecheck dev bench
+
+demo:            ## the whole loop headless on embedded defaults
+	$(UV) run energy-assets demo
+
+test:            ## the full suite (what .ci/run runs)
+	$(UV) run pytest
+
+test-fast:       ## skip the slow end-to-end and browser tests
+	$(UV) run pytest -m "not slow and not browser"
+
+lint:
+	$(UV) run ruff check energy_assets energy_assets_tests benchmarks
+
+format:
+	$(UV) run ruff format energy_assets energy_assets_tests benchmarks
+
+typecheck:
+	$(UV) run mypy energy_assets
+
+dev:             ## Dagster UI + daemon on http://127.0.0.1:3000
+	mkdir -p .dagster_home && cp -n dagster.yaml .dagster_home/ || true
+	DAGSTER_HOME=$$PWD/.dagster_home $(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench:           ## benchmark harness (prints ratios against in-run baselines)
+	$(UV) run python benchmarks/bench_ingestion.py
+	$(UV) run python benchmarks/bench_model.py
+	$(UV) run python benchmarks/bench_operations.py
