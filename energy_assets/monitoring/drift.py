@@ -1,0 +1,197 @@
+"""Data-drift report of recent feature rows against a reference window (Evidently 0.7).
+
+What "drift" means here. Consumption spans 89 ... 1.6M kWh across the 76 (area, consumer_type)
+series, so the pooled distribution of `energy_consumption` mostly reflects the series mix, which
+never changes (every hour has every series). A real level shift in a few series barely moves it,
+and a day compared with weeks always differs on calendar columns. So by default the report
+compares:
+
+- `energy_relative` = energy_consumption / the series' median over the *reference* window.
+  Unit-free and comparable across series: a day whose series sit at their usual level (daily
+  cycle included, since a day covers all 24 hours) matches the reference; a level shift of the
+  series moves it. This is the column that answers "has consumption changed?".
+- `energy_consumption` in kWh, pooled: kept because it is the contract column and a change of the
+  series mix (a big consumer type appearing or vanishing) shows up there.
+- every other numeric feature (lags, rolling statistics, relative_to_weekly_mean), as the model
+  sees them.
+
+Left out by default: the timestamp, area / consumer_type (constant mix; their presence is the
+asset checks' job) and the calendar columns (hour_of_day, day_of_week, day_of_year, is_*): they are
+deterministic functions of the timestamp, so one day against four weeks would always "drift" on
+day_of_week without saying anything about the data. Pass `columns=` to override.
+
+Statistical tests are Evidently's defaults for the data size (normed Wasserstein distance, drift at
+>= 0.1, for numerical columns with more than 1,000 reference rows; Jensen-Shannon for
+categoricals). The dataset drifts when the share of drifted columns is >= drift_share_threshold.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+
+SERIES_KEYS = ["area", "consumer_type"]
+RELATIVE_COLUMN = "energy_relative"
+CATEGORICAL_COLUMNS = ("area", "consumer_type")
+# Functions of the timestamp only: comparing a day with weeks of them says nothing about the data.
+CALENDAR_COLUMNS = frozenset(
+    {
+        "hour_of_day",
+        "day_of_week",
+        "day_of_year",
+        "is_weekend",
+        "is_holiday",
+        "is_holiday_eve",
+        "is_bridge_day",
+    }
+)
+_NOT_COMPARED = frozenset({"datetime_utc", "forecast_origin", *CATEGORICAL_COLUMNS})
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """Outcome of one drift comparison.
+
+    html: the standalone Evidently report; drift_share: share of compared columns that drifted;
+    dataset_drift: drift_share >= the threshold; drifted_columns: their names;
+    column_scores: one row per compared column (column, stattest, score, drifted).
+    """
+
+    html: str
+    drift_share: float
+    dataset_drift: bool
+    drifted_columns: list[str] = field(default_factory=list)
+    column_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def default_drift_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns compared when none are given: see the module docstring for why."""
+    numeric = [
+        column
+        for column in frame.columns
+        if column not in _NOT_COMPARED
+        and column not in CALENDAR_COLUMNS
+        and column != "energy_consumption"
+        and pd.api.types.is_numeric_dtype(frame[column])
+        and not pd.api.types.is_bool_dtype(frame[column])
+    ]
+    leading = [RELATIVE_COLUMN, "energy_consumption"]
+    return leading + [column for column in numeric if column not in leading]
+
+
+def with_relative_energy(
+    frame: pd.DataFrame, series_median: pd.Series, column: str = RELATIVE_COLUMN
+) -> pd.DataFrame:
+    """`frame` plus `column` = energy_consumption / series_median of the row's series.
+
+    `series_median` is indexed by (area, consumer_type). A series absent from it (or with a
+    median of 0) gets NaN, which Evidently treats as missing rather than as a huge value.
+    """
+    medians = series_median.replace(0.0, np.nan).rename("_series_median")
+    out = frame.join(medians, on=SERIES_KEYS)
+    out[column] = out["energy_consumption"] / out.pop("_series_median")
+    return out
+
+
+def build_drift_report(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: list[str] | None = None,
+    drift_share_threshold: float = 0.5,
+) -> DriftResult:
+    """Compare `current` feature rows with `reference` rows (typically the training window).
+
+    Both frames have the CLEAN columns (datetime_utc, area, consumer_type, energy_consumption)
+    plus any numeric feature columns. `columns` picks the compared columns (may include
+    `energy_relative`, which is derived here); by default see `default_drift_columns`.
+    """
+    if reference.empty or current.empty:
+        raise ValueError(
+            f"drift needs rows on both sides: reference has {len(reference)}, "
+            f"current has {len(current)}; materialise the upstream feature partitions first"
+        )
+    series_median = reference.groupby(SERIES_KEYS)["energy_consumption"].median()
+    reference = with_relative_energy(reference, series_median)
+    current = with_relative_energy(current, series_median)
+
+    compared = list(columns) if columns is not None else default_drift_columns(reference)
+    missing = [c for c in compared if c not in reference.columns or c not in current.columns]
+    if missing:
+        raise ValueError(f"drift columns missing from the feature rows: {missing}")
+
+    categorical = [c for c in compared if _is_categorical(reference[c])]
+    numerical = [c for c in compared if c not in categorical]
+    definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
+    report = Report(
+        [DataDriftPreset(columns=compared, drift_share=drift_share_threshold)],
+        include_tests=True,
+    )
+    # Only the compared columns go in: Evidently would otherwise profile (and plot) the rest.
+    snapshot = report.run(
+        current_data=Dataset.from_pandas(
+            _for_evidently(current[compared]), data_definition=definition
+        ),
+        reference_data=Dataset.from_pandas(
+            _for_evidently(reference[compared]), data_definition=definition
+        ),
+    )
+    column_scores = _column_scores(json.loads(snapshot.json()), compared)
+    drifted = column_scores.loc[column_scores["drifted"], "column"].tolist()
+    drift_share = len(drifted) / len(compared) if compared else 0.0
+    return DriftResult(
+        html=snapshot.get_html_str(as_iframe=False),
+        drift_share=float(drift_share),
+        # Evidently's rule: the dataset drifts when at least the threshold share of columns does.
+        dataset_drift=bool(compared) and drift_share >= drift_share_threshold,
+        drifted_columns=drifted,
+        column_scores=column_scores,
+    )
+
+
+def _is_categorical(values: pd.Series) -> bool:
+    return (
+        isinstance(values.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(values)
+        or pd.api.types.is_string_dtype(values)
+        or values.name in CATEGORICAL_COLUMNS
+    )
+
+
+def _for_evidently(frame: pd.DataFrame) -> pd.DataFrame:
+    # Booleans as 0/1 so a user-chosen flag column is a numeric distribution, not an error.
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_bool_dtype(out[column]):
+            out[column] = out[column].astype("int8")
+    return out.reset_index(drop=True)
+
+
+def _column_scores(snapshot: dict, compared: list[str]) -> pd.DataFrame:
+    """One row per compared column from the snapshot's ValueDrift metrics and their tests."""
+    by_metric_id: dict[str, dict] = {}
+    for metric in snapshot.get("metrics", []):
+        config = metric.get("config", {})
+        if config.get("type", "").endswith(":ValueDrift"):
+            by_metric_id[metric["id"]] = {
+                "column": config["column"],
+                "stattest": config.get("method"),
+                "threshold": config.get("threshold"),
+                "score": float(metric["value"]),
+                "drifted": False,
+            }
+    for test in snapshot.get("tests", []):
+        entry = by_metric_id.get(test.get("metric_config", {}).get("metric_id", ""))
+        if entry is not None:
+            entry["drifted"] = test.get("status") == "FAIL"
+    rows = {entry["column"]: entry for entry in by_metric_id.values()}
+    absent = [c for c in compared if c not in rows]
+    if absent:
+        raise RuntimeError(f"Evidently returned no drift score for columns {absent}")
+    return pd.DataFrame(
+        [rows[c] for c in compared], columns=["column", "stattest", "threshold", "score", "drifted"]
+    )
