@@ -1,0 +1,123 @@
+"""Forecast accuracy once the actuals are published: forecasts joined with CLEAN rows, scored.
+
+The source publishes about 15 days late, so scoring a forecast partition early is normal: hours
+without actuals are simply not scored, `coverage` says how much of what was forecast could be
+scored, and with nothing to score the result has n_points = 0 and NaN metrics (not an error).
+Metrics are fractions (0.05 = 5 %) from `energy_assets.metrics`: pooled MAPE (mean |a - p| / |a|
+over all points) and WAPE (sum |a - p| / sum |a|).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from energy_assets import metrics
+
+SERIES_KEYS = ["area", "consumer_type"]
+JOIN_KEYS = ["datetime_utc", *SERIES_KEYS]
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    """Scores of one batch of forecasts.
+
+    per_series: area, consumer_type, n_points, mape, wape.
+    per_horizon: horizon_hours, n_points, mape, wape.
+    overall: mape, wape (NaN when nothing could be scored), n_points (scored forecast points),
+        n_expected (forecast points given), coverage (n_points / n_expected, 0.0 when none).
+    scored: the joined rows: the forecast columns plus actual, abs_error, ape.
+    """
+
+    per_series: pd.DataFrame
+    per_horizon: pd.DataFrame
+    overall: dict = field(default_factory=dict)
+    scored: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyResult:
+    """Join FORECASTS rows with CLEAN actuals on (datetime_utc, area, consumer_type) and score.
+
+    Forecast points whose hour has no (or a NaN) actual yet are left out of every metric and
+    lower `coverage`. A point with a zero actual has no percentage error: the MAPE of any group
+    containing one is NaN while its WAPE is still defined.
+    """
+    missing = [c for c in [*JOIN_KEYS, "prediction"] if c not in forecasts.columns]
+    missing += [c for c in [*JOIN_KEYS, "energy_consumption"] if c not in actuals.columns]
+    if missing:
+        raise ValueError(f"cannot score forecasts: missing columns {sorted(set(missing))}")
+
+    actual_rows = actuals[[*JOIN_KEYS, "energy_consumption"]].rename(
+        columns={"energy_consumption": "actual"}
+    )
+    actual_rows = actual_rows[actual_rows["actual"].notna()]
+    keyed_forecasts = _typed_keys(forecasts)
+    actual_rows = _typed_keys(actual_rows)
+    scored = keyed_forecasts.merge(actual_rows, on=JOIN_KEYS, how="inner", validate="many_to_one")
+    scored = scored[scored["prediction"].notna()].reset_index(drop=True)
+    scored["abs_error"] = (scored["actual"] - scored["prediction"]).abs()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scored["ape"] = np.where(
+            scored["actual"] != 0, scored["abs_error"] / scored["actual"].abs(), np.nan
+        )
+
+    n_expected = len(forecasts)
+    overall = {
+        "mape": _safe(metrics.pooled_mape, scored),
+        "wape": _safe(metrics.wape, scored),
+        "n_points": len(scored),
+        "n_expected": n_expected,
+        "coverage": len(scored) / n_expected if n_expected else 0.0,
+    }
+    return AccuracyResult(
+        per_series=_grouped(scored, SERIES_KEYS),
+        per_horizon=_grouped(scored, ["horizon_hours"])
+        if "horizon_hours" in scored
+        else _empty(["horizon_hours"]),
+        overall=overall,
+        scored=scored,
+    )
+
+
+def _typed_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    # Same key dtypes on both sides (parquet round trips can change the time unit).
+    out = frame.copy()
+    out["datetime_utc"] = pd.to_datetime(out["datetime_utc"], utc=True).astype(
+        "datetime64[ns, UTC]"
+    )
+    out["area"] = out["area"].astype(str)
+    out["consumer_type"] = out["consumer_type"].astype("int64")
+    return out
+
+
+def _safe(metric: Callable, rows: pd.DataFrame) -> float:
+    """The metric over `rows`, or NaN where it is undefined (no rows, zero actuals)."""
+    if rows.empty:
+        return math.nan
+    try:
+        return metric(rows["actual"].to_numpy(), rows["prediction"].to_numpy())
+    except ValueError:
+        return math.nan
+
+
+def _grouped(scored: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if scored.empty:
+        return _empty(keys)
+    rows = [
+        {
+            **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
+            "n_points": len(group),
+            "mape": _safe(metrics.pooled_mape, group),
+            "wape": _safe(metrics.wape, group),
+        }
+        for key, group in scored.groupby(keys, sort=True, observed=True)
+    ]
+    return pd.DataFrame(rows, columns=[*keys, "n_points", "mape", "wape"])
+
+
+def _empty(keys: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=[*keys, "n_points", "mape", "wape"])

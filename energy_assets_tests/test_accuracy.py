@@ -1,0 +1,112 @@
+"""Scoring forecasts against actuals: exact metrics, and clean degradation before publication."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from energy_assets.monitoring.accuracy import score_forecasts
+
+ORIGIN = pd.Timestamp("2023-01-05T00:00", tz="UTC")
+SERIES = [("DK1", 111), ("DK2", 999)]
+
+
+def _forecasts(horizons: int = 24) -> pd.DataFrame:
+    rows = [
+        {
+            "area": area,
+            "consumer_type": consumer_type,
+            "forecast_origin": ORIGIN,
+            "datetime_utc": ORIGIN + pd.Timedelta(hours=h),
+            "horizon_hours": h,
+            "prediction": 100.0,
+            "model_version": "3",
+        }
+        for area, consumer_type in SERIES
+        for h in range(1, horizons + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _actuals(forecasts: pd.DataFrame, values) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "datetime_utc": forecasts["datetime_utc"].to_numpy(),
+            "area": forecasts["area"].to_numpy(),
+            "consumer_type": forecasts["consumer_type"].to_numpy(),
+            "energy_consumption": values,
+        }
+    )
+
+
+def test_perfect_forecast_scores_zero():
+    forecasts = _forecasts()
+    result = score_forecasts(forecasts, _actuals(forecasts, forecasts["prediction"].to_numpy()))
+    assert result.overall == {
+        "mape": 0.0,
+        "wape": 0.0,
+        "n_points": 48,
+        "n_expected": 48,
+        "coverage": 1.0,
+    }
+    assert (result.per_series["mape"] == 0).all() and len(result.per_series) == 2
+    assert result.per_horizon["horizon_hours"].tolist() == list(range(1, 25))
+
+
+def test_known_errors_give_exact_mape_and_wape():
+    forecasts = _forecasts(horizons=2)  # DK1/111 h1,h2 then DK2/999 h1,h2; prediction 100
+    actuals = _actuals(forecasts, [80.0, 125.0, 200.0, 50.0])
+    # |a-p|: 20, 25, 100, 50 ; |a-p|/|a|: 0.25, 0.2, 0.5, 1.0
+    result = score_forecasts(forecasts, actuals)
+
+    assert result.overall["mape"] == pytest.approx((0.25 + 0.2 + 0.5 + 1.0) / 4)
+    assert result.overall["wape"] == pytest.approx(195 / 455)
+    series = result.per_series.set_index(["area", "consumer_type"])
+    assert series.loc[("DK1", 111), "mape"] == pytest.approx(0.225)
+    assert series.loc[("DK1", 111), "wape"] == pytest.approx(45 / 205)
+    assert series.loc[("DK2", 999), "wape"] == pytest.approx(150 / 250)
+    horizon = result.per_horizon.set_index("horizon_hours")
+    assert horizon.loc[1, "mape"] == pytest.approx((0.25 + 0.5) / 2)
+    assert horizon.loc[2, "wape"] == pytest.approx(75 / 175)
+    assert horizon.loc[2, "n_points"] == 2
+    assert result.scored["ape"].tolist() == pytest.approx([0.25, 0.2, 0.5, 1.0])
+
+
+def test_no_actuals_yet_is_an_empty_score_not_an_error():
+    forecasts = _forecasts()
+    empty = _actuals(forecasts, forecasts["prediction"].to_numpy()).iloc[:0]
+    result = score_forecasts(forecasts, empty)
+    assert result.overall["n_points"] == 0
+    assert result.overall["n_expected"] == 48
+    assert result.overall["coverage"] == 0.0
+    assert math.isnan(result.overall["mape"]) and math.isnan(result.overall["wape"])
+    assert result.per_series.empty and result.per_horizon.empty and result.scored.empty
+
+
+def test_partial_actuals_report_coverage_and_score_what_is_there():
+    forecasts = _forecasts()
+    # Actuals published up to horizon 6 only; a NaN actual counts as unpublished too.
+    actuals = _actuals(forecasts, 110.0)
+    actuals = actuals[forecasts["horizon_hours"].to_numpy() <= 6].copy()
+    actuals.iloc[0, actuals.columns.get_loc("energy_consumption")] = float("nan")
+
+    result = score_forecasts(forecasts, actuals)
+
+    assert result.overall["n_points"] == 11
+    assert result.overall["coverage"] == pytest.approx(11 / 48)
+    assert result.overall["wape"] == pytest.approx(10 / 110)
+    assert result.per_horizon["horizon_hours"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def test_zero_actual_leaves_mape_undefined_but_wape_defined():
+    forecasts = _forecasts(horizons=1)
+    result = score_forecasts(forecasts, _actuals(forecasts, [0.0, 100.0]))
+    assert math.isnan(result.overall["mape"])
+    assert result.overall["wape"] == pytest.approx(100 / 100)
+
+
+def test_missing_columns_are_named():
+    with pytest.raises(ValueError, match="prediction"):
+        score_forecasts(_forecasts().drop(columns="prediction"), _actuals(_forecasts(), 1.0))
