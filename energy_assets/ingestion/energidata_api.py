@@ -1,0 +1,284 @@
+"""Client for Energi Data Service `GET /dataset/<name>` (or the replay API), no Dagster.
+
+`EnergiDataApi.fetch_hours(start, end)` returns the RAW contract frame for the UTC hours
+[start, end): HourUTC / HourDK (naive datetime64[ns]), PriceArea (str), ConsumerType_DE35 (int64),
+TotalCon (float64 kWh, NaN where the API sent null). It pages with `offset` until `total` is reached.
+
+Error policy:
+- Retried with exponential backoff + jitter (honouring Retry-After): timeouts, connection errors,
+  HTTP 429 and 5xx, and bodies that are not valid JSON (a truncated body is a transport hiccup).
+- Not retried: other 4xx (a wrong dataset name or parameter will not fix itself), and JSON that
+  parses but breaks the contract (no `records`/`total`, a record without a required field, values
+  that do not parse): the source would send the same thing again, so retrying only delays the
+  failure. All of them raise EnergiDataError naming the dataset, the hour range and the cause.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+
+RAW_COLUMNS = ["HourUTC", "HourDK", "PriceArea", "ConsumerType_DE35", "TotalCon"]
+# Ties on HourUTC would make offset paging unstable, so the client always sorts by the full key.
+PAGE_SORT = "HourUTC asc,PriceArea asc,ConsumerType_DE35 asc"
+_MAX_SLEEP_SECONDS = 300.0
+
+
+class EnergiDataError(RuntimeError):
+    """The API could not deliver the requested hours; the message says what to do."""
+
+
+class _Retryable(Exception):
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.retry_after = retry_after
+
+
+def _as_utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def format_hour_range(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """'2023-01-01T00:00Z–2023-01-02T00:00Z' (end exclusive)."""
+    return f"{start:%Y-%m-%dT%H:%MZ}–{end:%Y-%m-%dT%H:%MZ}"
+
+
+def empty_raw_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "HourUTC": pd.Series(dtype="datetime64[ns]"),
+            "HourDK": pd.Series(dtype="datetime64[ns]"),
+            "PriceArea": pd.Series(dtype=object),
+            "ConsumerType_DE35": pd.Series(dtype=np.int64),
+            "TotalCon": pd.Series(dtype=np.float64),
+        }
+    )
+
+
+def _parse_times(values: pd.Series, field: str, context: str) -> pd.Series:
+    if values.isna().any():
+        raise EnergiDataError(
+            f"{context}: field {field} is null in {int(values.isna().sum())} records"
+        )
+    try:
+        parsed = pd.to_datetime(values, format="%Y-%m-%dT%H:%M:%S")
+    except (ValueError, TypeError):
+        try:  # other ISO-8601 spellings, e.g. "2017-07-14T08:00Z"
+            parsed = pd.to_datetime(values, format="ISO8601")
+        except (ValueError, TypeError):
+            bad = values[pd.to_datetime(values, errors="coerce", format="ISO8601").isna()]
+            raise EnergiDataError(
+                f"{context}: field {field} has unparseable timestamps, e.g. {bad.iloc[0]!r}"
+            ) from None
+    if parsed.dt.tz is not None:
+        parsed = parsed.dt.tz_convert("UTC" if field == "HourUTC" else "Europe/Copenhagen")
+        parsed = parsed.dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
+def parse_records(records: list[dict[str, Any]], context: str = "records") -> pd.DataFrame:
+    """API records (list of dicts) → RAW frame, vectorised. Raises EnergiDataError on bad fields.
+
+    `context` prefixes error messages (dataset and hour range). TotalCon null becomes NaN (the
+    checks downstream catch it); every other field must be present and parse.
+    """
+    if not records:
+        return empty_raw_frame()
+    frame = pd.DataFrame.from_records(records)
+    missing = [c for c in RAW_COLUMNS if c not in frame.columns]
+    if missing:
+        raise EnergiDataError(
+            f"{context}: records have no field {', '.join(missing)} "
+            f"(fields are {list(frame.columns)}); is this the right dataset?"
+        )
+    for column in ("PriceArea", "ConsumerType_DE35"):
+        absent = frame[column].isna()  # a record without the key shows up as NaN here
+        if absent.any():
+            raise EnergiDataError(
+                f"{context}: field {column} is missing or null in {int(absent.sum())} records"
+            )
+    out = pd.DataFrame(
+        {
+            "HourUTC": _parse_times(frame["HourUTC"], "HourUTC", context),
+            "HourDK": _parse_times(frame["HourDK"], "HourDK", context),
+            "PriceArea": frame["PriceArea"].astype(str).astype(object),
+        }
+    )
+    consumer = pd.to_numeric(frame["ConsumerType_DE35"], errors="coerce")
+    if consumer.isna().any() or (consumer % 1 != 0).any():
+        bad = frame["ConsumerType_DE35"][consumer.isna() | (consumer % 1 != 0)].iloc[0]
+        raise EnergiDataError(f"{context}: field ConsumerType_DE35 is not an integer, e.g. {bad!r}")
+    out["ConsumerType_DE35"] = consumer.astype(np.int64)
+    total = frame["TotalCon"]
+    numeric = pd.to_numeric(total, errors="coerce")
+    unparseable = numeric.isna() & total.notna()
+    if unparseable.any():
+        raise EnergiDataError(
+            f"{context}: field TotalCon is not a number, e.g. {total[unparseable].iloc[0]!r}"
+        )
+    out["TotalCon"] = numeric.astype(np.float64)
+    return out
+
+
+class EnergiDataApi:
+    """Paged, retrying reader of one Energi Data Service dataset.
+
+    `request_count` counts every HTTP attempt (retries included) since construction.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        dataset: str,
+        page_size: int = 100_000,
+        timeout_seconds: float = 60.0,
+        max_retries: int = 5,
+        backoff_seconds: float = 1.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        self.base_url = base_url.rstrip("/")
+        self.dataset = dataset
+        self.page_size = page_size
+        self.timeout_seconds = timeout_seconds
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self.session = session or requests.Session()
+        self.request_count = 0
+
+    @property
+    def dataset_url(self) -> str:
+        return f"{self.base_url}/dataset/{self.dataset}"
+
+    def fetch_hours(
+        self, start_utc: datetime | str | pd.Timestamp, end_utc: datetime | str | pd.Timestamp
+    ) -> pd.DataFrame:
+        """Every record with HourUTC in [start_utc, end_utc), as a RAW frame sorted by the key.
+
+        Naive inputs are UTC. An empty frame means the API has nothing for those hours (not yet
+        published); deciding whether that is an error is the caller's job.
+        """
+        start, end = _as_utc(start_utc), _as_utc(end_utc)
+        hour_range = format_hour_range(start, end)
+        if end <= start:
+            raise ValueError(f"empty hour range {hour_range}: end must be after start")
+        context = f"{self.dataset} {hour_range}"
+        pages: list[pd.DataFrame] = []
+        offset, total = 0, None
+        while total is None or offset < total:
+            params = {
+                "start": f"{start:%Y-%m-%dT%H:%M}",
+                "end": f"{end:%Y-%m-%dT%H:%M}",
+                "timezone": "UTC",
+                "sort": PAGE_SORT,
+                "limit": self.page_size,
+                "offset": offset,
+            }
+            document = self._get_page(params, context)
+            records = document["records"]
+            total = document["total"]
+            if not records:
+                break  # total shrank under us, or a server that under-reports: stop, don't loop
+            pages.append(parse_records(records, context=f"{context} (offset {offset})"))
+            offset += len(records)
+        if not pages:
+            return empty_raw_frame()
+        frame = pd.concat(pages, ignore_index=True)
+        # An hour published between two pages can shift offsets; the key keeps rows unique.
+        return frame.drop_duplicates(
+            ["HourUTC", "PriceArea", "ConsumerType_DE35"], ignore_index=True
+        )
+
+    def _get_page(self, params: dict[str, Any], context: str) -> dict[str, Any]:
+        attempts = self.max_retries + 1
+        for attempt in range(attempts):
+            try:
+                return self._request(params, context)
+            except _Retryable as exc:
+                if attempt + 1 >= attempts:
+                    raise EnergiDataError(
+                        f"{context}: the API at {self.dataset_url} failed {attempts} times; "
+                        f"last cause: {exc}. The source may be down or rate-limiting: retry the run "
+                        f"later, or raise max_retries / timeout_seconds."
+                    ) from exc
+                time.sleep(self._backoff(attempt, exc.retry_after))
+        raise AssertionError("unreachable")
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        delay = self.backoff_seconds * 2**attempt + random.uniform(0, self.backoff_seconds)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return min(delay, _MAX_SLEEP_SECONDS)
+
+    def _request(self, params: dict[str, Any], context: str) -> dict[str, Any]:
+        self.request_count += 1
+        try:
+            response = self.session.get(
+                self.dataset_url, params=params, timeout=self.timeout_seconds
+            )
+        except requests.Timeout as exc:
+            raise _Retryable(f"no answer within {self.timeout_seconds:g}s ({exc})") from exc
+        except requests.ConnectionError as exc:
+            raise _Retryable(f"connection error ({exc})") from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Retryable(
+                f"HTTP {status} {_short(response.text)}", _retry_after(response.headers)
+            )
+        if status >= 400:
+            hint = (
+                "check ENERGIDATA_DATASET / the dataset name"
+                if status == 404
+                else "check the request parameters"
+            )
+            raise EnergiDataError(
+                f"{context}: HTTP {status} from {response.url}: {_short(response.text)}; {hint}"
+            )
+        try:
+            document = response.json()
+        except ValueError as exc:
+            raise _Retryable(f"malformed JSON in the answer ({exc})") from exc
+        if not isinstance(document, dict) or "records" not in document or "total" not in document:
+            keys = list(document) if isinstance(document, dict) else type(document).__name__
+            raise EnergiDataError(
+                f"{context}: the answer has no 'records'/'total' (got {keys}); "
+                f"is {self.base_url} an Energi Data Service API?"
+            )
+        if not isinstance(document["records"], list):
+            raise EnergiDataError(f"{context}: 'records' is not a list")
+        try:
+            document["total"] = int(document["total"])
+        except (TypeError, ValueError):
+            raise EnergiDataError(
+                f"{context}: 'total' is not a number: {document['total']!r}"
+            ) from None
+        return document
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:  # an HTTP date
+            when = pd.Timestamp(value)
+            return max(0.0, (when - pd.Timestamp.now(tz="UTC")).total_seconds())
+        except ValueError:
+            return None
