@@ -1,0 +1,92 @@
+"""Forecast accuracy metrics, shared by the backtest, tuning and monitoring.
+
+All metrics are returned as FRACTIONS (0.05 means 5 %), never percentages.
+
+Zero actuals: a point with actual == 0 has no defined percentage error. Rather than silently
+dropping it (which flatters a model) or returning inf, `pooled_mape` and `median_series_mape`
+raise a ValueError that names how many points are zero; WAPE is defined as long as the SUM of
+|actual| is positive, so it is the metric to use for series that can legitimately be zero.
+Empty input and NaNs (in either actuals or predictions) also raise ValueError: a metric over a
+silently shrunken set of points is not comparable across models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def _as_arrays(actual, predicted) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(actual, dtype="float64").ravel()
+    p = np.asarray(predicted, dtype="float64").ravel()
+    if a.shape != p.shape:
+        raise ValueError(f"actual has {a.size} points but predicted has {p.size}")
+    if a.size == 0:
+        raise ValueError("cannot score an empty set of points")
+    if np.isnan(a).any() or np.isnan(p).any():
+        raise ValueError(
+            f"NaN in actual ({int(np.isnan(a).sum())}) or predicted ({int(np.isnan(p).sum())}); "
+            "join forecasts to actuals and drop unpublished hours before scoring"
+        )
+    return a, p
+
+
+def pooled_mape(actual, predicted) -> float:
+    """Mean absolute percentage error over ALL points pooled, as a fraction.
+
+    mean(|actual - predicted| / |actual|) over every (series, hour) point: the course's metric
+    (sktime's MeanAbsolutePercentageError on the pooled frame). Raises ValueError on empty
+    input, NaNs or any zero actual (see module docstring).
+    """
+    a, p = _as_arrays(actual, predicted)
+    zeros = int((a == 0).sum())
+    if zeros:
+        raise ValueError(f"MAPE undefined: {zeros} of {a.size} actuals are zero; use wape()")
+    return float(np.mean(np.abs(a - p) / np.abs(a)))
+
+
+def wape(actual, predicted) -> float:
+    """Weighted absolute percentage error, sum|actual - predicted| / sum|actual|, as a fraction.
+
+    Dominated by the large series (kWh-weighted); defined when some actuals are zero.
+    """
+    a, p = _as_arrays(actual, predicted)
+    total = float(np.abs(a).sum())
+    if total == 0:
+        raise ValueError("WAPE undefined: every actual is zero")
+    return float(np.abs(a - p).sum() / total)
+
+
+def median_series_mape(
+    frame: pd.DataFrame,
+    actual_col: str,
+    predicted_col: str,
+    series_cols: Sequence[str] = ("area", "consumer_type"),
+) -> float:
+    """Median over series of each series' MAPE (fraction): the typical series' error.
+
+    Robust to a few tiny, noisy series that dominate the pooled MAPE.
+    """
+    if len(frame) == 0:
+        raise ValueError("cannot score an empty frame")
+    a, p = _as_arrays(frame[actual_col], frame[predicted_col])
+    if (a == 0).any():
+        raise ValueError(f"MAPE undefined: {int((a == 0).sum())} actuals are zero; use wape()")
+    ape = pd.Series(np.abs(a - p) / np.abs(a), index=frame.index)
+    per_series = ape.groupby([frame[c] for c in series_cols], observed=True).mean()
+    return float(per_series.median())
+
+
+def score(frame: pd.DataFrame, predicted_col: str, actual_col: str = "actual") -> dict:
+    """The reported metrics of one prediction column: mape, wape, median_series_mape, n_points."""
+    series_cols = [c for c in ("area", "consumer_type") if c in frame.columns]
+    return {
+        "mape": pooled_mape(frame[actual_col], frame[predicted_col]),
+        "wape": wape(frame[actual_col], frame[predicted_col]),
+        "median_series_mape": median_series_mape(frame, actual_col, predicted_col, series_cols)
+        if series_cols
+        else pooled_mape(frame[actual_col], frame[predicted_col]),
+        "n_points": int(len(frame)),
+    }

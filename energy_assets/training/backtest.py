@@ -1,0 +1,269 @@
+"""Backtest: train up to a cutoff, forecast daily origins after it, score model and naive baselines.
+
+Baselines, defined for a forecast of target hour T = origin + h made at `origin`:
+* seasonal_naive_24: y(T - 24 * ceil(h / 24)), the last OBSERVED value at the same hour of day
+  (for h <= 24 that is y(T - 24)); never reads after the origin.
+* seasonal_naive_168: y(T - 168), the same hour one week earlier (observed when h <= 168).
+All three prediction columns are scored by energy_assets.metrics.score on exactly the same points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from energy_assets.metrics import score
+from energy_assets.training.forecaster import GlobalLGBMForecaster
+
+_HOUR = pd.Timedelta(hours=1)
+PREDICTION_COLUMNS = [
+    "area",
+    "consumer_type",
+    "forecast_origin",
+    "datetime_utc",
+    "horizon_hours",
+    "predicted",
+    "actual",
+    "seasonal_naive_24",
+    "seasonal_naive_168",
+]
+
+
+def clean_from_api_columns(raw: pd.DataFrame) -> pd.DataFrame:
+    """CLEAN frame (datetime_utc UTC, area, consumer_type, energy_consumption) from API columns."""
+    from energy_assets.features.engineering import clean_consumption
+
+    missing = {"HourUTC", "PriceArea", "ConsumerType_DE35", "TotalCon"} - set(raw.columns)
+    if missing:
+        raise ValueError(f"data lacks the API columns {sorted(missing)}")
+    return clean_consumption(raw)
+
+
+def read_api_file(path) -> pd.DataFrame:
+    """Read a CSV / CSV.gz / parquet file in the API's columns and return the CLEAN frame."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        raw = pd.read_parquet(path)
+    else:
+        raw = pd.read_csv(path)
+    return clean_from_api_columns(raw)
+
+
+@dataclass
+class Fold:
+    cutoff: pd.Timestamp
+    origins: list[pd.Timestamp]
+
+
+@dataclass
+class BacktestResult:
+    predictions: pd.DataFrame
+    metrics: dict
+    fit_seconds: float
+    predict_seconds: float
+    cutoff: pd.Timestamp | None = None
+    origins: list[pd.Timestamp] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Every prediction (ISO hours) plus metrics and timings as a JSON document."""
+        frame = self.predictions.copy()
+        for col in ("forecast_origin", "datetime_utc"):
+            frame[col] = frame[col].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return json.dumps(
+            {
+                "cutoff": self.cutoff.isoformat() if self.cutoff is not None else None,
+                "origins": [o.isoformat() for o in self.origins],
+                "params": self.params,
+                "metrics": self.metrics,
+                "fit_seconds": self.fit_seconds,
+                "predict_seconds": self.predict_seconds,
+                "predictions": frame.to_dict(orient="records"),
+            },
+            default=_json_default,
+        )
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value)}")
+
+
+def _utc(ts) -> pd.Timestamp:
+    ts = pd.Timestamp(ts)
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+
+
+def daily_origins(cutoff, n_origins: int) -> list[pd.Timestamp]:
+    """cutoff, cutoff + 24 h, ... (n_origins of them)."""
+    cutoff = _utc(cutoff)
+    return [cutoff + pd.Timedelta(days=i) for i in range(int(n_origins))]
+
+
+def seasonal_naive(
+    consumption: pd.DataFrame, points: pd.DataFrame, lag_hours: int | None
+) -> np.ndarray:
+    """Seasonal-naive value for each row of points (area, consumer_type, forecast_origin,
+    datetime_utc, horizon_hours). lag_hours=None: 24 * ceil(h / 24) (last same-hour value)."""
+    h = points["horizon_hours"].to_numpy()
+    lag = 24 * np.ceil(h / 24).astype(np.int64) if lag_hours is None else np.full(len(h), lag_hours)
+    source = points["datetime_utc"] - pd.to_timedelta(lag, unit="h")
+    values = consumption.set_index(["area", "consumer_type", "datetime_utc"])["energy_consumption"]
+    key = pd.MultiIndex.from_arrays([points["area"], points["consumer_type"], source])
+    out = values.reindex(key).to_numpy(dtype="float64")
+    # Only values observed at the origin are allowed (lag-168 with h > 168 would peek).
+    out[(source > points["forecast_origin"]).to_numpy()] = np.nan
+    return out
+
+
+def backtest(
+    consumption: pd.DataFrame,
+    cutoff,
+    origins: int | Sequence,
+    horizon_hours: int = 24,
+    params: Mapping | None = None,
+    trials: int = 0,
+    random_state: int = 0,
+) -> BacktestResult:
+    """Train on everything <= cutoff; forecast each origin from data <= that origin; score.
+
+    origins: an int N (daily origins cutoff, cutoff + 24 h, ...) or explicit timestamps.
+    trials > 0: tune params first with energy_assets.training.tuning.tune on folds before cutoff.
+    Points whose actual is not in `consumption` (the future beyond the data) are dropped.
+    """
+    cutoff = _utc(cutoff)
+    origin_list = (
+        daily_origins(cutoff, origins) if isinstance(origins, int) else [_utc(o) for o in origins]
+    )
+    train = consumption[consumption["datetime_utc"] <= cutoff]
+    if len(train) == 0:
+        raise ValueError(f"no data at or before the cutoff {cutoff}")
+    if trials > 0:
+        params = _tune(train, trials, horizon_hours, params)
+    model = GlobalLGBMForecaster(params, horizon_hours=horizon_hours, random_state=random_state)
+    started = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - started
+    last_origin = max(origin_list)
+    history = consumption[consumption["datetime_utc"] <= last_origin]
+    started = time.perf_counter()
+    # Vectorised over origins; the forecaster reads only hours <= each origin (tested).
+    forecasts = model.predict(history, origin_list)
+    predict_seconds = time.perf_counter() - started
+    actual = consumption.rename(columns={"energy_consumption": "actual"})
+    points = forecasts.rename(columns={"prediction": "predicted"}).merge(
+        actual[["area", "consumer_type", "datetime_utc", "actual"]],
+        on=["area", "consumer_type", "datetime_utc"],
+        how="inner",
+    )
+    if len(points) == 0:
+        raise ValueError(f"no actuals after the origins {origin_list[0]} ...; nothing to score")
+    points["seasonal_naive_24"] = seasonal_naive(consumption, points, None)
+    points["seasonal_naive_168"] = seasonal_naive(consumption, points, 168)
+    points = points[PREDICTION_COLUMNS].dropna(subset=["actual"]).reset_index(drop=True)
+    # Score every method on the SAME points: those where both baselines exist.
+    scored = points.dropna(subset=["seasonal_naive_24", "seasonal_naive_168"])
+    if len(scored) < len(points):
+        print(f"note: {len(points) - len(scored)} points lack a naive baseline value; not scored")
+    metrics = {
+        "model": score(scored, "predicted"),
+        "seasonal_naive_24": score(scored, "seasonal_naive_24"),
+        "seasonal_naive_168": score(scored, "seasonal_naive_168"),
+    }
+    return BacktestResult(
+        predictions=points,
+        metrics=metrics,
+        fit_seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+        cutoff=cutoff,
+        origins=origin_list,
+        params=dict(model.params),
+    )
+
+
+def _tune(train: pd.DataFrame, trials: int, horizon_hours: int, params) -> dict:
+    try:
+        from energy_assets.training import tuning
+    except ImportError as error:
+        raise RuntimeError(
+            "--trials needs energy_assets.training.tuning (the Optuna study), which is not "
+            f"installed in this build: {error}"
+        ) from error
+    result = tuning.tune(train, n_trials=trials, horizon_hours=horizon_hours)
+    best = getattr(result, "best_params", result)
+    return {**dict(params or {}), **dict(best)}
+
+
+def rolling_folds(
+    consumption: pd.DataFrame, n_folds: int, fold_days: int = 1, horizon_hours: int = 24
+) -> list[Fold]:
+    """The last n_folds non-overlapping folds before the end of the data, oldest first.
+
+    Each fold covers fold_days daily origins; its cutoff is the first origin, and the last
+    origin's horizon still ends inside the data, so every fold can be scored.
+    """
+    end = consumption["datetime_utc"].max()
+    last_origin = end - pd.Timedelta(hours=horizon_hours)
+    span = pd.Timedelta(days=fold_days)
+    folds = []
+    for k in range(n_folds, 0, -1):
+        cutoff = last_origin - (k * span) + pd.Timedelta(days=1)
+        folds.append(Fold(cutoff=cutoff, origins=daily_origins(cutoff, fold_days)))
+    if folds and folds[0].cutoff <= consumption["datetime_utc"].min() + pd.Timedelta(days=8):
+        raise ValueError(
+            f"{n_folds} folds of {fold_days} day(s) leave under 8 days of training data before "
+            f"{folds[0].cutoff}"
+        )
+    return folds
+
+
+def summary_table(result: BacktestResult) -> str:
+    """One screen: metrics per method, ratios to the baselines, timings."""
+    m = result.metrics
+    lines = [
+        f"backtest cutoff {result.cutoff}  origins {len(result.origins)}  "
+        f"points {m['model']['n_points']}",
+        f"{'method':<22}{'MAPE':>9}{'WAPE':>9}{'med.series MAPE':>17}",
+    ]
+    for name in ("model", "seasonal_naive_24", "seasonal_naive_168"):
+        r = m[name]
+        lines.append(
+            f"{name:<22}{r['mape']:>9.2%}{r['wape']:>9.2%}{r['median_series_mape']:>17.2%}"
+        )
+    for base in ("seasonal_naive_24", "seasonal_naive_168"):
+        ratio = m["model"]["mape"] / m[base]["mape"] if m[base]["mape"] else math.nan
+        lines.append(f"model MAPE / {base} MAPE = {ratio:.3f}  ({1 - ratio:+.1%} better)")
+    lines.append(f"fit {result.fit_seconds:.2f} s   predict {result.predict_seconds:.3f} s")
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="CSV / CSV.gz / parquet in the API's columns")
+    parser.add_argument("--cutoff", required=True, help="last training hour, ISO (UTC)")
+    parser.add_argument("--origins", type=int, required=True, help="number of daily origins")
+    parser.add_argument("--horizon", type=int, default=24, help="hours ahead (default 24)")
+    parser.add_argument("--trials", type=int, default=0, help="Optuna trials before training")
+    parser.add_argument("--json", required=True, help="where to write predictions + metrics")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    consumption = read_api_file(args.data)
+    result = backtest(
+        consumption, args.cutoff, args.origins, horizon_hours=args.horizon, trials=args.trials
+    )
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.to_json())
+    print(summary_table(result))
+    print(f"wrote {len(result.predictions)} predictions to {out}")
+    return 0

@@ -1,0 +1,580 @@
+"""One global LightGBM that forecasts the next 24 hours of every (area, consumer_type) series.
+
+Strategy (chosen by measurement, see STRATEGY_COMPARISON below and the README):
+
+* multi-horizon: ONE model for all horizons, the horizon (1..24) is a feature; each training row
+  is (series, origin, horizon). No recursion, so no error feedback and one vectorised predict.
+* relative target: the model learns log(y[target] / level), level = mean of the series' last 24
+  hours at the origin. One model then spans 89 kWh ... 1.6 M kWh series; predictions are
+  level * exp(model output). Every lag feature is expressed the same way (log-ratio to level).
+* features (all vectorised numpy over a dense series x hour grid): calendar + Danish holidays of the
+  TARGET hour (energy_assets.features.calendar), last value, same hour 1, 2, 7 and 14 days before
+  the target (never after the origin), mean of the same hour over the last 7 days, rolling
+  mean 168 h / std 24 h at the origin, yesterday-vs-today change at the origin, holiday flags of
+  the lag reference days (so the model knows lag-168 was Christmas), horizon, log(level),
+  area and consumer_type as pandas categoricals.
+
+Bad input policy (tested in energy_assets_tests/test_forecaster.py):
+* duplicate (datetime_utc, area, consumer_type) rows -> ValueError naming the series and hour.
+* missing hours / NaN values: each series is put on the full hourly grid and gaps of at most
+  MAX_FILL_HOURS are forward-filled. A longer gap inside the 8 days that a forecast reads
+  (origin - 191 h ... origin) -> ValueError naming the series and the first missing hour. Longer
+  gaps elsewhere in training data just drop the affected training rows.
+* too little history (< MIN_HISTORY_HOURS at the origin, e.g. a new series) -> documented fallback:
+  seasonal naive (the last observed value at the same hour of day); the row's `model_used` is
+  "seasonal_naive". A series with a non-positive level (all zero) falls back the same way.
+* a constant series is fine (all log-ratios are 0; the model predicts about the constant).
+* a series not seen during fit: its categories are unknown to LightGBM and are passed as missing,
+  so the model forecasts it from its own lags/level and the calendar (the "typical series").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from energy_assets.features.calendar import calendar_features
+
+MAX_FILL_HOURS = 6
+MIN_HISTORY_HOURS = 8 * 24  # lag-168 of a 24 h-ahead target plus a day of level
+_RATIO_CLIP = (1e-3, 1e3)
+_HOUR = pd.Timedelta(hours=1)
+
+# The configuration the project ships: a few manual runs, bounded by speed (fit <= 15 s on 2
+# busy cores for 27 days x 76 series). Optuna (training/tuning.py) searches around it.
+DEFAULT_PARAMS: dict = {
+    "objective": "l1",  # median of the log-ratio: what MAPE rewards
+    "learning_rate": 0.08,
+    "num_boost_round": 300,
+    "num_leaves": 31,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.7,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "max_bin": 63,
+    "cat_smooth": 10.0,
+    "max_train_rows": 150_000,
+}
+
+# Non-LightGBM keys that live in params so tuning can search them too.
+_OWN_KEYS = ("num_boost_round", "max_train_rows")
+
+_CALENDAR_COLS = (
+    "hour_of_day",
+    "day_of_week",
+    "is_weekend",
+    "is_holiday",
+    "is_holiday_eve",
+    "is_bridge_day",
+)
+
+
+def suggest_params(trial) -> dict:
+    """Optuna search space over the LightGBM parameters that matter for this model."""
+    return {
+        "objective": trial.suggest_categorical("objective", ["l2", "l1", "huber"]),
+        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "num_boost_round": trial.suggest_int("num_boost_round", 100, 1000, step=50),
+        "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 500, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+        "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
+        "bagging_freq": 1,
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+        "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 50.0, log=True),
+        "max_train_rows": 400_000,
+    }
+
+
+SEARCH_SPACE = suggest_params
+
+CLEAN_COLUMNS = ("datetime_utc", "area", "consumer_type", "energy_consumption")
+FORECAST_COLUMNS = (
+    "area",
+    "consumer_type",
+    "forecast_origin",
+    "datetime_utc",
+    "horizon_hours",
+    "prediction",
+    "prediction_lower",
+    "prediction_upper",
+)
+
+
+class _Grid:
+    """Clean long frame -> dense (series x hour) array with cumulative sums for rolling stats."""
+
+    def __init__(self, consumption: pd.DataFrame, extra_hours: int = 0):
+        missing = [c for c in CLEAN_COLUMNS if c not in consumption.columns]
+        if missing:
+            raise ValueError(f"consumption frame lacks columns {missing}; expected {CLEAN_COLUMNS}")
+        if len(consumption) == 0:
+            raise ValueError("consumption frame is empty")
+        times = pd.DatetimeIndex(consumption["datetime_utc"])
+        if times.tz is None:
+            raise ValueError("datetime_utc must be tz-aware UTC (the CLEAN contract)")
+        times = times.tz_convert("UTC")
+        keys = pd.MultiIndex.from_arrays(
+            [consumption["area"].astype(str), consumption["consumer_type"].astype("int64")]
+        )
+        codes, uniques = pd.factorize(keys, sort=True)
+        self.series = list(uniques)  # [(area, consumer_type), ...] sorted
+        self.start = times.min()
+        self.end = times.max()
+        t_idx = np.asarray((times - self.start) // _HOUR, dtype=np.int64)
+        n_series, n_hours = len(self.series), int(t_idx.max()) + 1
+        flat = codes.astype(np.int64) * n_hours + t_idx
+        counts = np.bincount(flat, minlength=n_series * n_hours)
+        if (counts > 1).any():
+            s, t = divmod(int(np.argmax(counts > 1)), n_hours)
+            raise ValueError(
+                f"duplicate rows for series {self.series[s]} at {self.start + t * _HOUR}; "
+                "the CLEAN contract is one row per (datetime_utc, area, consumer_type)"
+            )
+        values = np.full((n_series, n_hours), np.nan)
+        values[codes, t_idx] = consumption["energy_consumption"].to_numpy(dtype="float64")
+        # Forward-fill short gaps only; longer gaps stay NaN (see the module docstring).
+        values = pd.DataFrame(values.T).ffill(limit=MAX_FILL_HOURS).to_numpy().T.copy()
+        self.values = values
+        self.n_hours = n_hours
+        valid = ~np.isnan(values)
+        self.first_valid = np.where(valid.any(axis=1), valid.argmax(axis=1), n_hours)
+        zero = np.zeros((n_series, 1))
+        self.csum = np.concatenate([zero, np.nancumsum(values, axis=1)], axis=1)
+        self.csum2 = np.concatenate([zero, np.nancumsum(values**2, axis=1)], axis=1)
+        self.ccount = np.concatenate([zero, np.cumsum(valid, axis=1)], axis=1)
+        self.ccount_nan = np.concatenate([zero, np.cumsum(~valid, axis=1)], axis=1)
+        # Calendar of every grid hour plus the forecast hours after the end.
+        hours = pd.date_range(self.start, periods=n_hours + extra_hours + 1, freq="h")
+        cal = calendar_features(hours)
+        self.calendar = {c: cal[c].to_numpy() for c in _CALENDAR_COLS}
+        local = hours.tz_convert("Europe/Copenhagen")
+        # The Christmas-New Year break behaves like a holiday although most days are not
+        # statutory holidays; every year, so it generalises beyond the training window.
+        self.calendar["is_year_end_break"] = np.asarray(
+            ((local.month == 12) & (local.day >= 24)) | ((local.month == 1) & (local.day == 1))
+        )
+        self.calendar["is_off_day"] = (
+            self.calendar["is_weekend"]
+            | self.calendar["is_holiday"]
+            | self.calendar["is_year_end_break"]
+        )
+        self.n_calendar = len(hours)
+
+    def index_of(self, ts: pd.Timestamp) -> int:
+        return int((ts - self.start) // _HOUR)
+
+    def value(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
+        ok = (t >= 0) & (t < self.n_hours)
+        out = np.full(s.shape, np.nan)
+        out[ok] = self.values[s[ok], t[ok]]
+        return out
+
+    def window_mean(self, s, o, width) -> np.ndarray:
+        lo = np.clip(o + 1 - width, 0, None)
+        n = self.ccount[s, o + 1] - self.ccount[s, lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(n > 0, (self.csum[s, o + 1] - self.csum[s, lo]) / n, np.nan)
+
+    def window_std(self, s, o, width) -> np.ndarray:
+        lo = np.clip(o + 1 - width, 0, None)
+        n = self.ccount[s, o + 1] - self.ccount[s, lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (self.csum[s, o + 1] - self.csum[s, lo]) / n
+            var = (self.csum2[s, o + 1] - self.csum2[s, lo]) / n - mean**2
+            return np.where(n > 1, np.sqrt(np.clip(var, 0, None)), np.nan)
+
+    def missing_in(self, s, lo, hi) -> np.ndarray:
+        """Number of NaN hours in [lo, hi] per row (indices clipped to the grid)."""
+        lo = np.clip(lo, 0, None)
+        return self.ccount_nan[s, hi + 1] - self.ccount_nan[s, lo]
+
+
+def _log_ratio(x: np.ndarray, level: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(np.clip(x / level, *_RATIO_CLIP))
+
+
+def _features(grid: _Grid, s: np.ndarray, o: np.ndarray, h: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Feature columns for rows (series s, origin index o, horizon h); only reads hours <= o."""
+    t = o + h
+    level = grid.window_mean(s, o, 24)
+    # The same hour of day, the latest day that is observed at the origin (k days before target).
+    k1 = np.ceil(h / 24).astype(np.int64)
+    same_hour = [grid.value(s, t - 24 * (k1 + i)) for i in range(14)]
+    cal = grid.calendar
+    # Mean of the same hour over the last 14 days, only days of the target's kind (working day vs
+    # weekend/holiday/year-end break): a profile that is not fooled by last week's holidays.
+    off_target = cal["is_off_day"][t]
+    same_kind = np.vstack(
+        [
+            np.where(
+                cal["is_off_day"][np.clip(t - 24 * (k1 + i), 0, None)] == off_target, v, np.nan
+            )
+            for i, v in enumerate(same_hour)
+        ]
+    )
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN feature, on purpose
+        profile_same_kind = np.nanmean(same_kind, axis=0)
+    ref_level_1d = grid.window_mean(s, np.clip(o - 24 * k1, 0, None), 24)
+    ref_level_7d = grid.window_mean(s, np.clip(o - 168, 0, None), 24)
+    lag_1d = same_hour[0]
+    lag_7d = np.where(h <= 168, grid.value(s, t - 168), np.nan)
+    lag_14d = grid.value(s, t - 336)
+    with np.errstate(invalid="ignore"):
+        profile_7d = np.nanmean(np.vstack(same_hour[:7]), axis=0)
+    last = grid.value(s, o)
+    ref_1d = np.clip(t - 24 * k1, 0, None)
+    ref_7d = np.clip(t - 168, 0, None)
+    features = {
+        "horizon_hours": h.astype(np.int16),
+        **{c: cal[c][t] for c in _CALENDAR_COLS},
+        "origin_hour_of_day": cal["hour_of_day"][o],
+        "is_holiday_lag_1d": cal["is_holiday"][ref_1d],
+        "is_holiday_lag_7d": cal["is_holiday"][ref_7d],
+        "is_weekend_lag_1d": cal["is_weekend"][ref_1d],
+        "is_holiday_origin": cal["is_holiday"][o],
+        "is_year_end_break": cal["is_year_end_break"][t],
+        "is_off_day_lag_1d": cal["is_off_day"][ref_1d],
+        "is_off_day_lag_7d": cal["is_off_day"][ref_7d],
+        "is_year_end_break_lag_7d": cal["is_year_end_break"][ref_7d],
+        "is_year_end_break_origin": cal["is_year_end_break"][o],
+        "log_level": np.log(np.clip(level, 1e-9, None)),
+        "last": _log_ratio(last, level),
+        "lag_1d": _log_ratio(lag_1d, level),
+        "lag_2d": _log_ratio(same_hour[1], level),
+        "lag_7d": _log_ratio(lag_7d, level),
+        "lag_14d": _log_ratio(lag_14d, level),
+        "profile_7d": _log_ratio(profile_7d, level),
+        "profile_same_kind": _log_ratio(profile_same_kind, level),
+        # Shape of the reference day relative to ITS level: survives level shifts (holiday->work).
+        "shape_1d": _log_ratio(lag_1d, ref_level_1d),
+        "shape_7d": _log_ratio(lag_7d, ref_level_7d),
+        "mean_168h": _log_ratio(grid.window_mean(s, o, 168), level),
+        "std_24h": grid.window_std(s, o, 24) / level,
+        "change_1d_at_origin": _log_ratio(last, grid.value(s, o - 24)),
+        # Reference-day value carried forward by how the origin hour compares with the reference
+        # origin hour: y[o] * y[ref] / y[o_ref]. Trees cannot form this product themselves.
+        "anchor_1d": _log_ratio(last * lag_1d / grid.value(s, o - 24 * k1), level),
+        "anchor_7d": _log_ratio(last * lag_7d / grid.value(s, o - 168), level),
+        "shape_7d_3h": _log_ratio(
+            lag_7d * grid.window_mean(s, o, 3) / grid.window_mean(s, np.clip(o - 168, 0, None), 3),
+            level,
+        ),
+    }
+    return features, level
+
+
+class GlobalLGBMForecaster:
+    """Global multi-horizon LightGBM over all series; see the module docstring for the design.
+
+    params: LightGBM parameters merged over DEFAULT_PARAMS (plus `num_boost_round` and
+    `max_train_rows`, the cap on sampled (series, origin, horizon) training rows).
+    target: "log_ratio" (shipped), "log" or "absolute" - kept for the strategy comparison.
+    strategy: "multi_horizon" (shipped; horizon is a feature) or "direct" (one model per horizon).
+    num_threads: LightGBM threads. 1 by default: on a shared 2-core box OpenMP with 2 threads
+    was 3x SLOWER than 1 (busy-waiting under oversubscription); results are deterministic for a
+    given num_threads.
+    """
+
+    def __init__(
+        self,
+        params: Mapping | None = None,
+        horizon_hours: int = 24,
+        random_state: int = 0,
+        *,
+        target: str = "log_ratio",
+        strategy: str = "multi_horizon",
+        num_threads: int = 1,
+    ):
+        if target not in ("log_ratio", "log", "absolute"):
+            raise ValueError(f"unknown target {target!r}")
+        if strategy not in ("multi_horizon", "direct"):
+            raise ValueError(f"unknown strategy {strategy!r}")
+        self.params = {**DEFAULT_PARAMS, **dict(params or {})}
+        self.horizon_hours = int(horizon_hours)
+        self.random_state = int(random_state)
+        self.target = target
+        self.strategy = strategy
+        self.num_threads = int(num_threads)
+        self.boosters: list[lgb.Booster] = []
+        self.feature_names: list[str] = []
+        self.series: list[tuple[str, int]] = []
+        self.training_start: pd.Timestamp | None = None
+        self.training_end: pd.Timestamp | None = None
+        self.areas: list[str] = []
+        self.consumer_types: list[int] = []
+        self.interval_quantiles: dict[str, list[float]] = {}
+        self.fit_seconds: float | None = None
+
+    # ------------------------------------------------------------------ training
+    def _lgb_params(self) -> dict:
+        p = {k: v for k, v in self.params.items() if k not in _OWN_KEYS}
+        p.update(
+            seed=self.random_state,
+            deterministic=True,
+            num_threads=self.num_threads,
+            force_col_wise=True,
+            verbose=-1,
+        )
+        return p
+
+    def _frame(self, features: dict, grid: _Grid, s: np.ndarray) -> pd.DataFrame:
+        frame = pd.DataFrame(features)
+        areas = np.array([a for a, _ in grid.series], dtype=object)[s]
+        types = np.array([c for _, c in grid.series], dtype=np.int64)[s]
+        frame["area"] = pd.Categorical(areas, categories=self.areas)
+        frame["consumer_type"] = pd.Categorical(types, categories=self.consumer_types)
+        return frame
+
+    def _encode_target(self, y, level):
+        if self.target == "log_ratio":
+            return _log_ratio(y, level)
+        if self.target == "log":
+            return np.log(np.clip(y, 1e-9, None))
+        return y
+
+    def _decode(self, raw, level):
+        if self.target == "log_ratio":
+            return level * np.exp(raw)
+        if self.target == "log":
+            return np.exp(raw)
+        return raw
+
+    def fit(self, consumption: pd.DataFrame) -> GlobalLGBMForecaster:
+        """Train on a CLEAN frame (datetime_utc UTC, area, consumer_type, energy_consumption)."""
+        started = time.perf_counter()
+        grid = _Grid(consumption)
+        self.series = [(str(a), int(c)) for a, c in grid.series]
+        self.areas = sorted({a for a, _ in self.series})
+        self.consumer_types = sorted({c for _, c in self.series})
+        self.training_start, self.training_end = grid.start, grid.end
+        H = self.horizon_hours
+        # Every (series, origin, horizon) whose target is observed; origins need 24 h of level.
+        n_s = len(grid.series)
+        origins = np.arange(23, grid.n_hours - 1)
+        s, o, h = (
+            a.ravel()
+            for a in np.meshgrid(np.arange(n_s), origins, np.arange(1, H + 1), indexing="ij")
+        )
+        keep = (o + h < grid.n_hours) & (o >= grid.first_valid[s] + 23)
+        s, o, h = s[keep], o[keep], h[keep]
+        rng = np.random.default_rng(self.random_state)
+        cap = int(self.params.get("max_train_rows", 400_000))
+        if len(s) > cap:  # row sampling for speed; sorted so the row order is reproducible
+            pick = np.sort(rng.choice(len(s), size=cap, replace=False))
+            s, o, h = s[pick], o[pick], h[pick]
+        features, level = _features(grid, s, o, h)
+        y = grid.value(s, o + h)
+        target = self._encode_target(y, level)
+        ok = np.isfinite(target) & np.isfinite(level) & (level > 0)
+        if ok.sum() < 100:
+            raise ValueError(
+                f"only {int(ok.sum())} usable training rows: need at least a few days of hourly data"
+            )
+        X = self._frame(features, grid, s)[ok].reset_index(drop=True)
+        target, level_ok, h_ok = target[ok], level[ok], h[ok]
+        self.feature_names = list(X.columns)
+        params = self._lgb_params()
+        rounds = int(self.params.get("num_boost_round", 500))
+        groups = (
+            [np.arange(len(X))]
+            if self.strategy == "multi_horizon"
+            else [np.flatnonzero(h_ok == k) for k in range(1, H + 1)]
+        )
+        self.boosters = []
+        raw = np.empty(len(X))
+        for rows in groups:
+            data = lgb.Dataset(
+                X.iloc[rows],
+                target[rows],
+                categorical_feature=["area", "consumer_type"],
+                free_raw_data=True,
+            )
+            booster = lgb.train(params, data, num_boost_round=rounds)
+            self.boosters.append(booster)
+            raw[rows] = booster.predict(X.iloc[rows], num_threads=self.num_threads)
+        # 80 % interval from in-sample relative residuals per horizon (optimistic; documented).
+        y_ok = y[ok]
+        pred = self._decode(raw, level_ok)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.log(np.clip(y_ok / np.clip(pred, 1e-9, None), *_RATIO_CLIP))
+        self.interval_quantiles = {
+            str(k): [float(np.quantile(rel[h_ok == k], q)) for q in (0.1, 0.9)]
+            for k in range(1, H + 1)
+            if (h_ok == k).any()
+        }
+        self.fit_seconds = time.perf_counter() - started
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, history: pd.DataFrame, origins=None) -> pd.DataFrame:
+        """Forecast horizon 1..horizon_hours after each origin for every series in `history`.
+
+        history: CLEAN data up to (and including) the origin(s); anything after an origin is never
+        read for that origin. origins: a Timestamp or a sequence of them (UTC hours); default the
+        last hour in history. Returns the FORECASTS contract columns plus `model_used`
+        ("lightgbm" or "seasonal_naive" for the short-history fallback).
+        """
+        if not self.boosters:
+            raise RuntimeError("GlobalLGBMForecaster is not fitted; call fit() or load()")
+        H = self.horizon_hours
+        grid = _Grid(history, extra_hours=H)
+        if origins is None:
+            origin_list = [grid.end]
+        elif isinstance(origins, (str, pd.Timestamp)) or not isinstance(
+            origins, Sequence | pd.Index | np.ndarray
+        ):
+            origin_list = [origins]
+        else:
+            origin_list = list(origins)
+        origin_ts = pd.DatetimeIndex([pd.Timestamp(x) for x in origin_list])
+        if origin_ts.tz is None:
+            origin_ts = origin_ts.tz_localize("UTC")
+        origin_ts = origin_ts.tz_convert("UTC")
+        o_idx = np.asarray((origin_ts - grid.start) // _HOUR, dtype=np.int64)
+        bad = (
+            (o_idx < 0)
+            | (o_idx >= grid.n_hours)
+            | ((origin_ts - grid.start) % _HOUR != pd.Timedelta(0))
+        )
+        if bad.any():
+            raise ValueError(
+                f"origin {origin_ts[bad][0]} is not an hour inside the history "
+                f"({grid.start} .. {grid.end})"
+            )
+        n_s = len(grid.series)
+        s, o, h = (
+            a.ravel()
+            for a in np.meshgrid(np.arange(n_s), o_idx, np.arange(1, H + 1), indexing="ij")
+        )
+        # Series without enough history at the origin -> seasonal-naive fallback (documented).
+        short = o - grid.first_valid[s] + 1 < MIN_HISTORY_HOURS
+        gaps = grid.missing_in(s, o - MIN_HISTORY_HOURS + 1, o)
+        broken = (~short) & (gaps > 0)
+        if broken.any():
+            i = int(np.argmax(broken))
+            window = grid.values[s[i], max(o[i] - MIN_HISTORY_HOURS + 1, 0) : o[i] + 1]
+            first = max(o[i] - MIN_HISTORY_HOURS + 1, 0) + int(np.argmax(np.isnan(window)))
+            raise ValueError(
+                f"series {grid.series[s[i]]} has a gap longer than {MAX_FILL_HOURS} h (or NaNs) at "
+                f"{grid.start + first * _HOUR}, inside the {MIN_HISTORY_HOURS} h the forecast from "
+                f"{grid.start + int(o[i]) * _HOUR} reads; repair or re-ingest those hours"
+            )
+        features, level = _features(grid, s, o, h)
+        X = self._frame(features, grid, s)[self.feature_names]
+        if self.strategy == "multi_horizon":
+            raw = self.boosters[0].predict(X, num_threads=self.num_threads)
+        else:
+            raw = np.empty(len(X))
+            for k, booster in enumerate(self.boosters, start=1):
+                rows = np.flatnonzero(h == k)
+                raw[rows] = booster.predict(X.iloc[rows], num_threads=self.num_threads)
+        prediction = self._decode(raw, level)
+        naive = grid.value(s, o + h - 24 * np.ceil(h / 24).astype(np.int64))
+        naive = np.where(np.isnan(naive), grid.value(s, o), naive)
+        fallback = short | ~np.isfinite(prediction) | ~(level > 0)
+        prediction = np.clip(np.where(fallback, naive, prediction), 0, None)
+        q = np.array(
+            [self.interval_quantiles.get(str(int(k)), [0.0, 0.0]) for k in range(1, H + 1)]
+        )
+        lower = prediction * np.exp(q[h - 1, 0])
+        upper = prediction * np.exp(q[h - 1, 1])
+        areas = np.array([a for a, _ in grid.series], dtype=object)[s]
+        types = np.array([c for _, c in grid.series], dtype=np.int64)[s]
+        origin_times = grid.start + pd.to_timedelta(o, unit="h")
+        out = pd.DataFrame(
+            {
+                "area": areas.astype(str),
+                "consumer_type": types,
+                "forecast_origin": origin_times,
+                "datetime_utc": origin_times + pd.to_timedelta(h, unit="h"),
+                "horizon_hours": h.astype(np.int64),
+                "prediction": prediction,
+                "prediction_lower": np.clip(lower, 0, None),
+                "prediction_upper": np.clip(upper, 0, None),
+                "model_used": np.where(fallback, "seasonal_naive", "lightgbm"),
+            }
+        )
+        return out.sort_values(
+            ["forecast_origin", "area", "consumer_type", "horizon_hours"], kind="stable"
+        ).reset_index(drop=True)
+
+    # ------------------------------------------------------------------ persistence
+    def _metadata(self) -> dict:
+        return {
+            "format": "energy_assets.GlobalLGBMForecaster/1",
+            "params": self.params,
+            "horizon_hours": self.horizon_hours,
+            "random_state": self.random_state,
+            "target": self.target,
+            "strategy": self.strategy,
+            "num_threads": self.num_threads,
+            "feature_names": self.feature_names,
+            "series": [[a, c] for a, c in self.series],
+            "areas": self.areas,
+            "consumer_types": self.consumer_types,
+            "training_start": self.training_start.isoformat()
+            if self.training_start is not None
+            else None,
+            "training_end": self.training_end.isoformat()
+            if self.training_end is not None
+            else None,
+            "interval_quantiles": self.interval_quantiles,
+            "n_boosters": len(self.boosters),
+        }
+
+    def save(self, path) -> Path:
+        """Write metadata.json + model_<k>.txt (LightGBM text models) into directory `path`."""
+        if not self.boosters:
+            raise RuntimeError("nothing to save: the forecaster is not fitted")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for k, booster in enumerate(self.boosters):
+            (path / f"model_{k}.txt").write_text(booster.model_to_string())
+        (path / "metadata.json").write_text(json.dumps(self._metadata(), indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path) -> GlobalLGBMForecaster:
+        """Load a forecaster written by save(); predictions are identical to the saved one's."""
+        path = Path(path)
+        meta = json.loads((path / "metadata.json").read_text())
+        model = cls(
+            meta["params"],
+            horizon_hours=meta["horizon_hours"],
+            random_state=meta["random_state"],
+            target=meta["target"],
+            strategy=meta["strategy"],
+            num_threads=meta["num_threads"],
+        )
+        model.feature_names = meta["feature_names"]
+        model.series = [(str(a), int(c)) for a, c in meta["series"]]
+        model.areas = meta["areas"]
+        model.consumer_types = [int(c) for c in meta["consumer_types"]]
+        model.training_start = pd.Timestamp(meta["training_start"])
+        model.training_end = pd.Timestamp(meta["training_end"])
+        model.interval_quantiles = meta["interval_quantiles"]
+        model.boosters = [
+            lgb.Booster(model_str=(path / f"model_{k}.txt").read_text())
+            for k in range(meta["n_boosters"])
+        ]
+        return model
+
+    def feature_importance(self) -> pd.DataFrame:
+        """Total gain per feature (summed over boosters), largest first."""
+        gain = sum(b.feature_importance(importance_type="gain") for b in self.boosters)
+        return (
+            pd.DataFrame({"feature": self.feature_names, "gain": np.asarray(gain, dtype=float)})
+            .sort_values("gain", ascending=False)
+            .reset_index(drop=True)
+        )
