@@ -208,3 +208,14 @@ def test_cli_prints_its_url_and_serves(shared_slice_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_dynamic_start_relative_to_now(replay_server, shared_slice):
+    now = datetime(2023, 1, 10, 12, 30, tzinfo=UTC)
+    server = replay_server(shared_slice, clock=lambda: now)
+    frame = records_frame(get(server, start="now-PT3H", end="now", timezone="UTC", limit=0))
+    assert sorted(frame["HourUTC"].unique()) == list(
+        pd.date_range("2023-01-10T10:00", "2023-01-10T12:00", freq="h")
+    )
+    today = records_frame(get(server, start="StartOfDay", limit=0))  # Danish midnight
+    assert today["HourUTC"].min() == pd.Timestamp("2023-01-09T23:00")

@@ -690,8 +690,16 @@ def run(args: argparse.Namespace) -> int:
     server.faults.slow_next(args.slow_first, seconds=args.slow_seconds)
     server.faults.bad_json_next(args.bad_json_first)
     server._httpd = _HttpServer((args.host, args.port), _Handler, server)
-    # One line, flushed, so a parent process can read where we listen.
+    # One line on stdout, flushed, so a parent process can read where we listen; details on stderr.
     print(server.url, flush=True)
+    hours = server.data["HourUTC"]
+    detail = f", shifted {server.shift_weeks} weeks" if args.as_current else ""
+    print(
+        f"replay-api: {len(hours):,} records of {args.dataset} ({hours.min()} → {hours.max()} UTC"
+        f"{detail}) at {server.url}/dataset/{args.dataset}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
