@@ -15,6 +15,7 @@ pytest_plugins = [
         "energy_assets_tests.fixtures.replay",
         "energy_assets_tests.fixtures.gcs",
         "energy_assets_tests.fixtures.browser",
+        "energy_assets_tests.fixtures.postgres",
     )
     if importlib.util.find_spec(name) is not None
 ]
