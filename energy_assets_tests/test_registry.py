@@ -1,0 +1,171 @@
+"""MLflow registry: registration tags, the champion promotion rule both ways, and a champion that
+predicts the same numbers after loading in a fresh process. Real sqlite MLflow store in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import mlflow
+import pandas as pd
+import pytest
+
+from energy_assets import config
+from energy_assets.training import registry
+from energy_assets.training.forecaster import GlobalLGBMForecaster
+
+DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+FAST = {"num_boost_round": 40, "max_train_rows": 30_000}
+# One tree at a tiny learning rate: about "tomorrow looks like the last day's level".
+WEAK = {"num_boost_round": 1, "learning_rate": 0.001, "max_train_rows": 30_000}
+
+
+@pytest.fixture(scope="module")
+def consumption() -> pd.DataFrame:
+    raw = pd.read_csv(DATA)
+    return pd.DataFrame(
+        {
+            "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
+            "area": raw["PriceArea"].astype(str),
+            "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
+            "energy_consumption": raw["TotalCon"].astype("float64"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def window(consumption):
+    """Train up to the cutoff; the backtest window is the two daily origins after it."""
+    cutoff = consumption["datetime_utc"].max() - pd.Timedelta(hours=72)
+    origins = [cutoff, cutoff + pd.Timedelta(hours=24)]
+    return consumption[consumption["datetime_utc"] <= cutoff], origins
+
+
+@pytest.fixture(scope="module")
+def strong(window):
+    return GlobalLGBMForecaster(FAST).fit(window[0])
+
+
+@pytest.fixture(scope="module")
+def weak(window):
+    return GlobalLGBMForecaster(WEAK).fit(window[0])
+
+
+@pytest.fixture(scope="module")
+def migrated_mlflow_db(tmp_path_factory):
+    """An empty, already-migrated MLflow sqlite db: copying it saves ~5 s of alembic per test."""
+    path = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def tracking(tmp_path, monkeypatch, migrated_mlflow_db) -> registry.MlflowSettings:
+    shutil.copy(migrated_mlflow_db, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return registry.MlflowSettings(tracking_uri=uri, experiment_name="test_registry")
+
+
+def test_registered_version_carries_window_metrics_and_code_version(tracking, strong, tmp_path):
+    metrics = {"model": {"mape": 0.07, "wape": 0.09}, "seasonal_naive_168": {"mape": 0.1}}
+
+    version = registry.log_and_register(strong, metrics, tracking=tracking, code_version="abc123")
+
+    assert version.version == "1" and str(version) == "1"
+    stored = tracking.client().get_model_version(config.REGISTERED_MODEL_NAME, "1")
+    assert stored.tags["training_start"] == strong.training_start.isoformat()
+    assert stored.tags["training_end"] == strong.training_end.isoformat()
+    assert stored.tags["code_version"] == "abc123"
+    assert float(stored.tags["metric.model.mape"]) == pytest.approx(0.07)
+    run = tracking.client().get_run(version.run_id)
+    assert run.data.metrics["seasonal_naive_168.mape"] == pytest.approx(0.1)
+    # Artifacts land beside the sqlite file, not in the working directory's ./mlruns.
+    assert (tmp_path / "mlartifacts").is_dir()
+    assert registry.champion_info(tracking) is None
+
+
+def test_promotion_rule_moves_champion_only_for_a_better_model(
+    tracking, consumption, window, strong, weak
+):
+    evaluate = registry.holdout_evaluator(consumption, window[1])
+
+    weak_v1 = registry.log_and_register(weak, tracking=tracking)
+    first = registry.promote_if_better(weak_v1, evaluate, tracking=tracking, candidate=weak)
+    assert first.promoted and first.champion_version == "1" and first.champion_score is None
+    assert "first champion" in first.reason
+
+    strong_v2 = registry.log_and_register(strong, tracking=tracking)
+    better = registry.promote_if_better(strong_v2, evaluate, tracking=tracking)
+    assert better.promoted and better.champion_version == "2"
+    assert better.candidate_score < better.champion_score
+    assert "beat champion version 1" in better.reason
+
+    weak_v3 = registry.log_and_register(weak, tracking=tracking)
+    worse = registry.promote_if_better(
+        weak_v3,
+        candidate_score=evaluate(weak),
+        evaluate_champion=evaluate,
+        tracking=tracking,
+        window="the 2 days after the cutoff",
+        window_start=window[1][0],
+    )
+    assert not worse.promoted and worse.champion_version == "2"
+    assert worse.candidate_score > worse.champion_score
+    assert "is worse than champion version 2 on the 2 days after the cutoff" in worse.reason
+    assert "stays version 2" in worse.reason
+
+    # Same model again: a tie keeps the incumbent.
+    strong_v4 = registry.log_and_register(strong, tracking=tracking)
+    tie = registry.promote_if_better(strong_v4, evaluate, tracking=tracking)
+    assert not tie.promoted and "ties" in tie.reason
+
+    info = registry.champion_info(tracking)
+    assert info is not None and info.version == "2" and info.run_id == strong_v2.run_id
+    assert info.training_end == strong.training_end.isoformat()
+    stored = tracking.client().get_model_version(config.REGISTERED_MODEL_NAME, "3")
+    assert stored.tags["promotion.promoted"] == "false"
+    assert stored.tags["promotion.reason"] == worse.reason
+
+
+def test_champion_from_a_fresh_process_predicts_the_same_numbers(
+    tracking, consumption, window, strong, tmp_path
+):
+    version = registry.log_and_register(strong, tracking=tracking)
+    registry.promote_if_better(
+        version,
+        registry.holdout_evaluator(consumption, window[1]),
+        tracking=tracking,
+        candidate=strong,
+    )
+    origin = window[1][0]
+    history = consumption[consumption["datetime_utc"] <= origin]
+    history.to_parquet(tmp_path / "history.parquet")
+    expected = strong.predict(history, origins=[origin])
+
+    loaded, loaded_version = registry.load_champion(tracking)
+    assert loaded_version == version.version
+    pd.testing.assert_frame_equal(loaded.predict(history, origins=[origin]), expected)
+
+    script = textwrap.dedent(
+        f"""
+        import mlflow.pyfunc, pandas as pd
+        model = mlflow.pyfunc.load_model("models:/{config.REGISTERED_MODEL_NAME}@{config.CHAMPION_ALIAS}")
+        history = pd.read_parquet({str(tmp_path / "history.parquet")!r})
+        out = model.predict(history, params={{"origin": {origin.isoformat()!r}}})
+        out.to_parquet({str(tmp_path / "served.parquet")!r})
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking.tracking_uri},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    served = pd.read_parquet(tmp_path / "served.parquet")
+    pd.testing.assert_frame_equal(served, expected)
