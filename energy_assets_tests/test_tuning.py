@@ -1,0 +1,129 @@
+"""Optuna tuning on backtest folds with MLflow nested runs, against a real sqlite MLflow store and a
+real sqlite Optuna storage: warm start, nested trial runs, plots, resume, and a pruned trial."""
+
+from __future__ import annotations
+
+import shutil
+
+import mlflow
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from energy_assets.training import tuning
+from energy_assets.training.forecaster import DEFAULT_PARAMS
+from energy_assets.training.registry import MlflowSettings
+
+DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+# Small trees keep a trial (2 folds = 2 fits) around a second.
+FAST = {"num_boost_round": 30, "max_train_rows": 20_000}
+# Learning rate so small the model stays at "tomorrow = the last day's level": clearly worse.
+HOPELESS = {"learning_rate": 1e-5}
+
+
+@pytest.fixture(scope="module")
+def consumption() -> pd.DataFrame:
+    raw = pd.read_csv(DATA)
+    return pd.DataFrame(
+        {
+            "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
+            "area": raw["PriceArea"].astype(str),
+            "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
+            "energy_consumption": raw["TotalCon"].astype("float64"),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def migrated_mlflow_db(tmp_path_factory):
+    """An empty, already-migrated MLflow sqlite db: copying it saves ~5 s of alembic per test."""
+    path = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+@pytest.fixture
+def tracking(tmp_path, monkeypatch, migrated_mlflow_db) -> MlflowSettings:
+    shutil.copy(migrated_mlflow_db, tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return MlflowSettings(tracking_uri=uri, experiment_name="test_tuning")
+
+
+def _children(client, experiment_id: str, parent_run_id: str):
+    return client.search_runs(
+        [experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'"
+    )
+
+
+@pytest.mark.filterwarnings("ignore:Fixed parameter learning_rate:UserWarning")
+def test_study_logs_nested_trials_resumes_and_prunes(consumption, tracking, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    common = dict(
+        storage_url=storage,
+        study_name="test_study",
+        n_folds=2,
+        tracking=tracking,
+        fixed_params=FAST,
+        # Prune from the third trial on, judged on fold 0 against the completed trials.
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0),
+    )
+
+    first = tuning.tune(consumption, n_trials=2, **common)
+
+    assert first.n_trials_run == 2
+    trials = first.study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    # Warm start: trial 0 is the shipped defaults, so tuning can only improve on them.
+    assert trials[0].params["learning_rate"] == DEFAULT_PARAMS["learning_rate"]
+    assert trials[0].params["num_leaves"] == DEFAULT_PARAMS["num_leaves"]
+    assert first.best_value <= trials[0].value
+    assert first.best_params["num_boost_round"] == FAST["num_boost_round"]
+
+    client = tracking.client()
+    experiment_id = client.get_experiment_by_name("test_tuning").experiment_id
+    parent = client.get_run(first.parent_run_id)
+    assert parent.data.metrics["best_mape"] == pytest.approx(first.best_value)
+    # The best config against both seasonal-naive baselines on the same folds.
+    for name in ("model", "seasonal_naive_24", "seasonal_naive_168"):
+        assert parent.data.metrics[f"{name}.mape"] > 0
+    assert parent.data.metrics["model.mape"] == pytest.approx(first.best_value)
+    assert "mape_ratio_vs_seasonal_naive_168" in parent.data.metrics
+    assert parent.data.params["best.learning_rate"] == str(first.best_params["learning_rate"])
+    assert any(key.startswith("importance.") for key in parent.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(first.parent_run_id, "plots")}
+    assert {"plots/optimization_history.html", "plots/param_importances.html"} <= artifacts
+    importance = {a.path for a in client.list_artifacts(first.parent_run_id, "feature_importance")}
+    assert "feature_importance/feature_importance.csv" in importance
+
+    children = _children(client, experiment_id, first.parent_run_id)
+    assert len(children) == 2
+    for child in children:
+        assert child.data.tags["pruned"] == "false"
+        assert "learning_rate" in child.data.params
+        assert {"fold_0.model.mape", "fold_1.model.mape", "mape_mean"} <= set(child.data.metrics)
+        history = client.get_metric_history(child.info.run_id, "fold_mape")
+        assert [m.step for m in history] == [0, 1]
+
+    # A second worker / a later run resumes the same study. Its first trial is hopeless and is
+    # pruned after fold 0, being worse than the median of the completed trials there.
+    optuna.load_study(study_name="test_study", storage=storage).enqueue_trial(HOPELESS)
+    second = tuning.tune(consumption, n_trials=2, fit_best=False, **common)
+
+    states = [t.state for t in second.study.trials]
+    assert len(states) == 4 and second.n_trials_run == 2
+    assert states[2] == TrialState.PRUNED
+    assert states[3] in (TrialState.COMPLETE, TrialState.PRUNED)
+    assert second.study.trials[2].params["learning_rate"] == HOPELESS["learning_rate"]
+    assert list(second.study.trials[2].intermediate_values) == [0]
+    assert second.best_value <= first.best_value
+    assert second.parent_run_id != first.parent_run_id
+
+    pruned_runs = _children(client, experiment_id, second.parent_run_id)
+    by_trial = {run.data.tags["optuna.trial"]: run for run in pruned_runs}
+    assert by_trial["2"].data.tags["pruned"] == "true"
+    assert by_trial["2"].data.metrics["pruned"] == 1.0
+    assert "fold_1.model.mape" not in by_trial["2"].data.metrics
+    parent2 = client.get_run(second.parent_run_id).data.metrics
+    assert parent2["n_trials_total"] == 4 and parent2["n_trials_pruned"] >= 1
