@@ -142,6 +142,7 @@ class _Grid:
         values = np.full((n_series, n_hours), np.nan)
         values[codes, t_idx] = consumption["energy_consumption"].to_numpy(dtype="float64")
         # Forward-fill short gaps only; longer gaps stay NaN (see the module docstring).
+        self.raw_missing = np.isnan(values)
         values = pd.DataFrame(values.T).ffill(limit=MAX_FILL_HOURS).to_numpy().T.copy()
         self.values = values
         self.n_hours = n_hours
@@ -465,10 +466,13 @@ class GlobalLGBMForecaster:
             i = int(np.argmax(broken))
             window = grid.values[s[i], max(o[i] - MIN_HISTORY_HOURS + 1, 0) : o[i] + 1]
             first = max(o[i] - MIN_HISTORY_HOURS + 1, 0) + int(np.argmax(np.isnan(window)))
+            while first > 0 and grid.raw_missing[s[i], first - 1]:
+                first -= 1  # report where the gap starts, not where forward-filling gave up
             raise ValueError(
-                f"series {grid.series[s[i]]} has a gap longer than {MAX_FILL_HOURS} h (or NaNs) at "
-                f"{grid.start + first * _HOUR}, inside the {MIN_HISTORY_HOURS} h the forecast from "
-                f"{grid.start + int(o[i]) * _HOUR} reads; repair or re-ingest those hours"
+                f"series {grid.series[s[i]]} has a gap longer than {MAX_FILL_HOURS} h (missing "
+                f"hours or NaNs) starting at {grid.start + first * _HOUR}, inside the "
+                f"{MIN_HISTORY_HOURS} h the forecast from {grid.start + int(o[i]) * _HOUR} reads; "
+                "repair or re-ingest those hours"
             )
         features, level = _features(grid, s, o, h)
         X = self._frame(features, grid, s)[self.feature_names]
