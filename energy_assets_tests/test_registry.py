@@ -169,3 +169,23 @@ def test_champion_from_a_fresh_process_predicts_the_same_numbers(
     assert done.returncode == 0, done.stderr[-3000:]
     served = pd.read_parquet(tmp_path / "served.parquet")
     pd.testing.assert_frame_equal(served, expected)
+
+
+def test_tracking_resource_sets_up_the_experiment_and_links_runs(tracking, tmp_path):
+    from energy_assets.resources.tracking import MlflowTracking
+
+    resource = MlflowTracking(experiment_name="from_resource")
+    assert resource.resolved_tracking_uri() == tracking.tracking_uri  # MLFLOW_TRACKING_URI
+    experiment_id = resource.setup()
+    assert resource.settings().client().get_experiment(experiment_id).name == "from_resource"
+    with mlflow.start_run() as run:
+        MlflowTracking.log_params({f"p{i}": i for i in range(150)})  # > one 100-param batch
+    assert len(tracking.client().get_run(run.info.run_id).data.params) == 150
+    local = resource.run_url(run.info.run_id)
+    assert run.info.run_id in local and "mlflow ui --backend-store-uri" in local
+
+    # No server here: check the link shape for http(s) tracking URIs.
+    assert (
+        MlflowTracking.link("http://mlflow.internal:5000/", "7", "abc")
+        == "http://mlflow.internal:5000/#/experiments/7/runs/abc"
+    )

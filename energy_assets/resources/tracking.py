@@ -57,16 +57,19 @@ class MlflowTracking(dg.ConfigurableResource):
 
     def run_url(self, run_id: str) -> str:
         """A link to the run for http(s) servers, else a sentence saying how to open it."""
-        uri = self.resolved_tracking_uri().rstrip("/")
-        settings = self.settings()
-        experiment = settings.client().get_experiment_by_name(self.experiment_name)
-        experiment_id = experiment.experiment_id if experiment is not None else "0"
+        uri = self.resolved_tracking_uri()
+        experiment_id = self.settings().client().get_run(run_id).info.experiment_id
         if uri.startswith(("http://", "https://")):
-            return f"{uri}/#/experiments/{experiment_id}/runs/{run_id}"
+            return self.link(uri, experiment_id, run_id)
         return (
             f"MLflow run {run_id} (experiment '{self.experiment_name}', id {experiment_id}) in "
             f"{uri}; browse with: mlflow ui --backend-store-uri '{uri}'"
         )
+
+    @staticmethod
+    def link(server_uri: str, experiment_id: str, run_id: str) -> str:
+        """The MLflow UI's address of a run on a tracking server."""
+        return f"{server_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
     @staticmethod
     def dagster_tags(context: Any) -> dict[str, str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -206,7 +207,9 @@ def tune(
             mlflow.log_metrics({"pruned": 0.0, "mape_mean": mean_value})
             return mean_value
 
-    with mlflow.start_run(run_name=f"tune-{study_name}") as parent:
+    # Nest under a caller's active run (e.g. an asset's own run) rather than failing on it.
+    nested = mlflow.active_run() is not None
+    with mlflow.start_run(run_name=f"tune-{study_name}", nested=nested) as parent:
         mlflow.set_tags({"optuna.study": study_name, "kind": "tuning"})
         mlflow.log_params(
             {
@@ -310,6 +313,11 @@ def _log_plots(study: optuna.Study) -> None:
             mlflow.log_artifact(str(path), artifact_path="plots")
 
 
+def _metric_name(text: str) -> str:
+    """MLflow keys allow letters, digits, _ - . / and spaces."""
+    return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", text)
+
+
 def _log_importance(importance: pd.DataFrame) -> None:
     """Feature importances (gain) of the best configuration: full table as CSV/JSON artifacts,
     the top features as metrics (`importance.<feature>`) and one ranked param."""
@@ -321,6 +329,9 @@ def _log_importance(importance: pd.DataFrame) -> None:
     top = importance.head(TOP_FEATURES_LOGGED)
     total = float(importance["gain"].sum()) or 1.0
     mlflow.log_metrics(
-        {f"importance.{row.feature}": float(row.gain) / total for row in top.itertuples()}
+        {
+            f"importance.{_metric_name(str(row.feature))}": float(row.gain) / total
+            for row in top.itertuples()
+        }
     )
     mlflow.log_param("top_features", ",".join(top["feature"].astype(str))[:500])
