@@ -81,6 +81,9 @@ def test_shift_of_the_small_series_is_seen_on_the_relative_scale_only(clean, ref
 
     assert result.drifted_columns == ["energy_relative"]
     assert result.drift_share == 0.5
+    levels = result.series_levels.set_index(["area", "consumer_type"])["level_ratio"]
+    assert len(levels) == 76
+    assert levels.loc[list(smallest)].median() > levels.drop(index=list(smallest)).median() + 0.2
 
 
 def test_calendar_and_key_columns_are_not_compared_by_default():

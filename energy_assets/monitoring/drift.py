@@ -7,6 +7,7 @@ and a day compared with weeks always differs on calendar columns. So by default 
 compares:
 
 - `energy_relative` = energy_consumption / the series' median over the *reference* window.
+  (`DriftResult.series_levels` also gives each series' median ratio: which series moved.)
   Unit-free and comparable across series: a day whose series sit at their usual level (daily
   cycle included, since a day covers all 24 hours) matches the reference; a level shift of the
   series moves it. This is the column that answers "has consumption changed?".
@@ -59,7 +60,10 @@ class DriftResult:
 
     html: the standalone Evidently report; drift_share: share of compared columns that drifted;
     dataset_drift: drift_share >= the threshold; drifted_columns: their names;
-    column_scores: one row per compared column (column, stattest, score, drifted).
+    column_scores: one row per compared column (column, stattest, threshold, score, drifted).
+    series_levels: one row per series in `current` (area, consumer_type, level_ratio =
+        median of the current energy over the series' reference median), largest move first:
+        which series moved, for metadata and humans; not part of the drift verdict.
     """
 
     html: str
@@ -67,6 +71,7 @@ class DriftResult:
     dataset_drift: bool
     drifted_columns: list[str] = field(default_factory=list)
     column_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    series_levels: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def default_drift_columns(frame: pd.DataFrame) -> list[str]:
@@ -150,7 +155,19 @@ def build_drift_report(
         dataset_drift=bool(compared) and drift_share >= drift_share_threshold,
         drifted_columns=drifted,
         column_scores=column_scores,
+        series_levels=_series_levels(current),
     )
+
+
+def _series_levels(current: pd.DataFrame) -> pd.DataFrame:
+    levels = (
+        current.groupby(SERIES_KEYS, observed=True)[RELATIVE_COLUMN]
+        .median()
+        .rename("level_ratio")
+        .reset_index()
+    )
+    order = (levels["level_ratio"] - 1.0).abs().sort_values(ascending=False, kind="stable").index
+    return levels.loc[order].reset_index(drop=True)
 
 
 def _is_categorical(values: pd.Series) -> bool:
