@@ -1,0 +1,329 @@
+"""Parquet objects, one per asset partition, in a local folder or a GCS bucket.
+
+Layout (hive-style, so DuckDB / Spark / BigQuery external tables can read the bucket directly):
+
+    {root}/{asset}/date=YYYY-MM-DD/hour=HH/data.parquet   hourly key "2023-01-01-05:00"
+    {root}/{asset}/date=YYYY-MM-DD/data.parquet           daily key  "2023-01-01"
+    {root}/{asset}/data.parquet                           unpartitioned (key None)
+
+`root` is a folder path (or file:// URL) or ``gs://bucket/prefix``.
+
+Guarantees:
+- Writes are atomic per object. Locally a temp file in the target directory is written,
+  fsync'ed and `os.replace`d over the target, so a run killed mid-write leaves the previous
+  object (or none), never a truncated one. On GCS an object only becomes visible once its
+  upload completes (a single-request multipart upload of the in-memory bytes), so the same
+  holds there.
+- Re-writing a partition replaces its object whole.
+- `write_many` serialises every frame before uploading anything, so a frame that cannot be
+  serialised writes nothing.
+- `read_many` is one parallel read (thread pool: I/O and parquet decoding release the GIL),
+  concatenated as Arrow tables and converted to pandas once.
+
+No Dagster import here: the IO manager, the assets and scripts all share this class.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlparse
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HOURLY_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})-(\d{2}):00$")
+DAILY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DATA_FILE = "data.parquet"
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+# Keys listed in a missing-partitions error; a year of gaps would drown the message.
+MAX_KEYS_IN_ERROR = 10
+# Above this many keys one bucket listing is cheaper than one HEAD request per key.
+LISTING_THRESHOLD = 64
+
+
+class MissingPartitionsError(FileNotFoundError):
+    """Some requested partitions of an asset have no stored object."""
+
+    def __init__(self, asset: str, missing: Sequence[str | None], requested: int):
+        self.asset = asset
+        self.missing = list(missing)
+        shown = ", ".join(str(k) for k in self.missing[:MAX_KEYS_IN_ERROR])
+        more = len(self.missing) - MAX_KEYS_IN_ERROR
+        suffix = f" (and {more} more)" if more > 0 else ""
+        super().__init__(
+            f"{len(self.missing)} of {requested} partitions of asset '{asset}' are not stored: "
+            f"{shown}{suffix}. Materialise them first (e.g. backfill that range)."
+        )
+
+
+def to_arrow(df: Any) -> pa.Table:
+    """A pandas or polars frame (or an Arrow table) as an Arrow table.
+
+    A default RangeIndex is dropped; a named pandas index is kept (restored on read).
+    """
+    if isinstance(df, pa.Table):
+        return df
+    if isinstance(df, pd.DataFrame):
+        keep_index = any(name is not None for name in df.index.names)
+        return pa.Table.from_pandas(df, preserve_index=keep_index)
+    if hasattr(df, "to_arrow"):  # polars DataFrame
+        return df.to_arrow()
+    raise TypeError(f"expected a pandas or polars DataFrame, got {type(df).__name__}")
+
+
+def serialize(df: Any) -> bytes:
+    """Parquet bytes (zstd) of a pandas / polars frame."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(to_arrow(df), sink, compression="zstd")
+    return sink.getvalue().to_pybytes()
+
+
+def deserialize(data: bytes) -> pa.Table:
+    """Arrow table of parquet bytes.
+
+    Small objects are decoded single-threaded without pre-buffering: read_many already runs
+    one decode per worker thread, and Arrow's per-file thread pool / dataset machinery cost
+    more than the decode itself for a 76-row object (0.34 ms vs ~1 ms with pq.read_table).
+    """
+    return pq.ParquetFile(pa.BufferReader(data), pre_buffer=False).read(use_threads=False)
+
+
+def _table_to_pandas(table: pa.Table) -> pd.DataFrame:
+    df = table.to_pandas()
+    if isinstance(df.index, pd.RangeIndex) and df.index.name is None:
+        df = df.reset_index(drop=True)
+    return df
+
+
+def _enlarge_connection_pool(client: Any, pool_size: int) -> None:
+    """Let `pool_size` threads share the client's requests session without queueing.
+
+    requests' default adapter keeps 10 connections per host; parallel reads beyond that wait
+    for a free connection (and urllib3 warns "Connection pool is full").
+    """
+    import requests.adapters
+
+    session = client._http  # created lazily by google-cloud-core
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=pool_size, pool_maxsize=pool_size, max_retries=3
+    )
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+
+
+class ParquetStore:
+    """Parquet objects per asset partition under a local folder or ``gs://bucket/prefix``.
+
+    Args:
+        url: folder path, ``file://`` URL or ``gs://bucket/prefix``.
+        gcs_client: a ``google.cloud.storage.Client`` for gs:// URLs (created on demand from the
+            environment if omitted; ``STORAGE_EMULATOR_HOST`` is honoured by the client).
+        max_workers: threads for parallel reads / writes (and the HTTP pool size).
+    """
+
+    def __init__(self, url: str, gcs_client: Any = None, max_workers: int = 16):
+        self.url = url
+        self.max_workers = max(1, int(max_workers))
+        parsed = urlparse(url)
+        if parsed.scheme == "gs":
+            self.is_gcs = True
+            self.bucket_name = parsed.netloc
+            self.prefix = parsed.path.strip("/")
+            if not self.bucket_name:
+                raise ValueError(f"storage URL {url!r} has no bucket name")
+            if gcs_client is None:
+                from google.cloud import storage
+
+                gcs_client = storage.Client()
+            _enlarge_connection_pool(gcs_client, self.max_workers)
+            self.client = gcs_client
+            self.bucket = gcs_client.bucket(self.bucket_name)
+            self.root: Path | None = None
+        elif parsed.scheme in ("", "file"):
+            self.is_gcs = False
+            path = parsed.path if parsed.scheme == "file" else url
+            self.root = Path(path).expanduser().resolve()
+            self.client = None
+            self.bucket = None
+            self.bucket_name = ""
+            self.prefix = ""
+        else:
+            raise ValueError(f"unsupported storage URL {url!r}: use a folder path or gs://")
+
+    def __repr__(self) -> str:
+        return f"ParquetStore({self.url!r})"
+
+    # -- paths ---------------------------------------------------------------------------
+
+    @staticmethod
+    def relpath(asset: str, partition_key: str | None) -> str:
+        """Object path of one asset partition, relative to the store root."""
+        if partition_key is None:
+            return f"{asset}/{DATA_FILE}"
+        hourly = HOURLY_KEY.match(partition_key)
+        if hourly:
+            return f"{asset}/date={hourly.group(1)}/hour={hourly.group(2)}/{DATA_FILE}"
+        if DAILY_KEY.match(partition_key):
+            return f"{asset}/date={partition_key}/{DATA_FILE}"
+        # Any other partitioning (static, multi-dimensional): one quoted folder per key.
+        return f"{asset}/partition={quote(partition_key, safe='')}/{DATA_FILE}"
+
+    def uri(self, relpath: str) -> str:
+        """Absolute local path or gs:// URI of a relative object path."""
+        if self.is_gcs:
+            return f"gs://{self.bucket_name}/{self._blob_name(relpath)}"
+        assert self.root is not None
+        return str(self.root / relpath)
+
+    def _blob_name(self, relpath: str) -> str:
+        return f"{self.prefix}/{relpath}" if self.prefix else relpath
+
+    # -- bytes ---------------------------------------------------------------------------
+
+    def write_bytes(
+        self, relpath: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> str:
+        """Atomically (re)place one object; returns its URI."""
+        if self.is_gcs:
+            # One request carrying the whole payload: GCS makes the object visible only when
+            # the upload completes, so readers see the old object or the new one, never a part.
+            blob = self.bucket.blob(self._blob_name(relpath))
+            blob.upload_from_string(data, content_type=content_type)
+        else:
+            self._write_local_atomic(self.uri(relpath), data)
+        return self.uri(relpath)
+
+    @staticmethod
+    def _write_local_atomic(target: str, data: bytes) -> None:
+        directory = os.path.dirname(target)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+
+    def read_bytes(self, relpath: str) -> bytes:
+        """Bytes of one object; FileNotFoundError if absent."""
+        data = self._read_bytes_or_none(relpath)
+        if data is None:
+            raise FileNotFoundError(f"no object at {self.uri(relpath)}")
+        return data
+
+    def _read_bytes_or_none(self, relpath: str) -> bytes | None:
+        if self.is_gcs:
+            from google.api_core.exceptions import NotFound
+
+            try:
+                return self.bucket.blob(self._blob_name(relpath)).download_as_bytes()
+            except NotFound:
+                return None
+        try:
+            with open(self.uri(relpath), "rb") as fh:
+                return fh.read()
+        except FileNotFoundError:
+            return None
+
+    # -- frames --------------------------------------------------------------------------
+
+    def write(self, asset: str, partition_key: str | None, df: Any) -> str:
+        """Write one partition's frame (replacing any previous object); returns its URI."""
+        return self.write_bytes(
+            self.relpath(asset, partition_key), serialize(df), PARQUET_CONTENT_TYPE
+        )
+
+    def write_many(self, asset: str, frames: Mapping[str | None, Any]) -> dict[str | None, str]:
+        """Write many partitions in parallel; returns {key: uri}.
+
+        Every frame is serialised before the first upload, so a bad frame writes nothing.
+        Each object is atomic; a failure part-way through the uploads leaves some partitions
+        replaced and the others untouched (each one whole), and re-running is idempotent.
+        """
+        keys = list(frames)
+        relpaths = [self.relpath(asset, key) for key in keys]  # bad keys fail before any write
+
+        def upload(relpath: str, data: bytes) -> str:
+            return self.write_bytes(relpath, data, PARQUET_CONTENT_TYPE)
+
+        with ThreadPoolExecutor(self.max_workers) as pool:
+            # Arrow encodes without the GIL, so serialising in the pool uses every core.
+            payloads = list(pool.map(serialize, frames.values()))
+            uris = list(pool.map(upload, relpaths, payloads))
+        return dict(zip(keys, uris, strict=True))
+
+    def read(self, asset: str, partition_key: str | None) -> pd.DataFrame:
+        """One partition's frame; MissingPartitionsError if it was never written."""
+        table = self._read_table_or_none(self.relpath(asset, partition_key))
+        if table is None:
+            raise MissingPartitionsError(asset, [partition_key], 1)
+        return _table_to_pandas(table)
+
+    def _read_table_or_none(self, relpath: str) -> pa.Table | None:
+        data = self._read_bytes_or_none(relpath)
+        return None if data is None else deserialize(data)
+
+    def read_many(
+        self, asset: str, partition_keys: Iterable[str | None], missing_ok: bool = False
+    ) -> pd.DataFrame:
+        """The frames of many partitions, concatenated in key order, read in parallel.
+
+        Missing partitions raise MissingPartitionsError naming the asset and the first missing
+        keys, unless `missing_ok` (then they are skipped; nothing stored -> empty frame).
+        """
+        keys = list(partition_keys)
+        relpaths = [self.relpath(asset, k) for k in keys]
+        with ThreadPoolExecutor(self.max_workers) as pool:
+            tables = list(pool.map(self._read_table_or_none, relpaths))
+        missing = [k for k, t in zip(keys, tables, strict=True) if t is None]
+        if missing and not missing_ok:
+            raise MissingPartitionsError(asset, missing, len(keys))
+        present = [t for t in tables if t is not None]
+        if not present:
+            return pd.DataFrame()
+        # Arrow concat + one conversion is far cheaper than pandas.concat of thousands of frames.
+        combined = pa.concat_tables(present, promote_options="default")
+        return _table_to_pandas(combined)
+
+    # -- existence -----------------------------------------------------------------------
+
+    def exists(self, asset: str, partition_key: str | None) -> bool:
+        relpath = self.relpath(asset, partition_key)
+        if self.is_gcs:
+            return bool(self.bucket.blob(self._blob_name(relpath)).exists())
+        return os.path.exists(self.uri(relpath))
+
+    def existing_keys(self, asset: str, partition_keys: Iterable[str | None]) -> list[str | None]:
+        """The subset of `partition_keys` that have a stored object, in the given order."""
+        keys = list(partition_keys)
+        if self.is_gcs and len(keys) > LISTING_THRESHOLD:
+            # One paged listing of the asset instead of one HEAD request per key.
+            listed = {
+                blob.name
+                for blob in self.client.list_blobs(
+                    self.bucket_name, prefix=self._blob_name(f"{asset}/")
+                )
+            }
+            return [k for k in keys if self._blob_name(self.relpath(asset, k)) in listed]
+        with ThreadPoolExecutor(self.max_workers) as pool:
+            flags = list(pool.map(lambda k: self.exists(asset, k), keys))
+        return [k for k, ok in zip(keys, flags, strict=True) if ok]
+
+
+def store_from_url(url: str, gcs_client: Any = None, max_workers: int = 16) -> ParquetStore:
+    """A ParquetStore for `url` (folder path, file:// or gs://bucket/prefix)."""
+    return ParquetStore(url, gcs_client=gcs_client, max_workers=max_workers)

@@ -1,0 +1,177 @@
+"""ParquetStore on a local folder and on a real GCS API (gcp-storage-emulator on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from energy_assets.storage.parquet_store import MissingPartitionsError, ParquetStore
+
+
+def hour_frame(hour: str, rows: int = 4) -> pd.DataFrame:
+    ts = pd.Timestamp(hour[:10] + "T" + hour[11:])
+    return pd.DataFrame(
+        {
+            "HourUTC": [ts] * rows,
+            "PriceArea": ["DK1", "DK2"] * (rows // 2),
+            "ConsumerType_DE35": np.arange(rows, dtype="int64") + 111,
+            "TotalCon": np.linspace(1.0, 2.0, rows),
+        }
+    )
+
+
+HOURS = [f"2023-01-01-{h:02d}:00" for h in range(6)]
+
+
+def test_relpath_is_hive_style():
+    assert (
+        ParquetStore.relpath("raw", "2023-01-01-05:00")
+        == "raw/date=2023-01-01/hour=05/data.parquet"
+    )
+    assert ParquetStore.relpath("drift", "2023-01-01") == "drift/date=2023-01-01/data.parquet"
+    assert ParquetStore.relpath("model", None) == "model/data.parquet"
+
+
+def test_local_round_trip_all_partition_kinds(tmp_path):
+    store = ParquetStore(str(tmp_path))
+    df = hour_frame(HOURS[0])
+    for key in ("2023-01-01-05:00", "2023-01-01", None):
+        uri = store.write("asset", key, df)
+        assert Path(uri).is_file() and uri.startswith(str(tmp_path))
+        pd.testing.assert_frame_equal(store.read("asset", key), df)
+    assert (tmp_path / "asset/date=2023-01-01/hour=05/data.parquet").is_file()
+
+
+def test_file_url_and_polars_frames(tmp_path):
+    store = ParquetStore(f"file://{tmp_path}")
+    store.write("p", None, pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
+    assert store.read("p", None).to_dict("list") == {"a": [1, 2], "b": ["x", "y"]}
+
+
+def test_write_many_read_many_in_key_order(tmp_path):
+    store = ParquetStore(str(tmp_path), max_workers=4)
+    store.write_many("raw", {h: hour_frame(h) for h in HOURS})
+    back = store.read_many("raw", reversed(HOURS))
+    assert len(back) == 4 * len(HOURS)
+    assert back["HourUTC"].iloc[0] == pd.Timestamp("2023-01-01T05:00")
+    assert store.existing_keys("raw", HOURS + ["2023-01-02-00:00"]) == HOURS
+
+
+def test_missing_partitions_named_or_skipped(tmp_path):
+    store = ParquetStore(str(tmp_path))
+    store.write("raw", HOURS[1], hour_frame(HOURS[1]))
+    with pytest.raises(
+        MissingPartitionsError, match=r"5 of 6 partitions of asset 'raw'.*2023-01-01-00:00"
+    ):
+        store.read_many("raw", HOURS)
+    assert len(store.read_many("raw", HOURS, missing_ok=True)) == 4
+    assert store.read_many("nothing", HOURS, missing_ok=True).empty
+
+
+def test_rewrite_replaces_partition_whole(tmp_path):
+    store = ParquetStore(str(tmp_path))
+    store.write("raw", HOURS[0], hour_frame(HOURS[0], rows=8))
+    store.write("raw", HOURS[0], hour_frame(HOURS[0], rows=2))
+    assert len(store.read("raw", HOURS[0])) == 2
+
+
+def test_unserialisable_frame_writes_nothing(tmp_path):
+    store = ParquetStore(str(tmp_path))
+    bad = pd.DataFrame({"x": [{"a": 1}, 3]})  # mixed object column: Arrow refuses it
+    frames = {HOURS[0]: hour_frame(HOURS[0]), HOURS[1]: bad}
+    with pytest.raises(Exception):  # noqa: B017 - any Arrow conversion error
+        store.write_many("raw", frames)
+    assert store.existing_keys("raw", HOURS) == []
+
+
+@pytest.mark.parametrize("failing", ["os.replace", "os.fsync"])
+def test_failed_local_write_keeps_old_object(tmp_path, monkeypatch, failing):
+    store = ParquetStore(str(tmp_path))
+    store.write("raw", HOURS[0], hour_frame(HOURS[0], rows=8))
+
+    def boom(*args, **kwargs):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(failing, boom)
+    with pytest.raises(OSError, match="disk gone"):
+        store.write("raw", HOURS[0], hour_frame(HOURS[0], rows=2))
+    monkeypatch.undo()
+    assert len(store.read("raw", HOURS[0])) == 8
+    folder = tmp_path / "raw/date=2023-01-01/hour=00"
+    assert [p.name for p in folder.iterdir()] == ["data.parquet"]  # temp file cleaned up
+
+
+def test_process_killed_mid_write_leaves_a_whole_object(tmp_path):
+    """SIGKILL a process that keeps rewriting a ~10 MB object: the object stays readable."""
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, pandas as pd, sys
+        from energy_assets.storage.parquet_store import ParquetStore
+        store = ParquetStore({str(tmp_path)!r})
+        rng = np.random.default_rng(0)
+        i = 0
+        while True:
+            n = 1_000_000 + i
+            store.write("big", None, pd.DataFrame({{"v": rng.random(n), "n": np.full(n, n)}}))
+            i += 1
+            print(i, flush=True)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        for _ in range(2):  # at least two complete writes, then kill during a later one
+            proc.stdout.readline()
+        time.sleep(0.15)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    df = ParquetStore(str(tmp_path)).read("big", None)
+    assert len(df) == df["n"].iloc[0]  # a complete version, never a truncated one
+
+
+def test_gcs_round_trip_and_layout(gcs_emulator):
+    bucket = gcs_emulator.make_bucket()
+    client = gcs_emulator.client()
+    store = ParquetStore(f"gs://{bucket.name}/energy", client, max_workers=8)
+    uri = store.write("raw", HOURS[0], hour_frame(HOURS[0]))
+    assert uri == f"gs://{bucket.name}/energy/raw/date=2023-01-01/hour=00/data.parquet"
+    pd.testing.assert_frame_equal(store.read("raw", HOURS[0]), hour_frame(HOURS[0]))
+    store.write_bytes("raw/date=2023-01-01/report.html", b"<html/>", "text/html")
+    assert store.read_bytes("raw/date=2023-01-01/report.html") == b"<html/>"
+    assert (
+        client.bucket(bucket.name)
+        .get_blob("energy/raw/date=2023-01-01/report.html")
+        .content_type.startswith("text/html")
+    )
+    # connection pool enlarged so parallel reads don't queue
+    assert client._http.get_adapter("http://127.0.0.1")._pool_maxsize == 8
+
+
+def test_gcs_many_partitions_replace_and_missing(gcs_emulator):
+    bucket = gcs_emulator.make_bucket()
+    store = ParquetStore(f"gs://{bucket.name}", gcs_emulator.client())
+    hours = [
+        str(h.strftime("%Y-%m-%d-%H:%M"))
+        for h in pd.date_range("2023-01-01", periods=100, freq="h")
+    ]
+    store.write_many("raw", {h: hour_frame(h) for h in hours})
+    assert len(store.read_many("raw", hours)) == 400
+    store.write("raw", hours[0], hour_frame(hours[0], rows=2))
+    assert len(store.read("raw", hours[0])) == 2
+    extra = ["2024-01-01-00:00"]
+    assert store.existing_keys("raw", hours + extra) == hours  # listing path (> 64 keys)
+    assert store.existing_keys("raw", hours[:3] + extra) == hours[:3]  # HEAD path
+    with pytest.raises(MissingPartitionsError, match="2024-01-01-00:00"):
+        store.read_many("raw", hours[:3] + extra)
+    assert store.exists("raw", hours[5]) and not store.exists("raw", extra[0])
