@@ -24,6 +24,7 @@ import logging
 import math
 import re
 import tempfile
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from typing import Any
 import mlflow
 import optuna
 import pandas as pd
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from energy_assets import config
@@ -80,15 +82,26 @@ def open_study(
         engine_kwargs = {"connect_args": {"timeout": 30}}
     else:
         engine_kwargs = {"pool_pre_ping": True}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine_kwargs,
-            # A worker that dies mid-trial leaves it RUNNING; heartbeats let others mark it FAILED.
-            heartbeat_interval=60,
-            grace_period=180,
-        )
+    storage = None
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine_kwargs,
+                    # A worker that dies mid-trial leaves it RUNNING; heartbeats let the
+                    # others mark it FAILED.
+                    heartbeat_interval=60,
+                    grace_period=180,
+                )
+            break
+        except sqlalchemy.exc.SQLAlchemyError:
+            # Workers starting together race to create the schema of a new database; the
+            # loser finds it created on the next try.
+            if attempt == 2:
+                raise
+            time.sleep(1 + attempt)
     return optuna.create_study(
         study_name=study_name,
         storage=storage,
