@@ -127,3 +127,13 @@ def test_one_day_against_four_weeks_takes_seconds(clean):
     started = time.perf_counter()
     build_drift_report(reference, current)
     assert time.perf_counter() - started < 10
+
+
+def test_a_column_without_values_on_one_side_is_reported_not_compared(clean, reference):
+    # Lags are NaN in the data's first week: a reference there has no lag_168h at all.
+    current = _window(clean, "2023-01-06T16:00", 1).assign(lag_168h=1.0)
+    result = build_drift_report(reference.assign(lag_168h=float("nan")), current)
+    scores = result.column_scores.set_index("column")
+    assert scores.loc["lag_168h", "stattest"].startswith("not compared")
+    assert not bool(scores.loc["lag_168h", "drifted"])
+    assert result.drift_share == 0.0

@@ -60,7 +60,9 @@ class DriftResult:
 
     html: the standalone Evidently report; drift_share: share of compared columns that drifted;
     dataset_drift: drift_share >= the threshold; drifted_columns: their names;
-    column_scores: one row per compared column (column, stattest, threshold, score, drifted).
+    column_scores: one row per requested column (column, stattest, threshold, score, drifted);
+        a column without values on one side is listed as not compared (NaN score) and is not
+        counted in drift_share.
     series_levels: one row per series in `current` (area, consumer_type, level_ratio =
         median of the current energy over the series' reference median), largest move first:
         which series moved, for metadata and humans; not part of the drift verdict.
@@ -128,6 +130,12 @@ def build_drift_report(
     missing = [c for c in compared if c not in reference.columns or c not in current.columns]
     if missing:
         raise ValueError(f"drift columns missing from the feature rows: {missing}")
+    # A column with no values on one side (lags in the data's first week) cannot be compared;
+    # Evidently would raise. It is reported as not compared and left out of the share.
+    empty = [c for c in compared if reference[c].isna().all() or current[c].isna().all()]
+    requested, compared = compared, [c for c in compared if c not in empty]
+    if not compared:
+        raise ValueError(f"no drift column has values on both sides: {requested}")
 
     categorical = [c for c in compared if _is_categorical(reference[c])]
     numerical = [c for c in compared if c not in categorical]
@@ -146,6 +154,11 @@ def build_drift_report(
         ),
     )
     column_scores = _column_scores(json.loads(snapshot.json()), compared)
+    if empty:
+        not_compared = pd.DataFrame(
+            {"column": empty, "stattest": "not compared: no values on one side", "drifted": False}
+        )
+        column_scores = pd.concat([column_scores, not_compared], ignore_index=True)
     drifted = column_scores.loc[column_scores["drifted"], "column"].tolist()
     drift_share = len(drifted) / len(compared) if compared else 0.0
     return DriftResult(
