@@ -110,3 +110,10 @@ def test_zero_actual_leaves_mape_undefined_but_wape_defined():
 def test_missing_columns_are_named():
     with pytest.raises(ValueError, match="prediction"):
         score_forecasts(_forecasts().drop(columns="prediction"), _actuals(_forecasts(), 1.0))
+
+
+def test_duplicate_actuals_are_refused_with_the_offending_key():
+    forecasts = _forecasts(horizons=1)
+    actuals = _actuals(forecasts, 100.0)
+    with pytest.raises(ValueError, match="duplicate actual rows"):
+        score_forecasts(forecasts, pd.concat([actuals, actuals.iloc[:1]]))

@@ -57,6 +57,13 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
     actual_rows = actual_rows[actual_rows["actual"].notna()]
     keyed_forecasts = _typed_keys(forecasts)
     actual_rows = _typed_keys(actual_rows)
+    duplicated = actual_rows.duplicated(JOIN_KEYS)
+    if duplicated.any():
+        first = actual_rows.loc[duplicated, JOIN_KEYS].iloc[0].tolist()
+        raise ValueError(
+            f"{int(duplicated.sum())} duplicate actual rows per (hour, area, consumer_type), "
+            f"e.g. {first}; actuals must be CLEAN (one row per series and hour)"
+        )
     scored = keyed_forecasts.merge(actual_rows, on=JOIN_KEYS, how="inner", validate="many_to_one")
     scored = scored[scored["prediction"].notna()].reset_index(drop=True)
     scored["abs_error"] = (scored["actual"] - scored["prediction"]).abs()
