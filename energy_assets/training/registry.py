@@ -31,6 +31,7 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
 
 from energy_assets import config
 
@@ -173,7 +174,7 @@ def _as_utc(values: pd.Series) -> pd.Series:
     return values.dt.tz_convert("UTC")
 
 
-class ForecasterPyfunc(mlflow.pyfunc.PythonModel):
+class ForecasterPyfunc(PythonModel):
     """pyfunc face of GlobalLGBMForecaster.
 
     model_input: CLEAN history (datetime_utc, area, consumer_type, energy_consumption).
@@ -309,6 +310,7 @@ def log_and_register(
     }
 
     active = mlflow.active_run()
+    run_ctx: Any
     if run_id and active is not None and active.info.run_id == run_id:
         run_ctx = _NullContext(active)
     elif run_id:

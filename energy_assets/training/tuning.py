@@ -266,7 +266,7 @@ def _summarise(
     fold_metrics = best.user_attrs.get("fold_metrics") or []
     return TuningResult(
         best_params=params,
-        best_value=float(best.value),
+        best_value=float(best.value if best.value is not None else math.nan),
         study=study,
         parent_run_id=run_id,
         n_trials_run=trials_run,
@@ -307,7 +307,7 @@ def _log_plots(study: optuna.Study) -> None:
     """Optimisation history, parameter importances and per-fold intermediate values as HTML."""
     from optuna import visualization
 
-    plots = {
+    plots: dict[str, Any] = {
         "optimization_history": visualization.plot_optimization_history,
         "param_importances": visualization.plot_param_importances,
         "intermediate_values": visualization.plot_intermediate_values,
