@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from energy_assets.monitoring.retrain_policy import (
     MonitoringEvent,
     RetrainThresholds,
@@ -77,3 +80,29 @@ def test_many_events_keep_the_run_key_and_reason_bounded():
     assert decision.retrain and len(decision.run_key) <= 200
     assert decision.run_key == decide(events, THRESHOLDS).run_key
     assert decision.reason.endswith("and 22 more")
+
+
+event_strategy = st.builds(
+    MonitoringEvent,
+    kind=st.sampled_from(["drift", "accuracy"]),
+    partition_key=st.sampled_from(["2023-01-04", "2023-01-05", "2023-01-06"]),
+    storage_id=st.integers(min_value=1, max_value=10_000),
+    value=st.floats(min_value=0, max_value=2) | st.just(math.nan),
+    dataset_drift=st.sampled_from([None, True, False]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=st.lists(event_strategy, max_size=12), seed=st.randoms())
+def test_decision_does_not_depend_on_event_order(events, seed):
+    shuffled = list(events)
+    seed.shuffle(shuffled)
+    first, second = decide(events, THRESHOLDS), decide(shuffled, THRESHOLDS)
+    assert first.retrain == second.retrain and first.run_key == second.run_key
+    # Retrain exactly when some event is over its threshold.
+    over = any(
+        not math.isnan(e.value)
+        and e.value > (THRESHOLDS.max_drift_share if e.kind == "drift" else THRESHOLDS.max_mape)
+        for e in events
+    )
+    assert first.retrain == over
