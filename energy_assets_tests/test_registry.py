@@ -178,8 +178,11 @@ def test_tracking_resource_sets_up_the_experiment_and_links_runs(tracking, tmp_p
     assert resource.resolved_tracking_uri() == tracking.tracking_uri  # MLFLOW_TRACKING_URI
     experiment_id = resource.setup()
     assert resource.settings().client().get_experiment(experiment_id).name == "from_resource"
+    # Registry calls without explicit settings stay on what the resource set up.
+    assert registry.champion_info() is None
     with mlflow.start_run() as run:
         MlflowTracking.log_params({f"p{i}": i for i in range(150)})  # > one 100-param batch
+    assert run.info.experiment_id == experiment_id
     assert len(tracking.client().get_run(run.info.run_id).data.params) == 150
     local = resource.run_url(run.info.run_id)
     assert run.info.run_id in local and "mlflow ui --backend-store-uri" in local

@@ -115,6 +115,8 @@ class MlflowSettings:
         else:
             experiment_id = experiment.experiment_id
         mlflow.set_experiment(experiment_id=experiment_id)
+        global _ACTIVE
+        _ACTIVE = self
         return experiment_id
 
     def client(self) -> MlflowClient:
@@ -123,8 +125,13 @@ class MlflowSettings:
         )
 
 
+# The settings last activated in this process (e.g. by the MlflowTracking resource's setup()), so
+# functions called without `tracking` use the same store instead of the environment's default.
+_ACTIVE: MlflowSettings | None = None
+
+
 def _settings(settings: MlflowSettings | None) -> MlflowSettings:
-    settings = settings or MlflowSettings()
+    settings = settings or _ACTIVE or MlflowSettings()
     settings.activate()
     return settings
 
