@@ -363,17 +363,20 @@ class GlobalLGBMForecaster:
         # Every (series, origin, horizon) whose target is observed; origins need 24 h of level.
         n_s = len(grid.series)
         origins = np.arange(23, grid.n_hours - 1)
-        s, o, h = (
-            a.ravel()
-            for a in np.meshgrid(np.arange(n_s), origins, np.arange(1, H + 1), indexing="ij")
-        )
+        total = n_s * len(origins) * H
+        cap = int(self.params.get("max_train_rows", 150_000))
+        if total <= cap:
+            flat = np.arange(total)
+        else:
+            # Row sampling for speed without materialising every (series, origin, horizon)
+            # triple (10,000 series x a month would be 150 M); sorted, so reproducible.
+            rng = np.random.default_rng(self.random_state)
+            flat = np.unique(rng.integers(0, total, size=cap))
+        s, rest = np.divmod(flat, len(origins) * H)
+        o_pos, h = np.divmod(rest, H)
+        o, h = origins[o_pos], h + 1
         keep = (o + h < grid.n_hours) & (o >= grid.first_valid[s] + 23)
         s, o, h = s[keep], o[keep], h[keep]
-        rng = np.random.default_rng(self.random_state)
-        cap = int(self.params.get("max_train_rows", 400_000))
-        if len(s) > cap:  # row sampling for speed; sorted so the row order is reproducible
-            pick = np.sort(rng.choice(len(s), size=cap, replace=False))
-            s, o, h = s[pick], o[pick], h[pick]
         features, level = _features(grid, s, o, h)
         y = grid.value(s, o + h)
         target = self._encode_target(y, level)
