@@ -106,8 +106,10 @@ def scale_one(n_series: int) -> dict:
 
     try:
         from energy_assets.ingestion.synth import synthesize
-    except ImportError:  # pragma: no cover - fallback only if the synth helper is missing
-        raise SystemExit("energy_assets.ingestion.synth.synthesize is needed for the scale runs")
+    except ImportError as error:  # the synth helper owns the generator
+        raise SystemExit(
+            "energy_assets.ingestion.synth.synthesize is needed for the scale runs"
+        ) from error
     # 27 days like the real slice; forecasts from its last hour.
     raw = synthesize(n_series, "2022-12-21T16:00", "2023-01-17T23:00", seed=0)
     clean = clean_consumption(raw)
