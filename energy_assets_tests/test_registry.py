@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import mlflow
+import mlflow.pyfunc
 import pandas as pd
 import pytest
 
@@ -149,6 +150,11 @@ def test_champion_from_a_fresh_process_predicts_the_same_numbers(
     loaded, loaded_version = registry.load_champion(tracking)
     assert loaded_version == version.version
     pd.testing.assert_frame_equal(loaded.predict(history, origins=[origin]), expected)
+    # pyfunc input variant: origins listed in a forecast_origin column of the history.
+    served_here = mlflow.pyfunc.load_model(version.model_uri).predict(
+        history.assign(forecast_origin=origin)
+    )
+    pd.testing.assert_frame_equal(served_here, expected)
 
     script = textwrap.dedent(
         f"""

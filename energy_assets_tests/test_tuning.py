@@ -92,6 +92,8 @@ def test_study_logs_nested_trials_resumes_and_prunes(consumption, tracking, tmp_
     assert "mape_ratio_vs_seasonal_naive_168" in parent.data.metrics
     assert parent.data.params["best.learning_rate"] == str(first.best_params["learning_rate"])
     assert any(key.startswith("importance.") for key in parent.data.metrics)
+    top_features = parent.data.tags["top_features"].split(",")
+    assert top_features[0] == first.feature_importance["feature"].iloc[0]
     artifacts = {a.path for a in client.list_artifacts(first.parent_run_id, "plots")}
     assert {"plots/optimization_history.html", "plots/param_importances.html"} <= artifacts
     importance = {a.path for a in client.list_artifacts(first.parent_run_id, "feature_importance")}

@@ -26,12 +26,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import mlflow
-import mlflow.pyfunc
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-from mlflow.pyfunc import PythonModel
+
+# mlflow.pyfunc warns about its own chat-agent type hints on import; nothing of ours.
+warnings.filterwarnings("ignore", message="Any type hint is inferred as AnyType")
+import mlflow  # noqa: E402
+import mlflow.pyfunc  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.pyfunc import PythonModel  # noqa: E402
 
 from energy_assets import config
 
@@ -195,7 +198,7 @@ class ForecasterPyfunc(PythonModel):
     # CLEAN frame's tz-aware timestamps. This opts out of it (and of its warning).
     _skip_type_hint_validation = True
 
-    def load_context(self, context: Any) -> None:
+    def load_context(self, context) -> None:  # noqa: ANN001 - pyfunc signature
         from energy_assets.training.forecaster import GlobalLGBMForecaster
 
         self.forecaster = GlobalLGBMForecaster.load(context.artifacts[FORECASTER_ARTIFACT])
@@ -292,6 +295,7 @@ def log_and_register(
     tracking: MlflowSettings | None = None,
     code_version: str | None = None,
     extra_tags: Mapping[str, str] | None = None,
+    run_tags: Mapping[str, str] | None = None,
 ) -> RegisteredVersion:
     """Log `forecaster` as a pyfunc model and register it as a new version of
     `energy_consumption_forecaster`.
@@ -302,6 +306,7 @@ def log_and_register(
     run_id: log into this existing run; else a new run `register-forecaster` is made,
       nested under `parent_run_id` when given (e.g. the tuning session's parent run).
     code_version: default `current_code_version()` (git sha, or the package version).
+    extra_tags: more model-version tags; run_tags: more run tags (e.g. the Dagster run id).
     """
     settings = _settings(tracking)
     client = settings.client()
@@ -336,7 +341,12 @@ def log_and_register(
         model_code.write_text(_MODEL_CODE)
         if flat:
             mlflow.log_metrics(flat)
-        mlflow.set_tags({k: v for k, v in version_tags.items() if not k.startswith("metric.")})
+        mlflow.set_tags(
+            {
+                **{k: v for k, v in version_tags.items() if not k.startswith("metric.")},
+                **dict(run_tags or {}),
+            }
+        )
         info = mlflow.pyfunc.log_model(
             name=MODEL_NAME_IN_RUN,
             python_model=str(model_code),

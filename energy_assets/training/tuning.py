@@ -35,6 +35,7 @@ import mlflow
 import optuna
 import pandas as pd
 import sqlalchemy.exc
+from mlflow.entities import Metric
 from optuna.trial import TrialState
 
 from energy_assets import config
@@ -157,6 +158,7 @@ def tune(
     fixed_params: Mapping[str, Any] | None = None,
     pruner: optuna.pruners.BasePruner | None = None,
     fit_best: bool = True,
+    run_tags: Mapping[str, str] | None = None,
 ) -> TuningResult:
     """Tune GlobalLGBMForecaster on `consumption` (CLEAN frame) and log everything to MLflow.
 
@@ -165,7 +167,9 @@ def tune(
     storage_url: Optuna RDB URL; default `config.optuna_storage_url()` (ENERGY_OPTUNA_STORAGE).
     fixed_params: merged over every trial's suggestion (e.g. a smaller num_boost_round in CI).
     fit_best: fit the best configuration on all of `consumption` once to log its feature
-      importances (gain) on the parent run; returned as `feature_importance`.
+      importances (gain) on the parent run; returned as `feature_importance`. Pass False when
+      the caller fits the final model anyway and logs it with `log_feature_importance`.
+    run_tags: extra tags on the parent run (e.g. MlflowTracking.dagster_tags(context)).
     """
     tracking = tracking or MlflowSettings()
     tracking.activate()
@@ -223,7 +227,7 @@ def tune(
     # Nest under a caller's active run (e.g. an asset's own run) rather than failing on it.
     nested = mlflow.active_run() is not None
     with mlflow.start_run(run_name=f"tune-{study_name}", nested=nested) as parent:
-        mlflow.set_tags({"optuna.study": study_name, "kind": "tuning"})
+        mlflow.set_tags({"optuna.study": study_name, "kind": "tuning", **dict(run_tags or {})})
         mlflow.log_params(
             {
                 "study_name": study_name,
@@ -247,7 +251,7 @@ def tune(
                 params=result.best_params, horizon_hours=horizon_hours, random_state=seed
             ).fit(consumption)
             result.feature_importance = forecaster.feature_importance()
-            _log_importance(result.feature_importance)
+            log_feature_importance(result.feature_importance)
     return result
 
 
@@ -331,20 +335,32 @@ def _metric_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", text)
 
 
-def _log_importance(importance: pd.DataFrame) -> None:
-    """Feature importances (gain) of the best configuration: full table as CSV/JSON artifacts,
-    the top features as metrics (`importance.<feature>`) and one ranked param."""
-    mlflow.log_text(importance.to_csv(index=False), "feature_importance/feature_importance.csv")
-    mlflow.log_text(
+def log_feature_importance(importance: pd.DataFrame, run_id: str | None = None) -> None:
+    """Log `forecaster.feature_importance()` (feature, gain) to `run_id` (e.g. a finished tuning
+    parent run) or the active run: full table as CSV/JSON artifacts, the top features' share of
+    total gain as metrics (`importance.<feature>`) and their ranking as the tag `top_features`
+    (a tag, not a param, so a later, final model's importances can replace it)."""
+    active = mlflow.active_run()
+    run_id = run_id or (active.info.run_id if active is not None else None)
+    if run_id is None:
+        raise ValueError("log_feature_importance needs an active MLflow run or a run_id")
+    client = mlflow.MlflowClient()
+    client.log_text(
+        run_id, importance.to_csv(index=False), "feature_importance/feature_importance.csv"
+    )
+    client.log_text(
+        run_id,
         json.dumps(importance.to_dict(orient="records"), indent=1),
         "feature_importance/feature_importance.json",
     )
     top = importance.head(TOP_FEATURES_LOGGED)
     total = float(importance["gain"].sum()) or 1.0
-    mlflow.log_metrics(
-        {
-            f"importance.{_metric_name(str(row.feature))}": float(row.gain) / total
+    now = int(time.time() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[
+            Metric(f"importance.{_metric_name(str(row.feature))}", float(row.gain) / total, now, 0)
             for row in top.itertuples()
-        }
+        ],
     )
-    mlflow.log_param("top_features", ",".join(top["feature"].astype(str))[:500])
+    client.set_tag(run_id, "top_features", ",".join(top["feature"].astype(str))[:5000])
