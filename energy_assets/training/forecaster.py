@@ -297,7 +297,7 @@ class GlobalLGBMForecaster:
         strategy: str = "multi_horizon",
         num_threads: int = 1,
     ):
-        if target not in ("log_ratio", "log", "absolute"):
+        if target not in ("log_ratio", "anchored", "log", "absolute"):
             raise ValueError(f"unknown target {target!r}")
         if strategy not in ("multi_horizon", "direct"):
             raise ValueError(f"unknown strategy {strategy!r}")
@@ -337,14 +337,27 @@ class GlobalLGBMForecaster:
         frame["consumer_type"] = pd.Categorical(types, categories=self.consumer_types)
         return frame
 
-    def _encode_target(self, y, level):
+    @staticmethod
+    def _anchor(features: dict) -> np.ndarray:
+        """Rule-based starting point in log-ratio space: last week's same hour scaled by the
+        level change, else the same-kind profile, else yesterday; the trees learn corrections."""
+        base = features["shape_7d"].copy()
+        for name in ("profile_same_kind", "lag_1d"):
+            base = np.where(np.isfinite(base), base, features[name])
+        return np.nan_to_num(base, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def _encode_target(self, y, level, base=0.0):
+        if self.target == "anchored":
+            return _log_ratio(y, level) - base
         if self.target == "log_ratio":
             return _log_ratio(y, level)
         if self.target == "log":
             return np.log(np.clip(y, 1e-9, None))
         return y
 
-    def _decode(self, raw, level):
+    def _decode(self, raw, level, base=0.0):
+        if self.target == "anchored":
+            return level * np.exp(raw + base)
         if self.target == "log_ratio":
             return level * np.exp(raw)
         if self.target == "log":
@@ -379,14 +392,15 @@ class GlobalLGBMForecaster:
         s, o, h = s[keep], o[keep], h[keep]
         features, level = _features(grid, s, o, h)
         y = grid.value(s, o + h)
-        target = self._encode_target(y, level)
+        base = self._anchor(features)
+        target = self._encode_target(y, level, base)
         ok = np.isfinite(target) & np.isfinite(level) & (level > 0)
         if ok.sum() < 100:
             raise ValueError(
                 f"only {int(ok.sum())} usable training rows: need at least a few days of hourly data"
             )
         X = self._frame(features, grid, s)[ok].reset_index(drop=True)
-        target, level_ok, h_ok = target[ok], level[ok], h[ok]
+        target, level_ok, h_ok, base_ok = target[ok], level[ok], h[ok], base[ok]
         self.feature_names = list(X.columns)
         params = self._lgb_params()
         rounds = int(self.params.get("num_boost_round", 500))
@@ -409,7 +423,7 @@ class GlobalLGBMForecaster:
             raw[rows] = booster.predict(X.iloc[rows], num_threads=self.num_threads)
         # 80 % interval from in-sample relative residuals per horizon (optimistic; documented).
         y_ok = y[ok]
-        pred = self._decode(raw, level_ok)
+        pred = self._decode(raw, level_ok, base_ok)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.log(np.clip(y_ok / np.clip(pred, 1e-9, None), *_RATIO_CLIP))
         self.interval_quantiles = {
@@ -486,7 +500,7 @@ class GlobalLGBMForecaster:
             for k, booster in enumerate(self.boosters, start=1):
                 rows = np.flatnonzero(h == k)
                 raw[rows] = booster.predict(X.iloc[rows], num_threads=self.num_threads)
-        prediction = self._decode(raw, level)
+        prediction = self._decode(raw, level, self._anchor(features))
         naive = grid.value(s, o + h - 24 * np.ceil(h / 24).astype(np.int64))
         naive = np.where(np.isnan(naive), grid.value(s, o), naive)
         fallback = short | ~np.isfinite(prediction) | ~(level > 0)
