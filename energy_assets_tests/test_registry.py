@@ -119,6 +119,10 @@ def test_promotion_rule_moves_champion_only_for_a_better_model(
     assert "is worse than champion version 2 on the 2 days after the cutoff" in worse.reason
     assert "stays version 2" in worse.reason
 
+    # Scoring configurations instead (refit on the same cutoff) ranks them the same way.
+    refit = registry.refit_evaluator(consumption, window[1][0], window[1])
+    assert refit(strong) < refit(weak)
+
     # Same model again: a tie keeps the incumbent.
     strong_v4 = registry.log_and_register(strong, tracking=tracking)
     tie = registry.promote_if_better(strong_v4, evaluate, tracking=tracking)

@@ -26,15 +26,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import mlflow
+import mlflow.pyfunc
 import pandas as pd
-
-# mlflow.pyfunc warns about its own chat-agent type hints on import; nothing of ours.
-warnings.filterwarnings("ignore", message="Any type hint is inferred as AnyType")
-import mlflow  # noqa: E402
-import mlflow.pyfunc  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from mlflow.pyfunc import PythonModel  # noqa: E402
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
 
 from energy_assets import config
 
@@ -515,6 +512,30 @@ def holdout_evaluator(
                 f"{horizon_hours} hours are not in the consumption frame."
             )
         return float(metric_functions.score(joined, "prediction")[metric])
+
+    return evaluate
+
+
+def refit_evaluator(
+    consumption: pd.DataFrame,
+    cutoff: Any,
+    origins: int | Iterable[Any],
+    horizon_hours: int = 24,
+    metric: str = "mape",
+) -> Callable[[GlobalLGBMForecaster], float]:
+    """Score a forecaster's CONFIGURATION on one backtest: refit its params on `consumption` up to
+    `cutoff` and forecast `origins` (energy_assets.training.backtest). Use it as
+    `evaluate_champion` when the champion may have trained on part of the window (a retrain
+    within days of the last one), so neither model has seen the window's actuals."""
+    from energy_assets.training.backtest import backtest
+
+    origin_arg = origins if isinstance(origins, int) else list(origins)
+
+    def evaluate(forecaster: GlobalLGBMForecaster) -> float:
+        result = backtest(
+            consumption, cutoff, origin_arg, horizon_hours=horizon_hours, params=forecaster.params
+        )
+        return float(result.metrics["model"][metric])
 
     return evaluate
 
