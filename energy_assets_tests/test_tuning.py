@@ -129,3 +129,62 @@ def test_study_logs_nested_trials_resumes_and_prunes(consumption, tracking, tmp_
     assert "fold_1.model.mape" not in by_trial["2"].data.metrics
     parent2 = client.get_run(second.parent_run_id).data.metrics
     assert parent2["n_trials_total"] == 4 and parent2["n_trials_pruned"] >= 1
+
+
+WORKER = """
+import sys
+import pandas as pd
+from energy_assets.training import tuning
+from energy_assets.training.registry import MlflowSettings
+
+raw = pd.read_csv({data!r})
+consumption = pd.DataFrame({{
+    "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
+    "area": raw["PriceArea"].astype(str),
+    "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
+    "energy_consumption": raw["TotalCon"].astype("float64"),
+}})
+result = tuning.tune(
+    consumption, n_trials=2, storage_url={storage!r}, study_name="shared", n_folds=1,
+    tracking=MlflowSettings(tracking_uri={tracking!r}, experiment_name="workers"),
+    fixed_params={fast!r}, fit_best=False,
+)
+print(result.n_trials_run)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_workers_tune_one_study_in_postgres(postgres_server, tracking):
+    """The deploy story: several processes share one study through Postgres."""
+    import os
+    import subprocess
+    import sys
+
+    postgres_server.create_database("optuna_workers")
+    storage = postgres_server.url("optuna_workers")
+    script = WORKER.format(data=DATA, storage=storage, tracking=tracking.tracking_uri, fast=FAST)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    for worker, (out, err) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, err[-3000:]
+        assert out.strip().splitlines()[-1] == "2"
+
+    study = optuna.load_study(study_name="shared", storage=storage)
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) >= 4  # 2 per worker, plus a duplicate warm start at most
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in finished)
+    experiment = tracking.client().get_experiment_by_name("workers")
+    parents = tracking.client().search_runs(
+        [experiment.experiment_id], filter_string="tags.kind = 'tuning'"
+    )
+    assert len(parents) == 2
