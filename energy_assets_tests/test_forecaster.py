@@ -178,3 +178,20 @@ def test_search_space_gives_valid_params():
     )
     params = suggest_params(trial)
     assert set(params) <= set(DEFAULT_PARAMS) | {"bagging_freq"}
+
+
+def test_series_inactive_at_the_origin_are_left_out(model, consumption):
+    history = consumption[consumption.datetime_utc <= CUTOFF]
+    ended = _series(history, "DK1", 111) & (history.datetime_utc > CUTOFF - pd.Timedelta(days=2))
+    later = pd.DataFrame(
+        {
+            "datetime_utc": [CUTOFF + pd.Timedelta(hours=5)],
+            "area": ["DK2"],
+            "consumer_type": [777],
+            "energy_consumption": [10.0],
+        }
+    )
+    out = model.predict(pd.concat([history[~ended], later], ignore_index=True), CUTOFF)
+    assert len(out) == 75 * 24
+    assert not _series(out, "DK1", 111).any() and not _series(out, "DK2", 777).any()
+    assert out.prediction.notna().all()

@@ -46,6 +46,8 @@ Bad input policy (tested in energy_assets_tests/test_forecaster.py):
 * too little history (< MIN_HISTORY_HOURS at the origin, e.g. a new series) -> documented fallback:
   seasonal naive (the last observed value at the same hour of day); the row's `model_used` is
   "seasonal_naive". A series with a non-positive level (all zero) falls back the same way.
+* a series with no observation within MAX_FILL_HOURS of an origin (discontinued, or starting
+  later: DE35 codes come and go over the years) is inactive there and gets no forecast rows.
 * a constant series is fine (all log-ratios are 0; the model predicts about the constant).
 * a series not seen during fit: its categories are unknown to LightGBM and are passed as missing,
   so the model forecasts it from its own lags/level and the calendar (the "typical series").
@@ -498,6 +500,10 @@ class GlobalLGBMForecaster:
             a.ravel()
             for a in np.meshgrid(np.arange(n_s), o_idx, np.arange(1, H + 1), indexing="ij")
         )
+        # A series with no observation within MAX_FILL_HOURS of the origin (discontinued, or not
+        # started yet) is inactive there: nothing to forecast from, so it is left out.
+        active = ~np.isnan(grid.values[s, o])
+        s, o, h = s[active], o[active], h[active]
         # Series without enough history at the origin -> seasonal-naive fallback (documented).
         short = o - grid.first_valid[s] + 1 < MIN_HISTORY_HOURS
         gaps = grid.missing_in(s, o - MIN_HISTORY_HOURS + 1, o)
