@@ -111,6 +111,21 @@ def test_failed_local_write_keeps_old_object(tmp_path, monkeypatch, failing):
     assert [p.name for p in folder.iterdir()] == ["data.parquet"]  # temp file cleaned up
 
 
+def test_failed_local_write_many_replaces_nothing(tmp_path, monkeypatch):
+    store = ParquetStore(str(tmp_path))
+    store.write_many("raw", {h: hour_frame(h, rows=8) for h in HOURS})
+
+    def boom():
+        raise OSError("sync failed")
+
+    monkeypatch.setattr("os.sync", boom)
+    with pytest.raises(OSError, match="sync failed"):
+        store.write_many("raw", {h: hour_frame(h, rows=2) for h in HOURS})
+    monkeypatch.undo()
+    assert len(store.read_many("raw", HOURS)) == 8 * len(HOURS)
+    assert not list(tmp_path.rglob("*.part"))
+
+
 def test_process_killed_mid_write_leaves_a_whole_object(tmp_path):
     """SIGKILL a process that keeps rewriting a ~10 MB object: the object stays readable."""
     script = textwrap.dedent(

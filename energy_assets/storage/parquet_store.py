@@ -10,7 +10,8 @@ Layout (hive-style, so DuckDB / Spark / BigQuery external tables can read the bu
 
 Guarantees:
 - Writes are atomic per object. Locally a temp file in the target directory is written,
-  fsync'ed and `os.replace`d over the target, so a run killed mid-write leaves the previous
+  flushed to disk (fsync; `write_many` stages all temp files and flushes them with one
+  `os.sync()`) and `os.replace`d over the target, so a run killed mid-write leaves the previous
   object (or none), never a truncated one. On GCS an object only becomes visible once its
   upload completes (a single-request multipart upload of the in-memory bytes), so the same
   holds there.
@@ -79,9 +80,13 @@ def to_arrow(df: Any) -> pa.Table:
 
 
 def serialize(df: Any) -> bytes:
-    """Parquet bytes (zstd) of a pandas / polars frame."""
+    """Parquet bytes (snappy) of a pandas / polars frame or Arrow table.
+
+    Snappy, not zstd: objects are small (one hour, ~76 rows), and zstd's per-file context setup
+    made serialising 3x slower (1 ms vs 0.35 ms per object) for no useful size gain.
+    """
     sink = pa.BufferOutputStream()
-    pq.write_table(to_arrow(df), sink, compression="zstd")
+    pq.write_table(to_arrow(df), sink, compression="snappy")
     return sink.getvalue().to_pybytes()
 
 
@@ -201,22 +206,57 @@ class ParquetStore:
         return self.uri(relpath)
 
     @staticmethod
-    def _write_local_atomic(target: str, data: bytes) -> None:
+    def _stage_local(target: str, data: bytes, fsync: bool = True) -> str:
+        """Write `data` to a temp file next to `target`; returns the temp path."""
         directory = os.path.dirname(target)
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        return tmp
+
+    @classmethod
+    def _write_local_atomic(cls, target: str, data: bytes) -> None:
+        tmp = cls._stage_local(target, data)
+        try:
             os.replace(tmp, target)
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+            _unlink_quietly(tmp)
             raise
+
+    def _write_many_local(self, relpaths: list[str], payloads: list[bytes]) -> list[str]:
+        """Stage every temp file, flush them to disk with one sync, then rename each in place.
+
+        One `os.sync()` instead of one fsync per object (8,760 fsyncs dominated a year's
+        write). A failure while staging removes the temp files and replaces nothing.
+        """
+        targets = [self.uri(r) for r in relpaths]
+        with ThreadPoolExecutor(self.max_workers) as pool:
+            futures = [
+                pool.submit(self._stage_local, target, data, False)
+                for target, data in zip(targets, payloads, strict=True)
+            ]
+        staged = [f.result() for f in futures if f.exception() is None]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        try:
+            if errors:
+                raise errors[0]  # type: ignore[misc]
+            os.sync()
+            # In parallel: renaming over an existing object costs ~2 ms each on ext4.
+            with ThreadPoolExecutor(self.max_workers) as pool:
+                list(pool.map(os.replace, staged, targets))
+        except BaseException:
+            for tmp in staged:
+                _unlink_quietly(tmp)  # already-renamed ones are gone: ignored
+            raise
+        return targets
 
     def read_bytes(self, relpath: str) -> bytes:
         """Bytes of one object; FileNotFoundError if absent."""
@@ -251,8 +291,9 @@ class ParquetStore:
         """Write many partitions in parallel; returns {key: uri}.
 
         Every frame is serialised before the first upload, so a bad frame writes nothing.
-        Each object is atomic; a failure part-way through the uploads leaves some partitions
-        replaced and the others untouched (each one whole), and re-running is idempotent.
+        Each object is atomic; a failure part-way through the uploads (GCS) or renames (local)
+        leaves some partitions replaced and the others untouched (each one whole), and
+        re-running is idempotent.
         """
         keys = list(frames)
         relpaths = [self.relpath(asset, key) for key in keys]  # bad keys fail before any write
@@ -260,10 +301,14 @@ class ParquetStore:
         def upload(relpath: str, data: bytes) -> str:
             return self.write_bytes(relpath, data, PARQUET_CONTENT_TYPE)
 
+        uris: list[str] = []
         with ThreadPoolExecutor(self.max_workers) as pool:
             # Arrow encodes without the GIL, so serialising in the pool uses every core.
             payloads = list(pool.map(serialize, frames.values()))
-            uris = list(pool.map(upload, relpaths, payloads))
+            if self.is_gcs:
+                uris = list(pool.map(upload, relpaths, payloads))
+        if not self.is_gcs:
+            uris = self._write_many_local(relpaths, payloads)
         return dict(zip(keys, uris, strict=True))
 
     def read(self, asset: str, partition_key: str | None) -> pd.DataFrame:
@@ -327,3 +372,10 @@ class ParquetStore:
 def store_from_url(url: str, gcs_client: Any = None, max_workers: int = 16) -> ParquetStore:
     """A ParquetStore for `url` (folder path, file:// or gs://bucket/prefix)."""
     return ParquetStore(url, gcs_client=gcs_client, max_workers=max_workers)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
