@@ -39,9 +39,14 @@ def test_asset_graph_shows_assets_and_a_partition_materialises(
     )
 
     page = browser_page
+    # The global lineage shows one collapsed node per group when there are several groups.
     page.goto(f"{base_url}/asset-groups")
+    for group in ("ingestion", "features", "training", "forecasting", "monitoring"):
+        page.get_by_text(group, exact=True).first.wait_for(state="visible")
+    # raw_consumption's lineage: its node and its downstream consumption_features, expanded.
+    page.goto(f"{base_url}/assets/raw_consumption?view=lineage")
     for asset_name in ("raw_consumption", "consumption_features"):
-        page.get_by_text(asset_name, exact=True).first.wait_for(state="visible")
+        page.get_by_text(asset_name, exact=True).last.wait_for(state="visible")
     before = tmp_path / "asset_graph.png"
     page.screenshot(path=str(before), full_page=True)
 
@@ -51,11 +56,14 @@ def test_asset_graph_shows_assets_and_a_partition_materialises(
     page.goto(f"{base_url}/runs/{run_id}")
     page.get_by_text("Success", exact=True).first.wait_for(state="visible")
     assert page.get_by_text(f"partition: {PARTITION}").count() >= 1
-    page.goto(f"{base_url}/assets/raw_consumption?view=partitions")
-    page.get_by_text("raw_consumption").first.wait_for(state="visible")
-    after = tmp_path / "raw_consumption_partitions.png"
+    # The asset's event list shows the new materialisation of exactly that partition.
+    page.goto(f"{base_url}/assets/raw_consumption?view=events")
+    page.get_by_text(PARTITION).first.wait_for(state="visible", timeout=60_000)
+    after = tmp_path / "raw_consumption_events.png"
     page.screenshot(path=str(after), full_page=True)
 
+    # The run wrote the partition's object where the hive-style layout says.
+    assert (tmp_path / "storage/raw_consumption/date=2023-01-10/hour=00/data.parquet").is_file()
     for shot in (before, after):
         width, height = _png_size(shot)
         assert width >= 1440 and height >= 900
