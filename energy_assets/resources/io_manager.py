@@ -90,7 +90,9 @@ def split_by_partition(
     floored = _utc_naive(frame[column]).dt.floor(unit).to_numpy()
     order = np.argsort(floored, kind="stable")
     floored = floored[order]
-    starts = np.flatnonzero(np.r_[True, floored[1:] != floored[:-1]]) if len(floored) else []
+    starts: list[int] = (
+        np.flatnonzero(np.r_[True, floored[1:] != floored[:-1]]).tolist() if len(floored) else []
+    )
     labels = [pd.Timestamp(floored[i]).strftime(fmt) for i in starts]
     wanted = set(partition_keys)
     outside = [label for label in labels if label not in wanted]

@@ -287,7 +287,7 @@ class ParquetStore:
             self.relpath(asset, partition_key), serialize(df), PARQUET_CONTENT_TYPE
         )
 
-    def write_many(self, asset: str, frames: Mapping[str | None, Any]) -> dict[str | None, str]:
+    def write_many(self, asset: str, frames: Mapping[Any, Any]) -> dict[Any, str]:
         """Write many partitions in parallel; returns {key: uri}.
 
         Every frame is serialised before the first upload, so a bad frame writes nothing.
