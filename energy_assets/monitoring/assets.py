@@ -10,7 +10,7 @@ from dagster import (
     asset,
 )
 
-from energy_assets.features.engineering import CLEAN_COLUMNS, FEATURE_COLUMNS
+from energy_assets.features.engineering import CLEAN_COLUMNS
 from energy_assets.monitoring.accuracy import score_forecasts
 from energy_assets.monitoring.drift import build_drift_report
 from energy_assets.partitions import daily_partitions, lookback_mapping
@@ -132,11 +132,9 @@ def drift_report(
         raise ValueError(
             f"No reference features between {reference_start} and {reference_end} ({reference_source})."
         )
-    columns = [
-        "energy_consumption",
-        *[c for c in FEATURE_COLUMNS if c.startswith(("lag_", "rolling_", "relative"))],
-    ]
-    result = build_drift_report(reference, consumption_features, columns=columns)
+    # Default columns: each series' level relative to its reference median (a real change in
+    # consumption whatever the series' size), pooled kWh, and the lag / rolling features.
+    result = build_drift_report(reference, consumption_features)
     html_path = f"drift_report/date={day}/report.html"
     store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
     html_uri = store.uri(html_path)
@@ -151,6 +149,9 @@ def drift_report(
         if html_uri.startswith(("http", "gs://"))
         else MetadataValue.path(html_uri),
         "column_scores": MetadataValue.md(result.column_scores.to_markdown(index=False)),
+        "series_that_moved_most": MetadataValue.md(
+            result.series_levels.head(10).to_markdown(index=False)
+        ),
     }
     return Output(result.column_scores, metadata=metadata)
 

@@ -92,6 +92,7 @@ def forecasting_model(
         n_folds=config.n_folds,
         tracking=tracking,
         fit_best=False,
+        run_tags=MlflowTracking.dagster_tags(context),
     )
     params = {**DEFAULT_PARAMS, **tuned.best_params}
     # Out-of-sample score of the tuned configuration on the newest days, with both naives.
@@ -108,7 +109,9 @@ def forecasting_model(
     decision = registry.promote_if_better(
         version,
         candidate_score=scored.metrics["model"]["mape"],
-        evaluate_champion=registry.holdout_evaluator(consumption, origins),
+        # Refit the champion's configuration on the same cutoff: a champion trained days ago
+        # may have seen part of this window, which would make it look better than it is.
+        evaluate_champion=registry.refit_evaluator(consumption, cutoff, list(origins)),
         tracking=tracking,
         candidate=forecaster,
         window=f"the {config.backtest_days} daily origins from {cutoff:%Y-%m-%dT%H:%MZ}",
@@ -117,7 +120,9 @@ def forecasting_model(
     context.log.info(decision.reason)
     summary = metrics_table(scored.metrics)
     run_link = mlflow.run_url(tuned.parent_run_id)
-    importance = forecaster.feature_importance().head(10)
+    importance = forecaster.feature_importance()
+    tuning.log_feature_importance(importance, run_id=tuned.parent_run_id)
+    importance = importance.head(10)
     return Output(
         summary,
         metadata={
