@@ -174,6 +174,8 @@ def test_search_space_gives_valid_params():
             "bagging_fraction": 0.8,
             "lambda_l2": 1.0,
             "cat_smooth": 10.0,
+            "max_train_rows": 100_000,
+            "recency_halflife_days": 7,
         }
     )
     params = suggest_params(trial)
