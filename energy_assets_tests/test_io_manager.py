@@ -53,11 +53,6 @@ def hourly_lagged(context: AssetExecutionContext, hourly_source: pd.DataFrame) -
     )
 
 
-@dg.asset
-def summary(hourly_lagged: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({"rows": [len(hourly_lagged)]})
-
-
 def materialized_rows(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, int]:
     return {
         e.partition: e.materialization.metadata["rows"].value
@@ -134,20 +129,19 @@ def test_missing_upstream_partition_fails_without_allow_missing(tmp_path):
     assert "hourly_source" in str(failure.error) and "2023-01-01-02:00" in str(failure.error)
 
 
-def test_unpartitioned_downstream_reads_whole_range(tmp_path):
+def test_unpartitioned_assets_round_trip(tmp_path):
+    @dg.asset
+    def model_table() -> pd.DataFrame:
+        return pd.DataFrame({"rows": [18]})
+
+    @dg.asset
+    def model_summary(model_table: pd.DataFrame) -> pd.DataFrame:
+        return model_table.assign(doubled=model_table["rows"] * 2)
+
     io = ParquetIOManager(storage_url=str(tmp_path))
-    dg.materialize([hourly_source, hourly_lagged], resources={"io_manager": io}, tags=RANGE_TAGS)
-
-    @dg.asset(
-        ins={"hourly_lagged": dg.AssetIn(partition_mapping=dg.AllPartitionMapping())},
-    )
-    def whole(hourly_lagged: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({"rows": [len(hourly_lagged)]})
-
-    # AllPartitionMapping over a live hourly definition would reach "now"; check the split
-    # helper and the unpartitioned write/read path directly instead.
-    io.store().write("whole", None, pd.DataFrame({"rows": [18]}))
-    assert io.store().read("whole", None)["rows"].tolist() == [18]
+    assert dg.materialize([model_table, model_summary], resources={"io_manager": io}).success
+    assert (tmp_path / "model_table/data.parquet").is_file()
+    assert io.store().read("model_summary", None)["doubled"].tolist() == [36]
 
 
 def test_split_rejects_empty_partition_and_rows_outside_range():
