@@ -13,14 +13,20 @@ def build_parser() -> argparse.ArgumentParser:
     from energy_assets.ingestion import replay_api, synth
 
     replay_api.add_arguments(
-        commands.add_parser("replay-api", help="serve a CSV/parquet file as the Energi Data Service API")
+        commands.add_parser(
+            "replay-api", help="serve a CSV/parquet file as the Energi Data Service API"
+        )
     )
-    synth.add_arguments(commands.add_parser("synth", help="write a seeded synthetic DE35-like dataset"))
+    synth.add_arguments(
+        commands.add_parser("synth", help="write a seeded synthetic DE35-like dataset")
+    )
 
     from energy_assets.training import backtest
 
     backtest.add_arguments(
-        commands.add_parser("backtest", help="train up to a cutoff and score daily origins after it")
+        commands.add_parser(
+            "backtest", help="train up to a cutoff and score daily origins after it"
+        )
     )
 
     from energy_assets import demo

@@ -64,8 +64,10 @@ def calendar_features(datetime_utc: pd.Series | pd.DatetimeIndex) -> pd.DataFram
     weekday = np.asarray(local.dayofweek)
     is_weekend = weekday >= 5
     # Friday after Ascension Day and the like: many take the day off.
-    is_bridge = (~is_holiday) & (~is_weekend) & (
-        (prev_is_holiday & (weekday == 4)) | (next_is_holiday & (weekday == 0))
+    is_bridge = (
+        (~is_holiday)
+        & (~is_weekend)
+        & ((prev_is_holiday & (weekday == 4)) | (next_is_holiday & (weekday == 0)))
     )
     return pd.DataFrame(
         {

@@ -42,7 +42,9 @@ def clean_consumption(raw: pd.DataFrame) -> pd.DataFrame:
     """
     clean = pd.DataFrame(
         {
-            "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize(None).dt.tz_localize("UTC"),
+            "datetime_utc": pd.to_datetime(raw["HourUTC"])
+            .dt.tz_localize(None)
+            .dt.tz_localize("UTC"),
             "area": raw["PriceArea"].astype(str),
             "consumer_type": pd.to_numeric(raw["ConsumerType_DE35"]).astype("int64"),
             "energy_consumption": pd.to_numeric(raw["TotalCon"]).astype("float64"),
