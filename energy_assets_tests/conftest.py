@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
-
-import importlib.util
 
 # Fixture modules are pytest plugins, one per real component.
 pytest_plugins = [

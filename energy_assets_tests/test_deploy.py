@@ -16,7 +16,9 @@ DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
 @pytest.mark.postgres
-def test_production_instance_stores_runs_and_events_in_postgres(postgres_server, monkeypatch, tmp_path):
+def test_production_instance_stores_runs_and_events_in_postgres(
+    postgres_server, monkeypatch, tmp_path
+):
     postgres_server.create_database("dagster_test")
     monkeypatch.setenv("DAGSTER_PG_HOST", postgres_server.host)
     monkeypatch.setenv("DAGSTER_PG_PORT", str(postgres_server.port))
