@@ -198,14 +198,9 @@ def _tune(train: pd.DataFrame, trials: int, horizon_hours: int, params) -> dict:
             "--trials needs energy_assets.training.tuning (the Optuna study), which is not "
             f"installed in this build: {error}"
         ) from error
-    import inspect
-
-    options = {"n_trials": trials, "horizon_hours": horizon_hours}
-    if "fit_best" in inspect.signature(tuning.tune).parameters:
-        options["fit_best"] = False  # the backtest fits the final model itself
-    result = tuning.tune(train, **options)
-    best = getattr(result, "best_params", result)
-    return {**dict(params or {}), **dict(best)}
+    # fit_best=False: the backtest fits the final model itself.
+    result = tuning.tune(train, n_trials=trials, horizon_hours=horizon_hours, fit_best=False)
+    return {**dict(params or {}), **dict(result.best_params)}
 
 
 def rolling_folds(
