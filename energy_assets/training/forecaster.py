@@ -34,6 +34,8 @@ origins, 12,768 points; seasonal naive 168 h scores MAPE 7.09 %, naive 24 h 12.1
     recursive (the course's sktime pipeline)            9.27 %  8.98 %  6.93 %
 
 L1 is shipped over L2: better WAPE and median-series MAPE, pooled MAPE within noise.
+The table used 150 k sampled rows x 300 rounds (lr 0.08); the shipped 100 k rows x 200 rounds
+(lr 0.1) scores the same (5.79 % / 7.24 % / 4.27 %; seed 1: 5.94 % vs 5.90 %) in half the fit time.
 
 The relative target is what lets one model serve 89 kWh and 1.6 M kWh series; the horizon
 feature lets every horizon share the data (the direct models each see 1/24 of it).
@@ -78,8 +80,8 @@ _HOUR = pd.Timedelta(hours=1)
 # busy cores for 27 days x 76 series). Optuna (training/tuning.py) searches around it.
 DEFAULT_PARAMS: dict = {
     "objective": "l1",  # median of the log-ratio: what MAPE rewards
-    "learning_rate": 0.08,
-    "num_boost_round": 300,
+    "learning_rate": 0.1,
+    "num_boost_round": 200,
     "num_leaves": 31,
     "min_data_in_leaf": 100,
     "feature_fraction": 0.8,
@@ -88,7 +90,7 @@ DEFAULT_PARAMS: dict = {
     "lambda_l2": 1.0,
     "max_bin": 63,
     "cat_smooth": 10.0,
-    "max_train_rows": 150_000,
+    "max_train_rows": 100_000,
     # 0 = off. Half-life (days) of training-row weights by origin age: 7 d gave 5.75 % vs 5.79 %
     # on the shared backtest, within noise, so the shipped model does not use it; tuning may.
     "recency_halflife_days": 0,
@@ -410,7 +412,7 @@ class GlobalLGBMForecaster:
         n_s = len(grid.series)
         origins = np.arange(23, grid.n_hours - 1)
         total = n_s * len(origins) * H
-        cap = int(self.params.get("max_train_rows", 150_000))
+        cap = int(self.params.get("max_train_rows", 100_000))
         if total <= cap:
             flat = np.arange(total)
         else:
