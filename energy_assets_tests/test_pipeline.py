@@ -71,6 +71,8 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path):
             "n_trials": 2,
             "n_folds": 1,
             "backtest_days": 2,
+            # Small trees: this test is about the wiring, test_backtest about accuracy.
+            "fixed_params": {"num_boost_round": 80, "max_train_rows": 40_000},
         }
         run_job(
             defs,

@@ -1,5 +1,7 @@
 """`forecasting_model`: tune, train, register and (maybe) promote the global forecaster."""
 
+from typing import Any
+
 import pandas as pd
 from dagster import (
     AssetExecutionContext,
@@ -34,6 +36,9 @@ class ForecastingModelConfig(Config):
     # Optuna RDB storage; default ENERGY_OPTUNA_STORAGE or a sqlite file under DAGSTER_HOME.
     optuna_storage_url: str | None = None
     study_name: str = "energy_consumption_forecaster"
+    # Parameters held fixed over the search and the final fit, e.g. {"num_boost_round": 150}
+    # for a quick run; empty means the full search space.
+    fixed_params: dict[str, Any] = {}
 
 
 def newest_materialised_hour(context: AssetExecutionContext) -> pd.Timestamp:
@@ -92,9 +97,10 @@ def forecasting_model(
         n_folds=config.n_folds,
         tracking=tracking,
         fit_best=False,
+        fixed_params=config.fixed_params,
         run_tags=MlflowTracking.dagster_tags(context),
     )
-    params = {**DEFAULT_PARAMS, **tuned.best_params}
+    params = {**DEFAULT_PARAMS, **tuned.best_params, **config.fixed_params}
     # Out-of-sample score of the tuned configuration on the newest days, with both naives.
     scored = backtest(consumption, cutoff=cutoff, origins=config.backtest_days, params=params)
     forecaster = GlobalLGBMForecaster(params=params).fit(consumption)
