@@ -95,9 +95,16 @@ def test_rolling_folds_are_the_last_non_overlapping_days(consumption):
         rolling_folds(consumption, n_folds=20)
 
 
-def test_trials_without_a_tuning_module_is_a_clear_error_or_tunes(consumption, monkeypatch):
-    import sys
+def test_trials_tune_on_folds_before_the_cutoff_then_score(consumption):
+    import optuna
 
-    monkeypatch.setitem(sys.modules, "energy_assets.training.tuning", None)
-    with pytest.raises(RuntimeError, match="tuning"):
-        backtest(consumption, CUTOFF, 1, trials=2)
+    from energy_assets import config
+
+    small = {"num_boost_round": 40, "max_train_rows": 20_000}
+    result = backtest(consumption, CUTOFF, 1, trials=2, params=small)
+    assert result.metrics["model"]["n_points"] == 76 * 24
+    study = optuna.load_study(
+        study_name="energy_consumption_forecaster", storage=config.optuna_storage_url()
+    )
+    assert len(study.trials) == 2
+    assert all(t.state.is_finished() for t in study.trials)

@@ -191,16 +191,18 @@ def backtest(
 
 
 def _tune(train: pd.DataFrame, trials: int, horizon_hours: int, params) -> dict:
-    try:
-        from energy_assets.training import tuning
-    except ImportError as error:
-        raise RuntimeError(
-            "--trials needs energy_assets.training.tuning (the Optuna study), which is not "
-            f"installed in this build: {error}"
-        ) from error
+    """Tune on folds before the cutoff; explicitly given params stay fixed during the search."""
+    from energy_assets.training import tuning
+
     # fit_best=False: the backtest fits the final model itself.
-    result = tuning.tune(train, n_trials=trials, horizon_hours=horizon_hours, fit_best=False)
-    return {**dict(params or {}), **dict(result.best_params)}
+    result = tuning.tune(
+        train,
+        n_trials=trials,
+        horizon_hours=horizon_hours,
+        fit_best=False,
+        fixed_params=dict(params or {}),
+    )
+    return {**dict(result.best_params), **dict(params or {})}
 
 
 def rolling_folds(
