@@ -18,7 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_description  # noqa: E402
 
-SLICE = Path(__file__).resolve().parents[1] / "energy_assets" / "data" / "ConsumptionDE35Hour.csv.gz"
+SLICE = (
+    Path(__file__).resolve().parents[1] / "energy_assets" / "data" / "ConsumptionDE35Hour.csv.gz"
+)
 
 
 def main() -> int:
@@ -51,17 +53,37 @@ def main() -> int:
             return seconds
 
         def hour_range(first, last):
-            return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+            return {
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            }
 
-        timed("setup: backfill raw + features, 655 hours, one run", "ingestion_backfill_job",
-              tags=hour_range("2022-12-21-16:00", "2023-01-17-22:00"))
-        quick = {"training_end": "2023-01-09T23:00:00+00:00", "n_trials": 3, "n_folds": 2, "backtest_days": 3}
-        timed("setup: forecasting_model (3 Optuna trials, register, promote)", "retrain_job",
-              run_config={"ops": {"forecasting_model": {"config": quick}}})
-        one = timed("one forecasts partition (champion load included)", "forecasts_backfill_job",
-                    partition_key="2023-01-10-00:00")
-        week = timed("7-day forecast backfill, one run (168 origins)", "forecasts_backfill_job",
-                     tags=hour_range("2023-01-10-00:00", "2023-01-16-23:00"))
+        timed(
+            "setup: backfill raw + features, 655 hours, one run",
+            "ingestion_backfill_job",
+            tags=hour_range("2022-12-21-16:00", "2023-01-17-22:00"),
+        )
+        quick = {
+            "training_end": "2023-01-09T23:00:00+00:00",
+            "n_trials": 3,
+            "n_folds": 2,
+            "backtest_days": 3,
+        }
+        timed(
+            "setup: forecasting_model (3 Optuna trials, register, promote)",
+            "retrain_job",
+            run_config={"ops": {"forecasting_model": {"config": quick}}},
+        )
+        one = timed(
+            "one forecasts partition (champion load included)",
+            "forecasts_backfill_job",
+            partition_key="2023-01-10-00:00",
+        )
+        week = timed(
+            "7-day forecast backfill, one run (168 origins)",
+            "forecasts_backfill_job",
+            tags=hour_range("2023-01-10-00:00", "2023-01-16-23:00"),
+        )
         sample = 6
         started = time.perf_counter()
         for hour in range(1, 1 + sample):
@@ -71,12 +93,17 @@ def main() -> int:
         per_run = (time.perf_counter() - started) / sample
         rows.append(("7 days as 168 one-origin runs (measured on 6, scaled)", per_run * 168))
         print(f"{rows[-1][0]:62s} {rows[-1][1]:7.2f} s")
-        drift = timed("one drift_report (+ forecast_accuracy) for a day", "daily_monitoring_job",
-                      partition_key="2023-01-12")
+        drift = timed(
+            "one drift_report (+ forecast_accuracy) for a day",
+            "daily_monitoring_job",
+            partition_key="2023-01-12",
+        )
     print()
-    print(f"one forecasts partition: {one:.2f} s; 7-day backfill: {week:.2f} s "
-          f"({week / 168 * 1000:.0f} ms per origin, {per_run * 168 / week:.0f}× faster than one run per origin); "
-          f"daily monitoring: {drift:.2f} s")
+    print(
+        f"one forecasts partition: {one:.2f} s; 7-day backfill: {week:.2f} s "
+        f"({week / 168 * 1000:.0f} ms per origin, {per_run * 168 / week:.0f}× faster than one run per origin); "
+        f"daily monitoring: {drift:.2f} s"
+    )
     return 0
 
 

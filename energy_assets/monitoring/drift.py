@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from evidently import DataDefinition, Dataset, Report
-from evidently.presets import DataDriftPreset
 
 SERIES_KEYS = ["area", "consumer_type"]
 RELATIVE_COLUMN = "energy_relative"
@@ -136,6 +134,11 @@ def build_drift_report(
     requested, compared = compared, [c for c in compared if c not in empty]
     if not compared:
         raise ValueError(f"no drift column has values on both sides: {requested}")
+
+    # Imported here: evidently takes ~5 s to import, which every run process and the code
+    # server would otherwise pay on load, drift report or not.
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
 
     categorical = [c for c in compared if _is_categorical(reference[c])]
     numerical = [c for c in compared if c not in categorical]

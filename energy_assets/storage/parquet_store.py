@@ -269,14 +269,33 @@ class ParquetStore:
         if self.is_gcs:
             from google.api_core.exceptions import NotFound
 
-            try:
-                return self.bucket.blob(self._blob_name(relpath)).download_as_bytes()
-            except NotFound:
-                return None
+            return self._download_media(self._blob_name(relpath), NotFound)
         try:
             with open(self.uri(relpath), "rb") as fh:
                 return fh.read()
         except FileNotFoundError:
+            return None
+
+    def _download_media(self, blob_name: str, not_found: type[Exception]) -> bytes | None:
+        """GET the object's bytes through the client's own authorised session.
+
+        The JSON API's media download, on the client's transport and credentials (the emulator
+        when STORAGE_EMULATOR_HOST is set). It skips the Blob object and its reload machinery,
+        which cost ~0.25 ms of Python per object: a quarter of a year-window read. Anything but
+        200/404 falls back to `Blob.download_as_bytes` for its retries and error messages.
+        """
+        from urllib.parse import quote
+
+        base = self.client._connection.API_BASE_URL.rstrip("/")
+        url = f"{base}/download/storage/v1/b/{self.bucket_name}/o/{quote(blob_name, safe='')}"
+        response = self.client._http.get(url, params={"alt": "media"})
+        if response.status_code == 200:
+            return response.content
+        if response.status_code == 404:
+            return None
+        try:
+            return self.bucket.blob(blob_name).download_as_bytes()
+        except not_found:
             return None
 
     # -- frames --------------------------------------------------------------------------
