@@ -114,15 +114,17 @@ def suggest_params(trial) -> dict:
     return {
         "objective": trial.suggest_categorical("objective", ["l2", "l1", "huber"]),
         "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
-        "num_boost_round": trial.suggest_int("num_boost_round", 100, 1000, step=50),
-        "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
+        # Bounded so the slowest configuration still fits in ~15 s on two cores: a study's
+        # trial budget should buy many configurations, not a few huge ones.
+        "num_boost_round": trial.suggest_int("num_boost_round", 100, 600, step=50),
+        "num_leaves": trial.suggest_int("num_leaves", 15, 127, log=True),
         "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 500, log=True),
         "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
         "bagging_fraction": trial.suggest_float("bagging_fraction", 0.5, 1.0),
         "bagging_freq": 1,
         "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
         "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 50.0, log=True),
-        "max_train_rows": trial.suggest_categorical("max_train_rows", [100_000, 150_000, 300_000]),
+        "max_train_rows": trial.suggest_categorical("max_train_rows", [60_000, 100_000, 150_000]),
         "recency_halflife_days": trial.suggest_categorical("recency_halflife_days", [0, 7, 14, 28]),
     }
 
