@@ -21,7 +21,9 @@ import warnings
 
 import pandas as pd
 
-DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+from energy_assets import config
+
+DATA = str(config.SAMPLE_DATA_PATH)
 
 
 def machine() -> dict:

@@ -54,3 +54,7 @@ def partitions_start() -> str:
 
 def publication_delay_hours() -> int:
     return int(os.environ.get("ENERGY_PUBLICATION_DELAY_HOURS", DEFAULT_PUBLICATION_DELAY_HOURS))
+
+
+# The bundled real 27-day slice of ConsumptionDE35Hour (see energy_assets/data/README.md).
+SAMPLE_DATA_PATH = Path(__file__).resolve().parent / "data" / "ConsumptionDE35Hour.csv.gz"

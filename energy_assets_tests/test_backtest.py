@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import pytest
 
+from energy_assets import config
 from energy_assets.cli import main
 from energy_assets.training.backtest import backtest, read_api_file, rolling_folds
 
-DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+DATA = str(config.SAMPLE_DATA_PATH)
 CUTOFF = "2023-01-10T22:00"
 
 

@@ -7,9 +7,10 @@ import time
 import pandas as pd
 import pytest
 
+from energy_assets import config
 from energy_assets.monitoring.drift import build_drift_report, default_drift_columns
 
-SLICE = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+SLICE = str(config.SAMPLE_DATA_PATH)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy_assets import config
 from energy_assets.training.backtest import read_api_file
 from energy_assets.training.forecaster import (
     DEFAULT_PARAMS,
@@ -16,7 +17,7 @@ from energy_assets.training.forecaster import (
     suggest_params,
 )
 
-DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+DATA = str(config.SAMPLE_DATA_PATH)
 FAST = {"num_boost_round": 30, "max_train_rows": 20_000}
 CUTOFF = pd.Timestamp("2023-01-10T22:00", tz="UTC")
 

@@ -18,7 +18,7 @@ from energy_assets import config
 from energy_assets.training import registry
 from energy_assets.training.forecaster import GlobalLGBMForecaster
 
-DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+DATA = str(config.SAMPLE_DATA_PATH)
 FAST = {"num_boost_round": 40, "max_train_rows": 30_000}
 # One tree at a tiny learning rate: about "tomorrow looks like the last day's level".
 WEAK = {"num_boost_round": 1, "learning_rate": 0.001, "max_train_rows": 30_000}

@@ -13,11 +13,12 @@ from sktime.performance_metrics.forecasting import (  # noqa: E402
     MeanAbsolutePercentageError,
 )
 
+from energy_assets import config
 from energy_assets.training.backtest import read_api_file  # noqa: E402
 from energy_assets.training.course_pipeline import to_hierarchical  # noqa: E402
 from energy_assets.training.sktime_adapter import SktimeGlobalForecaster  # noqa: E402
 
-DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+DATA = str(config.SAMPLE_DATA_PATH)
 FAST = {"num_boost_round": 40, "max_train_rows": 30_000}
 
 

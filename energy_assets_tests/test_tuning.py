@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from energy_assets import config
 from energy_assets.training import tuning
 from energy_assets.training.forecaster import DEFAULT_PARAMS
 from energy_assets.training.registry import MlflowSettings
 
-DATA = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+DATA = str(config.SAMPLE_DATA_PATH)
 # Small trees keep a trial (2 folds = 2 fits) around a second.
 FAST = {"num_boost_round": 30, "max_train_rows": 20_000}
 # Learning rate so small the model stays at "tomorrow = the last day's level": clearly worse.
@@ -134,8 +135,10 @@ def test_study_logs_nested_trials_resumes_and_prunes(consumption, tracking, tmp_
 WORKER = """
 import sys
 import pandas as pd
+from energy_assets import config
 from energy_assets.training import tuning
 from energy_assets.training.registry import MlflowSettings
+from energy_assets import config
 
 raw = pd.read_csv({data!r})
 consumption = pd.DataFrame({{

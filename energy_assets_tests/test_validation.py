@@ -14,6 +14,7 @@ from dagster import (
     materialize,
 )
 
+from energy_assets import config
 from energy_assets.resources.io_manager import ParquetIOManager
 from energy_assets.validation.asset_checks import gx_check_specs, validated_output
 from energy_assets.validation.suites import (
@@ -22,7 +23,7 @@ from energy_assets.validation.suites import (
     validate_raw_consumption,
 )
 
-SLICE = "/work/shared/data/ConsumptionDE35Hour.csv.gz"
+SLICE = str(config.SAMPLE_DATA_PATH)
 
 
 @pytest.fixture(scope="module")

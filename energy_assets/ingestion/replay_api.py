@@ -269,7 +269,7 @@ class _Table:
 class ReplayServer:
     """The replay API on a background thread.
 
-    >>> with ReplayServer("/work/shared/data/ConsumptionDE35Hour.csv.gz") as server:
+    >>> with ReplayServer(config.SAMPLE_DATA_PATH) as server:
     ...     requests.get(f"{server.url}/dataset/ConsumptionDE35Hour", params={"limit": 5})
 
     `url` is the base URL (pass it as ENERGIDATA_API_URL). `faults` arms failures, `stats` counts
