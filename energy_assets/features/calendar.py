@@ -14,6 +14,17 @@ import pandas as pd
 
 DANISH_TZ = "Europe/Copenhagen"
 
+# The columns `calendar_features` returns: functions of the timestamp alone, never missing.
+CALENDAR_COLUMNS = (
+    "hour_of_day",
+    "day_of_week",
+    "day_of_year",
+    "is_weekend",
+    "is_holiday",
+    "is_holiday_eve",
+    "is_bridge_day",
+)
+
 # Days the Danish grid sees as holiday-like even though they are not statutory holidays.
 _EXTRA_HOLIDAY_DAYS = ((12, 24), (12, 31), (6, 5))
 

@@ -34,21 +34,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from energy_assets.features.calendar import CALENDAR_COLUMNS as CALENDAR_FEATURES
+
 SERIES_KEYS = ["area", "consumer_type"]
 RELATIVE_COLUMN = "energy_relative"
 CATEGORICAL_COLUMNS = ("area", "consumer_type")
 # Functions of the timestamp only: comparing a day with weeks of them says nothing about the data.
-CALENDAR_COLUMNS = frozenset(
-    {
-        "hour_of_day",
-        "day_of_week",
-        "day_of_year",
-        "is_weekend",
-        "is_holiday",
-        "is_holiday_eve",
-        "is_bridge_day",
-    }
-)
+CALENDAR_COLUMNS = frozenset(CALENDAR_FEATURES)
 _NOT_COMPARED = frozenset({"datetime_utc", "forecast_origin", *CATEGORICAL_COLUMNS})
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from energy_assets.features.calendar import CALENDAR_COLUMNS
 from energy_assets.validation.gx import ExpectationOutcome, ValidationOutcome, validate_frame
 
 PRICE_AREAS = ("DK1", "DK2")
@@ -42,15 +43,7 @@ FORECAST_COLUMNS = (
     "model_version",
 )
 # Calendar features are defined for every row; lags / rolling stats are NaN in the first week.
-ALWAYS_DEFINED_FEATURES = (
-    "hour_of_day",
-    "day_of_week",
-    "day_of_year",
-    "is_weekend",
-    "is_holiday",
-    "is_holiday_eve",
-    "is_bridge_day",
-)
+ALWAYS_DEFINED_FEATURES = CALENDAR_COLUMNS
 FEATURE_RANGES = {"hour_of_day": (0, 23), "day_of_week": (0, 6), "day_of_year": (1, 366)}
 # Finite check: GX skips NaN in column-map expectations, so this only catches +-inf.
 FINITE = 1e300
