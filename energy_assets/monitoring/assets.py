@@ -1,5 +1,7 @@
 """`forecast_accuracy` and `drift_report`: the platform watching its own forecasts and inputs."""
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from dagster import (
@@ -57,7 +59,7 @@ def forecast_accuracy(
     result = score_forecasts(forecasts, actuals)
     table = accuracy_table(result)
     overall = result.overall
-    metadata = {
+    metadata: dict[str, Any] = {
         "mape": _metric(overall["mape"]),
         "wape": _metric(overall["wape"]),
         "n_points": int(overall["n_points"]),
@@ -138,7 +140,7 @@ def drift_report(
     html_path = f"drift_report/date={day}/report.html"
     store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
     html_uri = store.uri(html_path)
-    metadata = {
+    metadata: dict[str, Any] = {
         "drift_share": float(result.drift_share),
         "dataset_drift": bool(result.dataset_drift),
         "drifted_columns": ", ".join(result.drifted_columns) or "none",

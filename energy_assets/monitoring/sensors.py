@@ -16,10 +16,18 @@ from dagster import (
     sensor,
 )
 
-from energy_assets.monitoring.retrain_policy import MonitoringEvent, RetrainThresholds, decide
+from energy_assets.monitoring.retrain_policy import (
+    EventKind,
+    MonitoringEvent,
+    RetrainThresholds,
+    decide,
+)
 from energy_assets.schedules import retrain_job
 
-WATCHED = {"drift": AssetKey("drift_report"), "accuracy": AssetKey("forecast_accuracy")}
+WATCHED: dict[EventKind, AssetKey] = {
+    "drift": AssetKey("drift_report"),
+    "accuracy": AssetKey("forecast_accuracy"),
+}
 # Bounded so one tick stays cheap; a longer backlog is read over the next ticks.
 MAX_EVENTS_PER_TICK = 500
 
@@ -36,7 +44,7 @@ def thresholds_from_env() -> RetrainThresholds:
     )
 
 
-def _event_from_record(kind: str, record) -> MonitoringEvent | None:
+def _event_from_record(kind: EventKind, record) -> MonitoringEvent | None:
     materialization = record.asset_materialization
     if materialization is None:
         return None
