@@ -21,31 +21,20 @@ import warnings
 
 import pandas as pd
 
-from energy_assets import config
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._machine import cpu_model, machine_description  # noqa: E402
+from energy_assets import config  # noqa: E402
 
 DATA = str(config.SAMPLE_DATA_PATH)
 
 
 def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import lightgbm
 
-    try:
-        from benchmarks._machine import machine_description
-
-        description = machine_description()
-    except ImportError:
-        description = ""
     return {
-        "description": description,
-        "cpu": cpu,
+        "description": machine_description(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "lightgbm": lightgbm.__version__,

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from benchmarks._machine import cpu_model
 from energy_assets.resources.io_manager import split_by_partition
 from energy_assets.storage.parquet_store import ParquetStore
 from energy_assets_tests.fixtures.gcs import start_emulator
@@ -24,16 +25,7 @@ SERIES = 76
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"
 
 
 def hourly_frames(hours: int) -> dict[str, pd.DataFrame]:
