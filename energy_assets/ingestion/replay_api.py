@@ -40,7 +40,6 @@ import pandas as pd
 
 from energy_assets import config
 
-API_COLUMNS = ["HourUTC", "HourDK", "PriceArea", "ConsumerType_DE35", "TotalCon"]
 DANISH_TZ = "Europe/Copenhagen"
 DEFAULT_LIMIT = 100
 DEFAULT_SORT = "HourUTC desc"

@@ -70,6 +70,7 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.features.calendar import calendar_features
+from energy_assets.features.engineering import CLEAN_COLUMNS
 
 MAX_FILL_HOURS = 6
 MIN_HISTORY_HOURS = 8 * 24  # lag-168 of a 24 h-ahead target plus a day of level
@@ -131,7 +132,6 @@ def suggest_params(trial) -> dict:
 
 SEARCH_SPACE = suggest_params
 
-CLEAN_COLUMNS = ("datetime_utc", "area", "consumer_type", "energy_consumption")
 FORECAST_COLUMNS = (
     "area",
     "consumer_type",

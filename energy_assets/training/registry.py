@@ -34,6 +34,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
 from energy_assets import config
+from energy_assets.features.engineering import CLEAN_COLUMNS
 
 if TYPE_CHECKING:
     from mlflow.entities.model_registry import ModelVersion
@@ -48,7 +49,6 @@ DEFAULT_EXPERIMENT = "energy_assets"
 # Name of the model inside the logged MLflow model and of the forecaster folder inside it.
 MODEL_NAME_IN_RUN = "model"
 FORECASTER_ARTIFACT = "forecaster"
-CLEAN_COLUMNS = ["datetime_utc", "area", "consumer_type", "energy_consumption"]
 
 
 def quiet_mlflow() -> None:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.features.calendar import CALENDAR_COLUMNS
+from energy_assets.features.engineering import CLEAN_COLUMNS
 from energy_assets.validation.gx import ExpectationOutcome, ValidationOutcome, validate_frame
 
 PRICE_AREAS = ("DK1", "DK2")
@@ -31,8 +32,6 @@ DE35_CONSUMER_TYPES = (
     462, 999,
 )  # fmt: skip
 
-RAW_COLUMNS = ("HourUTC", "HourDK", "PriceArea", "ConsumerType_DE35", "TotalCon")
-CLEAN_COLUMNS = ("datetime_utc", "area", "consumer_type", "energy_consumption")
 FORECAST_COLUMNS = (
     "area",
     "consumer_type",
