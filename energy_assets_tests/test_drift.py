@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from energy_assets import config
+from energy_assets.features.engineering import clean_consumption
 from energy_assets.monitoring.drift import build_drift_report, default_drift_columns
 
 SLICE = str(config.SAMPLE_DATA_PATH)
@@ -15,15 +16,7 @@ SLICE = str(config.SAMPLE_DATA_PATH)
 
 @pytest.fixture(scope="module")
 def clean() -> pd.DataFrame:
-    raw = pd.read_csv(SLICE)
-    return pd.DataFrame(
-        {
-            "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
-            "area": raw["PriceArea"].astype(str),
-            "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
-            "energy_consumption": raw["TotalCon"].astype(float),
-        }
-    )
+    return clean_consumption(pd.read_csv(SLICE))
 
 
 def _window(clean: pd.DataFrame, start: str, days: float) -> pd.DataFrame:

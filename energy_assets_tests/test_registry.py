@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from energy_assets import config
+from energy_assets.features.engineering import clean_consumption
 from energy_assets.training import registry
 from energy_assets.training.forecaster import GlobalLGBMForecaster
 
@@ -26,15 +27,7 @@ WEAK = {"num_boost_round": 1, "learning_rate": 0.001, "max_train_rows": 30_000}
 
 @pytest.fixture(scope="module")
 def consumption() -> pd.DataFrame:
-    raw = pd.read_csv(DATA)
-    return pd.DataFrame(
-        {
-            "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
-            "area": raw["PriceArea"].astype(str),
-            "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
-            "energy_consumption": raw["TotalCon"].astype("float64"),
-        }
-    )
+    return clean_consumption(pd.read_csv(DATA))
 
 
 @pytest.fixture(scope="module")

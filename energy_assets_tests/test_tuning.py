@@ -12,6 +12,7 @@ import pytest
 from optuna.trial import TrialState
 
 from energy_assets import config
+from energy_assets.features.engineering import clean_consumption
 from energy_assets.training import tuning
 from energy_assets.training.forecaster import DEFAULT_PARAMS
 from energy_assets.training.registry import MlflowSettings
@@ -25,15 +26,7 @@ HOPELESS = {"learning_rate": 1e-5}
 
 @pytest.fixture(scope="module")
 def consumption() -> pd.DataFrame:
-    raw = pd.read_csv(DATA)
-    return pd.DataFrame(
-        {
-            "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
-            "area": raw["PriceArea"].astype(str),
-            "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
-            "energy_consumption": raw["TotalCon"].astype("float64"),
-        }
-    )
+    return clean_consumption(pd.read_csv(DATA))
 
 
 @pytest.fixture(scope="module")
