@@ -113,7 +113,7 @@ class Demo:
             )
         return result
 
-    def latest_metadata(self, asset: str, partition: str | None = None) -> dict:
+    def latest_metadata(self, asset: str) -> dict:
         from dagster import AssetKey
 
         event = self.instance.get_latest_materialization_event(AssetKey(asset))
