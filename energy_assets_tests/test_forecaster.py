@@ -177,6 +177,7 @@ def test_search_space_gives_valid_params():
             "cat_smooth": 10.0,
             "max_train_rows": 100_000,
             "recency_halflife_days": 7,
+            "shape_blend": "auto",
         }
     )
     params = suggest_params(trial)
@@ -198,3 +199,70 @@ def test_series_inactive_at_the_origin_are_left_out(model, consumption):
     assert len(out) == 75 * 24
     assert not _series(out, "DK1", 111).any() and not _series(out, "DK2", 777).any()
     assert out.prediction.notna().all()
+
+
+def _with_shape_blend(model, weight, history, origins):
+    saved = model.shape_blend
+    model.shape_blend = weight
+    try:
+        return model.predict(history, origins)
+    finally:
+        model.shape_blend = saved
+
+
+def test_weekly_shape_blend_rescales_last_week_to_the_trees_level(model, consumption):
+    # Origin Tue 2023-01-10 22:00 UTC: the next day (Wed 11 Jan, local) and the same day a week
+    # earlier are both working days, so every path is blended.
+    trees = _with_shape_blend(model, 0.0, consumption, [CUTOFF])
+    weekly = _with_shape_blend(model, 1.0, consumption, [CUTOFF])
+    half = _with_shape_blend(model, 0.5, consumption, [CUTOFF])
+    week_ago = consumption.assign(datetime_utc=consumption.datetime_utc + pd.Timedelta(days=7))
+    joined = trees.merge(week_ago, on=["area", "consumer_type", "datetime_utc"], how="left")
+    assert joined.energy_consumption.notna().all()
+    per_path = joined.groupby(["area", "consumer_type"])
+    expected = (
+        joined.energy_consumption
+        * per_path.prediction.transform("mean")
+        / per_path.energy_consumption.transform("mean")
+    )
+    np.testing.assert_allclose(weekly.prediction, expected, rtol=1e-9)
+    np.testing.assert_allclose(half.prediction, np.sqrt(trees.prediction * expected), rtol=1e-9)
+    assert not np.allclose(trees.prediction, weekly.prediction)
+
+
+def test_weekly_shape_blend_skips_a_week_ago_holiday(model, consumption):
+    # Origin 2023-01-01 23:00 UTC forecasts Mon 2 Jan (a working day); a week earlier was
+    # Boxing Day (2. juledag), so last week's shape is not comparable and the trees stand alone.
+    origin = pd.Timestamp("2023-01-01T23:00", tz="UTC")
+    history = consumption[consumption.datetime_utc <= origin]
+    trees = _with_shape_blend(model, 0.0, history, [origin])
+    blended = _with_shape_blend(model, 1.0, history, [origin])
+    pd.testing.assert_frame_equal(blended, trees, check_exact=True)
+
+
+def test_weekly_shape_blend_reads_nothing_after_the_origin(model, consumption):
+    clean = _with_shape_blend(model, 0.75, consumption, [CUTOFF])
+    poisoned = consumption.copy()
+    after = poisoned.datetime_utc > CUTOFF
+    poisoned.loc[after, "energy_consumption"] = 1e9
+    got = _with_shape_blend(model, 0.75, poisoned, [CUTOFF])
+    pd.testing.assert_frame_equal(got, clean, check_exact=True)
+
+
+def test_auto_shape_blend_picks_the_holdout_best(model, consumption):
+    # The module model trained with the default "auto" on 20 days: a 7-day holdout was scored.
+    holdout = model.shape_blend_holdout
+    assert set(holdout) == {"0.0", "0.25", "0.5", "0.75"}
+    assert all(0 < mape < 1 for mape in holdout.values())
+    assert model.shape_blend == float(min(holdout, key=holdout.get))
+
+    fixed = GlobalLGBMForecaster({**FAST, "shape_blend": 0.25}).fit(
+        consumption[consumption.datetime_utc <= CUTOFF]
+    )
+    assert fixed.shape_blend == 0.25 and fixed.shape_blend_holdout == {}
+
+    # Under two weeks of data leave no room for a holdout: the trees alone, said so.
+    short = GlobalLGBMForecaster(FAST).fit(
+        consumption[consumption.datetime_utc <= pd.Timestamp("2023-01-02T22:00", tz="UTC")]
+    )
+    assert short.shape_blend == 0.0 and short.shape_blend_holdout == {}
