@@ -18,7 +18,10 @@ Strategy (chosen by measurement; the comparison table is below):
   off-day / break flags of the lag reference days (so the model knows lag-168 was Christmas);
   horizon; log(level); area and consumer_type as pandas categoricals.
 * prediction intervals (prediction_lower / _upper, nominal 80 %): 10 % / 90 % quantiles per horizon
-  of the in-sample log residuals, so they are optimistic (72 % coverage on the shared backtest).
+  of log residuals, averaged between the in-sample residuals (optimistic: 76 % / 74 % coverage
+  on the two shared-slice windows below) and the shape-blend holdout's out-of-sample residuals
+  (pessimistic, its model saw 7 fewer days: 87 % / 84 %); the average covers 83 % / 81 %, and
+  81 % on synthetic data. In-sample only when the data is too short for a holdout.
 
 Strategy comparison (backtest on the shared slice: 76 series, cutoff 2023-01-10T22:00, 7 daily
 origins, 12,768 points; seasonal naive 168 h scores MAPE 7.09 %, naive 24 h 12.13 %):
@@ -605,11 +608,36 @@ class GlobalLGBMForecaster:
         scored = np.isfinite(actual) & (actual > 0)
         if scored.sum() < 24:
             return 0.0
+        blended = {}
         for weight in SHAPE_BLEND_GRID:
-            blended = _blend_weekly_shape(paths["prediction"].to_numpy(), hgrid, s, o, h, weight)
-            ape = np.abs(blended - actual) / np.where(scored, actual, 1.0)
+            blended[weight] = _blend_weekly_shape(
+                paths["prediction"].to_numpy(), hgrid, s, o, h, weight
+            )
+            ape = np.abs(blended[weight] - actual) / np.where(scored, actual, 1.0)
             self.shape_blend_holdout[str(weight)] = float(ape[scored].mean())
-        return float(min(SHAPE_BLEND_GRID, key=lambda w: self.shape_blend_holdout[str(w)]))
+        best = float(min(SHAPE_BLEND_GRID, key=lambda w: self.shape_blend_holdout[str(w)]))
+        self._calibrate_intervals(actual[scored], blended[best][scored], h[scored])
+        return best
+
+    def _calibrate_intervals(
+        self, actual: np.ndarray, predicted: np.ndarray, h: np.ndarray
+    ) -> None:
+        """80 % intervals: per horizon, the mean of the in-sample and holdout log-residual quantiles.
+
+        In-sample residuals understate the error, the holdout's (a model trained on 7 fewer
+        days) overstate it; measured coverage is in the module docstring. Horizons with fewer
+        than 50 holdout points keep the in-sample quantiles.
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel = np.log(np.clip(actual / np.clip(predicted, 1e-9, None), *_RATIO_CLIP))
+        for k in range(1, self.horizon_hours + 1):
+            at_k = rel[(h == k) & np.isfinite(rel)]
+            in_sample = self.interval_quantiles.get(str(k))
+            if len(at_k) >= 50 and in_sample:
+                self.interval_quantiles[str(k)] = [
+                    (float(np.quantile(at_k, q)) + b) / 2
+                    for q, b in zip((0.1, 0.9), in_sample, strict=True)
+                ]
 
     # ------------------------------------------------------------------ prediction
     def predict(self, history: pd.DataFrame, origins=None) -> pd.DataFrame:
