@@ -49,6 +49,8 @@ PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 MAX_KEYS_IN_ERROR = 10
 # Above this many keys one bucket listing is cheaper than one HEAD request per key.
 LISTING_THRESHOLD = 64
+# Most objects one read_many task reads in sequence (see ParquetStore._read_tables).
+READ_CHUNK = 32
 
 
 class MissingPartitionsError(FileNotFoundError):
@@ -460,6 +462,23 @@ class ParquetStore:
         data = self._read_bytes_or_none(relpath)
         return None if data is None else deserialize(data)
 
+    def _read_tables(self, relpaths: list[str]) -> list[pa.Table | None]:
+        """Decoded objects (None where absent), in order, from a thread pool.
+
+        Each task reads a run of consecutive objects: one future per object cost ~0.05 ms of
+        scheduling and wake-ups, a tenth of a whole read's per-object cost.
+        """
+        size = max(1, min(READ_CHUNK, -(-len(relpaths) // (self.max_workers * 4))))
+        chunks = [relpaths[i : i + size] for i in range(0, len(relpaths), size)]
+
+        def read_chunk(chunk: list[str]) -> list[pa.Table | None]:
+            return [self._read_table_or_none(relpath) for relpath in chunk]
+
+        if len(chunks) <= 1:
+            return read_chunk(relpaths)
+        with ThreadPoolExecutor(min(self.max_workers, len(chunks))) as pool:
+            return [table for tables in pool.map(read_chunk, chunks) for table in tables]
+
     def read_many(
         self, asset: str, partition_keys: Iterable[str | None], missing_ok: bool = False
     ) -> pd.DataFrame:
@@ -470,8 +489,7 @@ class ParquetStore:
         """
         keys = list(partition_keys)
         relpaths = [self.relpath(asset, k) for k in keys]
-        with ThreadPoolExecutor(self.max_workers) as pool:
-            tables = list(pool.map(self._read_table_or_none, relpaths))
+        tables = self._read_tables(relpaths)
         missing = [k for k, t in zip(keys, tables, strict=True) if t is None]
         if missing and not missing_ok:
             raise MissingPartitionsError(asset, missing, len(keys))
