@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +33,70 @@ def hour_frame(hour: str, rows: int = 4) -> pd.DataFrame:
 
 
 HOURS = [f"2023-01-01-{h:02d}:00" for h in range(6)]
+
+
+class TcpRelay:
+    """Forwards TCP connections to the emulator and keeps what the client sent.
+
+    The emulator ignores auth headers; the relay lets a test see them on the wire. `drop()`
+    closes every relayed connection, as a server does with idle kept-alive ones.
+    """
+
+    def __init__(self, target: tuple[str, int]):
+        self.target = target
+        self.sent = bytearray()
+        self.connections = 0
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self.connections += 1
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, record: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if record:
+                    with self._lock:
+                        self.sent += data
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            sock.close()
+
+    def drop(self) -> None:
+        with self._lock:
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self._sockets.clear()
+
+    def close(self) -> None:
+        self.drop()
+        self._server.close()
+
+
+@pytest.fixture
+def relay(gcs_emulator):
+    host, port = gcs_emulator.host.removeprefix("http://").split(":")
+    relay = TcpRelay((host, int(port)))
+    yield relay
+    relay.close()
 
 
 def test_relpath_is_hive_style():
@@ -190,3 +256,72 @@ def test_gcs_many_partitions_replace_and_missing(gcs_emulator):
     with pytest.raises(MissingPartitionsError, match="2024-01-01-00:00"):
         store.read_many("raw", hours[:3] + extra)
     assert store.exists("raw", hours[5]) and not store.exists("raw", extra[0])
+
+
+def test_gcs_media_gets_carry_the_clients_credentials(gcs_emulator, relay):
+    """Reads skip requests but still send the credentials' Authorization and quota headers."""
+    from google.cloud import storage
+    from google.oauth2.credentials import Credentials
+
+    bucket = gcs_emulator.make_bucket()
+    credentials = Credentials(token="t0k3n", quota_project_id="billing-project")
+    client = storage.Client(
+        project="test", credentials=credentials, client_options={"api_endpoint": relay.url}
+    )
+    store = ParquetStore(f"gs://{bucket.name}/energy", client, max_workers=4)
+    assert store._media is not None  # the lean http.client path, not the requests session
+    store.write_many("raw", {h: hour_frame(h) for h in HOURS})
+    relay.sent.clear()
+    assert len(store.read_many("raw", HOURS)) == 4 * len(HOURS)
+    requests_sent = bytes(relay.sent).split(b"GET ")[1:]
+    assert len(requests_sent) == len(HOURS)
+    for request in requests_sent:
+        head = request.split(b"\r\n\r\n")[0].lower()
+        assert head.startswith(b"/download/storage/v1/b/" + bucket.name.encode())
+        assert b"?alt=media http/1.1" in head
+        assert b"\r\nauthorization: bearer t0k3n" in head
+        assert b"\r\nx-goog-user-project: billing-project" in head
+
+
+def test_gcs_read_survives_closed_keepalive_connections(gcs_emulator, relay):
+    bucket = gcs_emulator.make_bucket()
+    client = gcs_emulator.client()
+    client._connection.API_BASE_URL = relay.url
+    store = ParquetStore(f"gs://{bucket.name}", client, max_workers=4)
+    store.write_many("raw", {h: hour_frame(h) for h in HOURS})
+    assert len(store.read_many("raw", HOURS)) == 4 * len(HOURS)
+    assert store._media is not None and store._media._idle  # kept-alive connections
+    opened = relay.connections
+    relay.drop()  # the server closes them while idle
+    relay.sent.clear()
+    assert len(store.read_many("raw", HOURS)) == 4 * len(HOURS)
+    assert relay.connections > opened  # retried on new connections...
+    # ...by the fast path itself (http.client asks for identity; requests would ask for gzip)
+    assert bytes(relay.sent).lower().count(b"accept-encoding: identity") == len(HOURS)
+
+
+def test_gcs_read_falls_back_to_the_clients_download(gcs_emulator):
+    """A transport failure on the fast path goes to Blob.download_as_bytes (its retries)."""
+    bucket = gcs_emulator.make_bucket()
+    store = ParquetStore(f"gs://{bucket.name}", gcs_emulator.client())
+    store.write("raw", HOURS[0], hour_frame(HOURS[0]))
+    assert store._media is not None
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        store._media.port = sock.getsockname()[1]
+    store._media._idle.clear()
+    pd.testing.assert_frame_equal(store.read("raw", HOURS[0]), hour_frame(HOURS[0]))
+    assert store.read_many("raw", ["2024-01-01-00:00"], missing_ok=True).empty
+
+
+def test_gcs_proxy_settings_keep_the_requests_session(gcs_emulator, monkeypatch):
+    """Settings the fast path doesn't reproduce (here a proxy) leave reads on the session."""
+    for variable in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    store = ParquetStore("gs://any-bucket", gcs_emulator.client())
+    assert store._media is None
+
+
+def test_read_many_of_no_keys_is_empty(tmp_path):
+    assert ParquetStore(str(tmp_path)).read_many("raw", []).empty
