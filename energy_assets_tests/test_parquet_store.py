@@ -325,3 +325,22 @@ def test_gcs_proxy_settings_keep_the_requests_session(gcs_emulator, monkeypatch)
 
 def test_read_many_of_no_keys_is_empty(tmp_path):
     assert ParquetStore(str(tmp_path)).read_many("raw", []).empty
+
+
+def test_gcs_forked_process_does_not_reuse_the_parents_connections(gcs_emulator):
+    """Two processes on one kept-alive socket could read each other's responses."""
+    bucket = gcs_emulator.make_bucket()
+    store = ParquetStore(f"gs://{bucket.name}", gcs_emulator.client())
+    store.write("raw", HOURS[0], hour_frame(HOURS[0]))
+    store.read("raw", HOURS[0])
+    assert store._media is not None
+    parents = {id(conn) for conn in store._media._idle}
+    assert parents
+    pid = os.fork()
+    if pid == 0:  # child: read, then check it used a connection of its own
+        ok = len(store.read("raw", HOURS[0])) == 4
+        ok = ok and not parents & {id(conn) for conn in store._media._idle}
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert {id(conn) for conn in store._media._idle} == parents
