@@ -42,8 +42,9 @@ class TcpRelay:
     closes every relayed connection, as a server does with idle kept-alive ones.
     """
 
-    def __init__(self, target: tuple[str, int]):
+    def __init__(self, target: tuple[str, int], tamper=None):
         self.target = target
+        self.tamper = tamper  # applied to each chunk the server sends back
         self.sent = bytearray()
         self.connections = 0
         self._sockets: list[socket.socket] = []
@@ -71,6 +72,8 @@ class TcpRelay:
                 if record:
                     with self._lock:
                         self.sent += data
+                elif self.tamper is not None:
+                    data = self.tamper(data)
                 dst.sendall(data)
         except OSError:
             pass
@@ -300,6 +303,28 @@ def test_gcs_read_survives_closed_keepalive_connections(gcs_emulator, relay):
     assert bytes(relay.sent).lower().count(b"accept-encoding: identity") == len(HOURS)
 
 
+def test_gcs_read_refuses_a_body_that_fails_its_crc32c(gcs_emulator):
+    """Bytes changed in transit fail the x-goog-hash check and are never returned."""
+    from google.resumable_media import DataCorruption
+
+    bucket = gcs_emulator.make_bucket()
+    host, port = gcs_emulator.host.removeprefix("http://").split(":")
+    payload = b"A" * 100 + b"MARK"
+    clean = ParquetStore(f"gs://{bucket.name}", gcs_emulator.client())
+    clean.write_bytes("raw/blob.bin", payload)
+    assert clean.read_bytes("raw/blob.bin") == payload
+    corrupting = TcpRelay((host, int(port)), tamper=lambda data: data.replace(b"MARK", b"MARX"))
+    try:
+        client = gcs_emulator.client()
+        client._connection.API_BASE_URL = corrupting.url
+        store = ParquetStore(f"gs://{bucket.name}", client)
+        assert store._media is not None
+        with pytest.raises(DataCorruption):
+            store.read_bytes("raw/blob.bin")  # fast path refuses, the client's download raises
+    finally:
+        corrupting.close()
+
+
 def test_gcs_read_falls_back_to_the_clients_download(gcs_emulator):
     """A transport failure on the fast path goes to Blob.download_as_bytes (its retries)."""
     bucket = gcs_emulator.make_bucket()
@@ -334,13 +359,18 @@ def test_gcs_forked_process_does_not_reuse_the_parents_connections(gcs_emulator)
     store.write("raw", HOURS[0], hour_frame(HOURS[0]))
     store.read("raw", HOURS[0])
     assert store._media is not None
-    parents = {id(conn) for conn in store._media._idle}
+
+    # Local ports, not id()s: a freed connection object's id can be reused in the child.
+    def local_ports() -> set[int]:
+        return {conn.sock.getsockname()[1] for conn in store._media._idle if conn.sock}
+
+    parents = local_ports()
     assert parents
     pid = os.fork()
     if pid == 0:  # child: read, then check it used a connection of its own
         ok = len(store.read("raw", HOURS[0])) == 4
-        ok = ok and not parents & {id(conn) for conn in store._media._idle}
+        ok = ok and bool(local_ports()) and not parents & local_ports()
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert {id(conn) for conn in store._media._idle} == parents
+    assert local_ports() == parents

@@ -131,6 +131,25 @@ def _enlarge_connection_pool(client: Any, pool_size: int) -> None:
 MEDIA_TIMEOUT_S = 60.0
 
 
+def crc32c_matches(goog_hash: str | None, body: bytes) -> bool:
+    """Whether `body` matches the crc32c in an `x-goog-hash` header (True when none is sent).
+
+    GCS sends `x-goog-hash: crc32c=<base64>,md5=<base64>` with every media download;
+    `Blob.download_as_bytes` checks it, so the fast path must too.
+    """
+    if not goog_hash:
+        return True
+    for part in goog_hash.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "crc32c":
+            import base64
+
+            import google_crc32c
+
+            return base64.b64encode(google_crc32c.Checksum(body).digest()).decode() == value
+    return True
+
+
 class _MediaGetter:
     """The JSON API's media GETs on plain keep-alive `http.client` connections.
 
@@ -232,6 +251,10 @@ class _MediaGetter:
                 conn.close()
             else:
                 self._idle.append(conn)
+            if response.status == 200 and not crc32c_matches(
+                response.getheader("x-goog-hash"), body
+            ):
+                return None  # corrupted in transit: the client's download re-fetches / raises
             return response.status, body
 
 
@@ -396,7 +419,8 @@ class ParquetStore:
         On the client's endpoint (the emulator when STORAGE_EMULATOR_HOST is set), through
         `_MediaGetter` (or the client's requests session when that path does not apply). It
         skips the Blob object and its reload machinery, which cost ~0.25 ms of Python per
-        object. Anything but 200/404 (a transport error, 401, 429, 5xx) falls back to
+        object. The body is checked against the response's crc32c, as the client does. Anything
+        but 200/404 (a transport error, a checksum mismatch, 401, 429, 5xx) falls back to
         `Blob.download_as_bytes` for its token refresh, retries and error messages.
         """
         path = f"/download/storage/v1/b/{self.bucket_name}/o/{quote(blob_name, safe='')}"
@@ -407,6 +431,8 @@ class ParquetStore:
             base = self.client._connection.API_BASE_URL.rstrip("/")
             response = self.client._http.get(base + path, params={"alt": "media"})
             status, body = response.status_code, response.content
+            if status == 200 and not crc32c_matches(response.headers.get("x-goog-hash"), body):
+                status = 0
         if status == 200:
             return body
         if status == 404:
