@@ -129,6 +129,38 @@ def test_promotion_rule_moves_champion_only_for_a_better_model(
     assert stored.tags["promotion.reason"] == worse.reason
 
 
+def test_a_tie_promotes_only_the_champions_configuration_retrained_on_newer_data(
+    tracking, consumption, window, strong
+):
+    """Scored by configuration, a retrain with the champion's params ties it by construction;
+    the tie goes to the model that saw newer hours, never to an older or different one."""
+    cutoff, origins = window[1][0], window[1]
+    by_configuration = registry.refit_evaluator(consumption, cutoff, origins)
+
+    v1 = registry.log_and_register(strong, tracking=tracking)
+    registry.promote_if_better(v1, by_configuration, tracking=tracking, candidate=strong)
+
+    newer_data = consumption[consumption["datetime_utc"] <= cutoff + pd.Timedelta(hours=24)]
+    refreshed = GlobalLGBMForecaster(strong.params).fit(newer_data)
+    v2 = registry.log_and_register(refreshed, tracking=tracking)
+    decision = registry.promote_if_better(
+        v2,
+        candidate_score=by_configuration(refreshed),
+        evaluate_champion=by_configuration,
+        tracking=tracking,
+        candidate=refreshed,
+    )
+    assert decision.candidate_score == decision.champion_score
+    assert decision.promoted and decision.champion_version == "2"
+    assert "same configuration" in decision.reason and "refreshed" in decision.reason
+
+    # The old model again (same params, older data): a plain tie, the champion stays.
+    v3 = registry.log_and_register(strong, tracking=tracking)
+    stale = registry.promote_if_better(v3, by_configuration, tracking=tracking, candidate=strong)
+    assert stale.candidate_score == stale.champion_score
+    assert not stale.promoted and stale.champion_version == "2" and "ties" in stale.reason
+
+
 def test_champion_from_a_fresh_process_predicts_the_same_numbers(
     tracking, consumption, window, strong, tmp_path
 ):

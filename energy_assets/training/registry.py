@@ -7,13 +7,15 @@ FORECASTS frame for the origin(s). The code is not copied into the model: the mo
 the `energy_assets` package is installed (the Dagster image, `mlflow models serve` in that env).
 
 The alias `champion` moves only when a candidate beats the current champion on the SAME backtest
-window: the champion is re-scored on the candidate's window, never compared on older numbers.
+window: the champion is re-scored on the candidate's window, never compared on older numbers. The
+one tie that moves it is a refresh: the champion's own configuration retrained on newer data.
 
 No Dagster imports here: the `forecasting_model` asset and the CLI call these functions.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -540,6 +542,21 @@ def refit_evaluator(
     return evaluate
 
 
+def _refreshes(candidate: GlobalLGBMForecaster, champion: GlobalLGBMForecaster) -> str | None:
+    """Why `candidate` is the champion's configuration retrained on newer data, or None.
+
+    Scored by configuration (`refit_evaluator`), the same params tie by construction; the
+    tie then goes to the model that has seen the newer hours (what a drift retrain is for).
+    """
+    same_config = json.dumps(candidate.params, sort_keys=True, default=str) == json.dumps(
+        champion.params, sort_keys=True, default=str
+    )
+    new_end, old_end = candidate.training_end, champion.training_end
+    if not same_config or new_end is None or old_end is None or new_end <= old_end:
+        return None
+    return f"trained on data up to {new_end:%Y-%m-%dT%H:%MZ} (the champion's ends {old_end:%Y-%m-%dT%H:%MZ})"
+
+
 def promote_if_better(
     candidate_version: RegisteredVersion | str | int,
     evaluate: Callable[[GlobalLGBMForecaster], float] | None = None,
@@ -559,7 +576,10 @@ def promote_if_better(
     plus `evaluate_champion` to re-score the current champion on exactly that window. Scores
     from different windows are never compared: the champion is always re-scored here.
 
-    The first registered model becomes champion; a tie keeps the old champion. `candidate`
+    The first registered model becomes champion; a tie keeps the old champion, except when the
+    candidate is the champion's own configuration trained on newer data (a refresh: scored by
+    configuration the two tie by construction, and the newer model has seen the newer hours).
+    `candidate`
     (the in-memory forecaster) saves a download. `window` names the backtest window in the
     reason sentence; `window_start` (its first origin) lets the reason flag a champion that
     trained on part of the window. The decision is also written as tags on the candidate version.
@@ -594,13 +614,31 @@ def promote_if_better(
         champion_score = candidate_score
         reason = f"Version {candidate_version} already is the champion; nothing to do."
     else:
-        champion_score = float(evaluate_champion(load_version(current.version, tracking=settings)))
+        champion_model = load_version(current.version, tracking=settings)
+        champion_score = float(evaluate_champion(champion_model))
         leak = _leak_note(current, window_start)
+        refresh = (
+            _refreshes(
+                candidate
+                if candidate is not None
+                else load_version(candidate_version, tracking=settings),
+                champion_model,
+            )
+            if candidate_score == champion_score
+            else None
+        )
         if candidate_score < champion_score:
             promoted = True
             reason = (
                 f"Version {candidate_version} beat champion version {current.version}{on_window}: "
                 f"score {candidate_score:.4f} < {champion_score:.4f}; it is the new champion.{leak}"
+            )
+        elif refresh:
+            promoted = True
+            reason = (
+                f"Version {candidate_version} ties champion version {current.version}{on_window} "
+                f"(score {candidate_score:.4f}) with the same configuration, {refresh}: the "
+                "refreshed model is the new champion."
             )
         else:
             promoted = False
