@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -192,12 +193,20 @@ def test_dst_days_have_23_and_25_local_hours(replay_server):
     assert autumn["HourDK"].nunique() == 24  # 02:00 local happens twice
 
 
+def _ignore_stop_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def test_cli_prints_its_url_and_serves(shared_slice_path):
+    # Started the way a background shell job starts it (stop signals inherited as ignored):
+    # SIGTERM must still stop it.
     process = subprocess.Popen(
         [sys.executable, "-m", "energy_assets.ingestion.replay_api", "--data",
          str(shared_slice_path), "--port", "0", "--fail-first", "1"],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_stop_signals,
     )  # fmt: skip
     try:
         url = process.stdout.readline().strip()
@@ -207,7 +216,12 @@ def test_cli_prints_its_url_and_serves(shared_slice_path):
         assert requests.get(endpoint, params={"limit": 1}, timeout=10).json()["total"] == 49_780
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
 
 
 def test_dynamic_start_relative_to_now(replay_server, shared_slice):

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -699,6 +700,11 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
+    # Stop cleanly on SIGTERM as on Ctrl-C, whatever disposition the parent left us: a shell
+    # that starts jobs in the background hands its children SIGINT (and at times SIGTERM)
+    # ignored, and a server nobody can stop outlives its test or its container.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -706,6 +712,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         server._httpd.server_close()
     return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def main(argv: list[str] | None = None) -> int:
