@@ -27,7 +27,7 @@ Strategy comparison (backtest on the shared slice: 76 series, cutoff 2023-01-10T
 origins, 12,768 points; seasonal naive 168 h scores MAPE 7.09 %, naive 24 h 12.13 %):
 
     target / strategy (all 300 rounds, same features)   MAPE    WAPE   median-series MAPE
-    log-ratio to 24 h level, multi-horizon, L1          5.79 %  7.35 %  4.34 %   <- shipped
+    log-ratio to 24 h level, multi-horizon, L1          5.79 %  7.35 %  4.34 %   <- shipped trees
     same, L2 objective                                  5.69 %  7.55 %  4.59 %
     log-ratio minus a rule anchor (level-adjusted
       lag-168), multi-horizon                           6.24 %  7.41 %  4.82 %
@@ -35,6 +35,7 @@ origins, 12,768 points; seasonal naive 168 h scores MAPE 7.09 %, naive 24 h 12.1
     absolute kWh, multi-horizon, L2                    11.69 %  8.54 %  7.51 %
     log-ratio, direct (24 models, one per horizon)      7.10 %  7.65 %  5.01 %
     recursive (the course's sktime pipeline)            9.27 %  8.98 %  6.93 %
+    shipped trees + shape blend (auto, below)           5.53 %  7.20 %  4.15 %   <- shipped
 
 L1 is shipped over L2: better WAPE and median-series MAPE, pooled MAPE within noise.
 The table used 150 k sampled rows x 300 rounds (lr 0.08); the shipped 100 k rows x 200 rounds
