@@ -87,6 +87,7 @@ import json
 import time
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightgbm as lgb
@@ -347,6 +348,20 @@ def _features(grid: _Grid, s: np.ndarray, o: np.ndarray, h: np.ndarray) -> tuple
     return features, level
 
 
+@dataclass
+class _TreePaths:
+    """Rows (series s, origin o, horizon h) of a grid with the trees' forecast, before the
+    shape blend and the seasonal-naive fallback for `short` history (see predict())."""
+
+    grid: _Grid
+    s: np.ndarray
+    o: np.ndarray
+    h: np.ndarray
+    level: np.ndarray
+    trees: np.ndarray
+    short: np.ndarray
+
+
 def _blend_weekly_shape(
     prediction: np.ndarray, grid: _Grid, s: np.ndarray, o: np.ndarray, h: np.ndarray, weight: float
 ) -> np.ndarray:
@@ -592,28 +607,24 @@ class GlobalLGBMForecaster:
         try:
             inner.fit(consumption[consumption["datetime_utc"] <= cutoff])
             origins = [cutoff + pd.Timedelta(hours=H) * k for k in range(days)]
-            paths = inner.predict(scored_rows, origins)
+            paths = inner._tree_paths(scored_rows, origins)
         except ValueError:
             return 0.0  # e.g. a gap near the end: no evidence, keep the trees alone
-        paths = paths[paths["model_used"] == "lightgbm"]
-        hgrid = _Grid(scored_rows, extra_hours=H)
-        series_index = pd.MultiIndex.from_tuples(hgrid.series)
-        s = series_index.get_indexer(
-            pd.MultiIndex.from_arrays(
-                [paths["area"].astype(str), paths["consumer_type"].astype("int64")]
-            )
-        ).astype(np.int64)
-        o = np.asarray((paths["forecast_origin"] - hgrid.start) // _HOUR, dtype=np.int64)
-        h = paths["horizon_hours"].to_numpy(dtype=np.int64)
-        actual = hgrid.value(s, o + h)
-        scored = np.isfinite(actual) & (actual > 0)
+        holdout, s, o, h = paths.grid, paths.s, paths.o, paths.h
+        actual = holdout.value(s, o + h)
+        # Rows predict() would hand to its seasonal-naive fallback are not the trees' to score.
+        scored = (
+            np.isfinite(actual)
+            & (actual > 0)
+            & ~paths.short
+            & np.isfinite(paths.trees)
+            & (paths.level > 0)
+        )
         if scored.sum() < 24:
             return 0.0
         blended = {}
         for weight in SHAPE_BLEND_GRID:
-            blended[weight] = _blend_weekly_shape(
-                paths["prediction"].to_numpy(), hgrid, s, o, h, weight
-            )
+            blended[weight] = _blend_weekly_shape(paths.trees, holdout, s, o, h, weight)
             ape = np.abs(blended[weight] - actual) / np.where(scored, actual, 1.0)
             self.shape_blend_holdout[str(weight)] = float(ape[scored].mean())
         best = float(min(SHAPE_BLEND_GRID, key=lambda w: self.shape_blend_holdout[str(w)]))
@@ -649,6 +660,41 @@ class GlobalLGBMForecaster:
         last hour in history. Returns the FORECASTS contract columns plus `model_used`
         ("lightgbm" or "seasonal_naive" for the short-history fallback).
         """
+        paths = self._tree_paths(history, origins)
+        grid, s, o, h, level = paths.grid, paths.s, paths.o, paths.h, paths.level
+        H = self.horizon_hours
+        prediction = _blend_weekly_shape(paths.trees, grid, s, o, h, self.shape_blend)
+        naive = grid.value(s, o + h - 24 * np.ceil(h / 24).astype(np.int64))
+        naive = np.where(np.isnan(naive), grid.value(s, o), naive)
+        fallback = paths.short | ~np.isfinite(prediction) | ~(level > 0)
+        prediction = np.clip(np.where(fallback, naive, prediction), 0, None)
+        q = np.array(
+            [self.interval_quantiles.get(str(int(k)), [0.0, 0.0]) for k in range(1, H + 1)]
+        )
+        lower = prediction * np.exp(q[h - 1, 0])
+        upper = prediction * np.exp(q[h - 1, 1])
+        areas = np.array([a for a, _ in grid.series], dtype=object)[s]
+        types = np.array([c for _, c in grid.series], dtype=np.int64)[s]
+        origin_times = grid.start + pd.to_timedelta(o, unit="h")
+        out = pd.DataFrame(
+            {
+                "area": areas.astype(str),
+                "consumer_type": types,
+                "forecast_origin": origin_times,
+                "datetime_utc": origin_times + pd.to_timedelta(h, unit="h"),
+                "horizon_hours": h.astype(np.int64),
+                "prediction": prediction,
+                "prediction_lower": np.clip(lower, 0, None),
+                "prediction_upper": np.clip(upper, 0, None),
+                "model_used": np.where(fallback, "seasonal_naive", "lightgbm"),
+            }
+        )
+        return out.sort_values(
+            ["forecast_origin", "area", "consumer_type", "horizon_hours"], kind="stable"
+        ).reset_index(drop=True)
+
+    def _tree_paths(self, history: pd.DataFrame, origins) -> _TreePaths:
+        """The trees' forecast for every active (series, origin, horizon) row of `history`."""
         if not self.boosters:
             raise RuntimeError("GlobalLGBMForecaster is not fitted; call fit() or load()")
         H = self.horizon_hours
@@ -710,36 +756,8 @@ class GlobalLGBMForecaster:
             for k, booster in enumerate(self.boosters, start=1):
                 rows = np.flatnonzero(h == k)
                 raw[rows] = booster.predict(X.iloc[rows], num_threads=self.num_threads)
-        prediction = self._decode(raw, level, self._anchor(features))
-        prediction = _blend_weekly_shape(prediction, grid, s, o, h, self.shape_blend)
-        naive = grid.value(s, o + h - 24 * np.ceil(h / 24).astype(np.int64))
-        naive = np.where(np.isnan(naive), grid.value(s, o), naive)
-        fallback = short | ~np.isfinite(prediction) | ~(level > 0)
-        prediction = np.clip(np.where(fallback, naive, prediction), 0, None)
-        q = np.array(
-            [self.interval_quantiles.get(str(int(k)), [0.0, 0.0]) for k in range(1, H + 1)]
-        )
-        lower = prediction * np.exp(q[h - 1, 0])
-        upper = prediction * np.exp(q[h - 1, 1])
-        areas = np.array([a for a, _ in grid.series], dtype=object)[s]
-        types = np.array([c for _, c in grid.series], dtype=np.int64)[s]
-        origin_times = grid.start + pd.to_timedelta(o, unit="h")
-        out = pd.DataFrame(
-            {
-                "area": areas.astype(str),
-                "consumer_type": types,
-                "forecast_origin": origin_times,
-                "datetime_utc": origin_times + pd.to_timedelta(h, unit="h"),
-                "horizon_hours": h.astype(np.int64),
-                "prediction": prediction,
-                "prediction_lower": np.clip(lower, 0, None),
-                "prediction_upper": np.clip(upper, 0, None),
-                "model_used": np.where(fallback, "seasonal_naive", "lightgbm"),
-            }
-        )
-        return out.sort_values(
-            ["forecast_origin", "area", "consumer_type", "horizon_hours"], kind="stable"
-        ).reset_index(drop=True)
+        trees = self._decode(raw, level, self._anchor(features))
+        return _TreePaths(grid, s, o, h, level, trees, short)
 
     # ------------------------------------------------------------------ persistence
     def _metadata(self) -> dict:
