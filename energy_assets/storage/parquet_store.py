@@ -26,6 +26,7 @@ No Dagster import here: the IO manager, the assets and scripts all share this cl
 
 from __future__ import annotations
 
+import base64
 import http.client
 import os
 import re
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlparse, urlsplit
 
+import google_crc32c
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -142,10 +144,6 @@ def crc32c_matches(goog_hash: str | None, body: bytes) -> bool:
     for part in goog_hash.split(","):
         name, _, value = part.strip().partition("=")
         if name == "crc32c":
-            import base64
-
-            import google_crc32c
-
             return base64.b64encode(google_crc32c.Checksum(body).digest()).decode() == value
     return True
 
@@ -226,8 +224,9 @@ class _MediaGetter:
             )
         return http.client.HTTPConnection(self.host, self.port, timeout=MEDIA_TIMEOUT_S)
 
-    def get(self, path: str) -> tuple[int, bytes] | None:
-        """(status, body) of GET `path` (relative to the API base URL); None on transport error."""
+    def get(self, path: str) -> tuple[int, bytes, str | None] | None:
+        """(status, body, x-goog-hash) of GET `path` (relative to the API base URL); None on a
+        transport error."""
         headers = {"User-Agent": self.user_agent}
         self.credentials.before_request(self.auth_request, "GET", self.base_url + path, headers)
         target = self.path_prefix + path
@@ -251,11 +250,7 @@ class _MediaGetter:
                 conn.close()
             else:
                 self._idle.append(conn)
-            if response.status == 200 and not crc32c_matches(
-                response.getheader("x-goog-hash"), body
-            ):
-                return None  # corrupted in transit: the client's download re-fetches / raises
-            return response.status, body
+            return response.status, body, response.getheader("x-goog-hash")
 
 
 class ParquetStore:
@@ -426,14 +421,14 @@ class ParquetStore:
         path = f"/download/storage/v1/b/{self.bucket_name}/o/{quote(blob_name, safe='')}"
         if self._media is not None:
             result = self._media.get(path + "?alt=media")
-            status, body = result if result is not None else (0, b"")
+            status, body, goog_hash = result if result is not None else (0, b"", None)
         else:
             base = self.client._connection.API_BASE_URL.rstrip("/")
             response = self.client._http.get(base + path, params={"alt": "media"})
             status, body = response.status_code, response.content
-            if status == 200 and not crc32c_matches(response.headers.get("x-goog-hash"), body):
-                status = 0
-        if status == 200:
+            goog_hash = response.headers.get("x-goog-hash")
+        # A body corrupted in transit goes to the client's download, which re-fetches / raises.
+        if status == 200 and crc32c_matches(goog_hash, body):
             return body
         if status == 404:
             return None
