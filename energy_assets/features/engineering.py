@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from energy_assets.features.calendar import calendar_features
+from energy_assets.features.calendar import CALENDAR_COLUMNS, calendar_features
 
 SERIES_KEYS = ["area", "consumer_type"]
 CLEAN_COLUMNS = ["datetime_utc", "area", "consumer_type", "energy_consumption"]
@@ -20,13 +20,7 @@ ROLLING_WINDOWS_HOURS = (24, 168)
 # History a features partition needs from upstream: the longest lag / rolling window.
 LOOKBACK_HOURS = max(max(LAG_HOURS), max(ROLLING_WINDOWS_HOURS))
 FEATURE_COLUMNS = [
-    "hour_of_day",
-    "day_of_week",
-    "day_of_year",
-    "is_weekend",
-    "is_holiday",
-    "is_holiday_eve",
-    "is_bridge_day",
+    *CALENDAR_COLUMNS,
     *[f"lag_{h}h" for h in LAG_HOURS],
     *[f"rolling_mean_{w}h" for w in ROLLING_WINDOWS_HOURS],
     *[f"rolling_std_{w}h" for w in ROLLING_WINDOWS_HOURS],
