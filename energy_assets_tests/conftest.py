@@ -15,6 +15,7 @@ pytest_plugins = [
         "energy_assets_tests.fixtures.gcs",
         "energy_assets_tests.fixtures.browser",
         "energy_assets_tests.fixtures.postgres",
+        "energy_assets_tests.fixtures.mlflow_store",
     )
     if importlib.util.find_spec(name) is not None
 ]

@@ -4,7 +4,6 @@ predicts the same numbers after loading in a fresh process. Real sqlite MLflow s
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -48,20 +47,9 @@ def weak(window):
     return GlobalLGBMForecaster(WEAK).fit(window[0])
 
 
-@pytest.fixture(scope="module")
-def migrated_mlflow_db(tmp_path_factory):
-    """An empty, already-migrated MLflow sqlite db: copying it saves ~5 s of alembic per test."""
-    path = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def tracking(tmp_path, monkeypatch, migrated_mlflow_db) -> registry.MlflowSettings:
-    shutil.copy(migrated_mlflow_db, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return registry.MlflowSettings(tracking_uri=uri, experiment_name="test_registry")
+def tracking(mlflow_store) -> registry.MlflowSettings:
+    return mlflow_store("test_registry")
 
 
 def test_registered_version_carries_window_metrics_and_code_version(tracking, strong, tmp_path):

@@ -3,9 +3,6 @@ real sqlite Optuna storage: warm start, nested trial runs, plots, resume, and a 
 
 from __future__ import annotations
 
-import shutil
-
-import mlflow
 import optuna
 import pandas as pd
 import pytest
@@ -29,20 +26,9 @@ def consumption() -> pd.DataFrame:
     return clean_consumption(pd.read_csv(DATA))
 
 
-@pytest.fixture(scope="module")
-def migrated_mlflow_db(tmp_path_factory):
-    """An empty, already-migrated MLflow sqlite db: copying it saves ~5 s of alembic per test."""
-    path = tmp_path_factory.mktemp("mlflow_template") / "mlflow.db"
-    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
-    return path
-
-
 @pytest.fixture
-def tracking(tmp_path, monkeypatch, migrated_mlflow_db) -> MlflowSettings:
-    shutil.copy(migrated_mlflow_db, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    return MlflowSettings(tracking_uri=uri, experiment_name="test_tuning")
+def tracking(mlflow_store) -> MlflowSettings:
+    return mlflow_store("test_tuning")
 
 
 def _children(client, experiment_id: str, parent_run_id: str):
