@@ -69,6 +69,23 @@ def _schema(df: pd.DataFrame, types: dict[str, list[str]]) -> tuple[list[Any], l
     return expectations, [c for c in types if c in df.columns]
 
 
+def _contract_expectations(
+    df: pd.DataFrame, types: dict[str, list[str]], area_column: str, type_column: str
+) -> tuple[list[Any], list[str]]:
+    """Schema, non-null for every contract column present, and the allowed price areas and
+    DE35 codes in the frame's own names for them; returns (expectations, present columns)."""
+    gxe = _gxe()
+    expectations, present = _schema(df, types)
+    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in present]
+    allowed = {area_column: PRICE_AREAS, type_column: DE35_CONSUMER_TYPES}
+    expectations += [
+        gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values))
+        for column, values in allowed.items()
+        if column in present
+    ]
+    return expectations, present
+
+
 def dtype_outcome(df: pd.DataFrame, column: str, allowed: list[str]) -> ExpectationOutcome:
     """Column dtype is one of `allowed` (dtype names, e.g. "datetime64[ns, UTC]").
 
@@ -205,19 +222,8 @@ def validate_raw_consumption(
         "ConsumerType_DE35": INT_TYPES,
         "TotalCon": FLOAT_TYPES + INT_TYPES,
     }
-    expectations, present = _schema(df, types)
+    expectations, present = _contract_expectations(df, types, "PriceArea", "ConsumerType_DE35")
     dtypes = _dtype_outcomes(df, types)
-    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in present]
-    if "PriceArea" in present:
-        expectations.append(
-            gxe.ExpectColumnValuesToBeInSet(column="PriceArea", value_set=list(PRICE_AREAS))
-        )
-    if "ConsumerType_DE35" in present:
-        expectations.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="ConsumerType_DE35", value_set=list(DE35_CONSUMER_TYPES)
-            )
-        )
     if "TotalCon" in present:
         expectations.append(
             gxe.ExpectColumnValuesToBeBetween(column="TotalCon", min_value=0, max_value=FINITE)
@@ -245,18 +251,7 @@ CLEAN_TYPES = {
 
 def _clean_expectations(df: pd.DataFrame) -> tuple[list[Any], list[str]]:
     gxe = _gxe()
-    expectations, present = _schema(df, CLEAN_TYPES)
-    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in present]
-    if "area" in present:
-        expectations.append(
-            gxe.ExpectColumnValuesToBeInSet(column="area", value_set=list(PRICE_AREAS))
-        )
-    if "consumer_type" in present:
-        expectations.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="consumer_type", value_set=list(DE35_CONSUMER_TYPES)
-            )
-        )
+    expectations, present = _contract_expectations(df, CLEAN_TYPES, "area", "consumer_type")
     if "energy_consumption" in present:
         expectations.append(
             gxe.ExpectColumnValuesToBeBetween(
@@ -320,19 +315,8 @@ def validate_forecasts(
         "prediction": FLOAT_TYPES,
         "model_version": STRING_TYPES,
     }
-    expectations, present = _schema(df, types)
+    expectations, present = _contract_expectations(df, types, "area", "consumer_type")
     dtypes = _dtype_outcomes(df, types)
-    expectations += [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in present]
-    if "area" in present:
-        expectations.append(
-            gxe.ExpectColumnValuesToBeInSet(column="area", value_set=list(PRICE_AREAS))
-        )
-    if "consumer_type" in present:
-        expectations.append(
-            gxe.ExpectColumnValuesToBeInSet(
-                column="consumer_type", value_set=list(DE35_CONSUMER_TYPES)
-            )
-        )
     if "horizon_hours" in present:
         expectations.append(
             gxe.ExpectColumnValuesToBeBetween(
