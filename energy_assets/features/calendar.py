@@ -12,18 +12,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-DANISH_TZ = "Europe/Copenhagen"
-
-# The columns `calendar_features` returns: functions of the timestamp alone, never missing.
-CALENDAR_COLUMNS = (
-    "hour_of_day",
-    "day_of_week",
-    "day_of_year",
-    "is_weekend",
-    "is_holiday",
-    "is_holiday_eve",
-    "is_bridge_day",
-)
+from energy_assets.contracts import CALENDAR_COLUMNS, DANISH_TZ
 
 # Days the Danish grid sees as holiday-like even though they are not statutory holidays.
 _EXTRA_HOLIDAY_DAYS = ((12, 24), (12, 31), (6, 5))
@@ -80,15 +69,16 @@ def calendar_features(datetime_utc: pd.Series | pd.DatetimeIndex) -> pd.DataFram
         & (~is_weekend)
         & ((prev_is_holiday & (weekday == 4)) | (next_is_holiday & (weekday == 0)))
     )
+    columns = {
+        "hour_of_day": np.asarray(local.hour, dtype=np.int8),
+        "day_of_week": weekday.astype(np.int8),
+        "day_of_year": np.asarray(local.dayofyear, dtype=np.int16),
+        "is_weekend": is_weekend,
+        "is_holiday": is_holiday,
+        "is_holiday_eve": next_is_holiday & ~is_holiday,
+        "is_bridge_day": is_bridge,
+    }
     return pd.DataFrame(
-        {
-            "hour_of_day": np.asarray(local.hour, dtype=np.int8),
-            "day_of_week": weekday.astype(np.int8),
-            "day_of_year": np.asarray(local.dayofyear, dtype=np.int16),
-            "is_weekend": is_weekend,
-            "is_holiday": is_holiday,
-            "is_holiday_eve": next_is_holiday & ~is_holiday,
-            "is_bridge_day": is_bridge,
-        },
+        {name: columns[name] for name in CALENDAR_COLUMNS},
         index=datetime_utc.index if isinstance(datetime_utc, pd.Series) else None,
     )

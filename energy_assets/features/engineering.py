@@ -2,30 +2,29 @@
 
 Plain functions on dataframes (no Dagster): `clean_consumption` maps the API's columns to the
 CLEAN contract, `build_features` adds calendar, holiday, lag and rolling features for a set of
-hours from a window of history that reaches far enough back (LOOKBACK_HOURS).
+hours from a window of history that reaches far enough back (contracts.LOOKBACK_HOURS).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import polars as pl
 
-from energy_assets.features.calendar import CALENDAR_COLUMNS, calendar_features
-
-SERIES_KEYS = ["area", "consumer_type"]
-CLEAN_COLUMNS = ["datetime_utc", "area", "consumer_type", "energy_consumption"]
-LAG_HOURS = (1, 24, 168)
-ROLLING_WINDOWS_HOURS = (24, 168)
-# History a features partition needs from upstream: the longest lag / rolling window.
-LOOKBACK_HOURS = max(max(LAG_HOURS), max(ROLLING_WINDOWS_HOURS))
-FEATURE_COLUMNS = [
-    *CALENDAR_COLUMNS,
-    *[f"lag_{h}h" for h in LAG_HOURS],
-    *[f"rolling_mean_{w}h" for w in ROLLING_WINDOWS_HOURS],
-    *[f"rolling_std_{w}h" for w in ROLLING_WINDOWS_HOURS],
-    "relative_to_weekly_mean",
-]
+from energy_assets.contracts import (
+    CLEAN_COLUMNS,
+    FEATURE_COLUMNS,
+    LAG_HOURS,
+    RAW,
+    ROLLING_WINDOWS_HOURS,
+    SERIES_KEYS,
+    utc,
+    utc_series,
+)
+from energy_assets.features.calendar import calendar_features
+from energy_assets.ingestion.files import read_api_frame
 
 
 def clean_consumption(raw: pd.DataFrame) -> pd.DataFrame:
@@ -36,9 +35,7 @@ def clean_consumption(raw: pd.DataFrame) -> pd.DataFrame:
     """
     clean = pd.DataFrame(
         {
-            "datetime_utc": pd.to_datetime(raw["HourUTC"])
-            .dt.tz_localize(None)
-            .dt.tz_localize("UTC"),
+            "datetime_utc": utc_series(raw["HourUTC"]),
             "area": raw["PriceArea"].astype(str),
             "consumer_type": pd.to_numeric(raw["ConsumerType_DE35"]).astype("int64"),
             "energy_consumption": pd.to_numeric(raw["TotalCon"]).astype("float64"),
@@ -47,11 +44,18 @@ def clean_consumption(raw: pd.DataFrame) -> pd.DataFrame:
     return clean.sort_values(["datetime_utc", *SERIES_KEYS], kind="stable").reset_index(drop=True)
 
 
+def read_consumption_file(path: str | Path) -> pd.DataFrame:
+    """CLEAN rows from a CSV / CSV.gz / parquet file in the API's columns (the backtest's input)."""
+    # HourDK is not needed: datetime_utc comes from HourUTC.
+    needed = [column for column in RAW.required_names if column != "HourDK"]
+    return clean_consumption(read_api_frame(path, required=needed))
+
+
 def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Feature rows for hours in [start, end) computed from CLEAN `history`.
 
-    `history` should reach LOOKBACK_HOURS before `start`; where it does not (the first week of
-    data) the lag / rolling features are NaN rather than made up. Lags are taken by timestamp,
+    `history` should reach contracts.LOOKBACK_HOURS before `start`; where it does not (the first
+    week of data) the lag / rolling features are NaN rather than made up. Lags are taken by timestamp,
     not by row position, so a missing upstream hour gives NaN instead of a silently wrong lag.
     Rolling statistics cover the window ending at (and including) the row's hour.
     """
@@ -60,7 +64,7 @@ def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
         .with_columns(pl.col("datetime_utc").dt.cast_time_unit("us"))
         .sort([*SERIES_KEYS, "datetime_utc"])
     )
-    start_utc, end_utc = _as_utc(start), _as_utc(end)
+    start_utc, end_utc = utc(start), utc(end)
     for lag in LAG_HOURS:
         lagged = frame.select(
             [
@@ -99,8 +103,3 @@ def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     features = pd.concat([features, calendar], axis=1)
     features["datetime_utc"] = features["datetime_utc"].astype("datetime64[ns, UTC]")
     return features[CLEAN_COLUMNS + FEATURE_COLUMNS]
-
-
-def _as_utc(ts) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")

@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 import requests
 
-RAW_COLUMNS = ["HourUTC", "HourDK", "PriceArea", "ConsumerType_DE35", "TotalCon"]
-# Ties on HourUTC would make offset paging unstable, so the client always sorts by the full key.
-PAGE_SORT = "HourUTC asc,PriceArea asc,ConsumerType_DE35 asc"
+from energy_assets.contracts import DANISH_TZ, RAW, RAW_SORT, hour_range_text, naive_utc, utc
+
 _MAX_SLEEP_SECONDS = 300.0
 
 
@@ -38,18 +37,6 @@ class _Retryable(Exception):
     def __init__(self, cause: str, retry_after: float | None = None) -> None:
         super().__init__(cause)
         self.retry_after = retry_after
-
-
-def _as_utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp
-
-
-def format_hour_range(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """'2023-01-01T00:00Z–2023-01-02T00:00Z' (end exclusive)."""
-    return f"{start:%Y-%m-%dT%H:%MZ}–{end:%Y-%m-%dT%H:%MZ}"
 
 
 def empty_raw_frame() -> pd.DataFrame:
@@ -80,7 +67,7 @@ def _parse_times(values: pd.Series, field: str, context: str) -> pd.Series:
                 f"{context}: field {field} has unparseable timestamps, e.g. {bad.iloc[0]!r}"
             ) from None
     if parsed.dt.tz is not None:
-        parsed = parsed.dt.tz_convert("UTC" if field == "HourUTC" else "Europe/Copenhagen")
+        parsed = parsed.dt.tz_convert("UTC" if field == "HourUTC" else DANISH_TZ)
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")
 
@@ -94,7 +81,7 @@ def parse_records(records: list[dict[str, Any]], context: str = "records") -> pd
     if not records:
         return empty_raw_frame()
     frame = pd.DataFrame.from_records(records)
-    missing = [c for c in RAW_COLUMNS if c not in frame.columns]
+    missing = [c for c in RAW.names if c not in frame.columns]
     if missing:
         raise EnergiDataError(
             f"{context}: records have no field {', '.join(missing)} "
@@ -127,6 +114,13 @@ def parse_records(records: list[dict[str, Any]], context: str = "records") -> pd
         )
     out["TotalCon"] = numeric.astype(np.float64)
     return out
+
+
+def missing_hours(raw: pd.DataFrame, start: Any, end: Any) -> list[pd.Timestamp]:
+    """UTC hours in [start, end) with no record at all: not yet published, or lost at the source."""
+    expected = pd.date_range(utc(start), utc(end), freq="h", inclusive="left")
+    present = pd.DatetimeIndex(pd.to_datetime(raw["HourUTC"]).unique()).tz_localize("UTC")
+    return list(expected.difference(present))
 
 
 class EnergiDataApi:
@@ -168,8 +162,8 @@ class EnergiDataApi:
         Naive inputs are UTC. An empty frame means the API has nothing for those hours (not yet
         published); deciding whether that is an error is the caller's job.
         """
-        start, end = _as_utc(start_utc), _as_utc(end_utc)
-        hour_range = format_hour_range(start, end)
+        start, end = naive_utc(start_utc), naive_utc(end_utc)
+        hour_range = hour_range_text(start, end)
         if end <= start:
             raise ValueError(f"empty hour range {hour_range}: end must be after start")
         context = f"{self.dataset} {hour_range}"
@@ -180,7 +174,7 @@ class EnergiDataApi:
                 "start": f"{start:%Y-%m-%dT%H:%M}",
                 "end": f"{end:%Y-%m-%dT%H:%M}",
                 "timezone": "UTC",
-                "sort": PAGE_SORT,
+                "sort": RAW_SORT,
                 "limit": self.page_size,
                 "offset": offset,
             }
@@ -195,9 +189,7 @@ class EnergiDataApi:
             return empty_raw_frame()
         frame = pd.concat(pages, ignore_index=True)
         # An hour published between two pages can shift offsets; the key keeps rows unique.
-        return frame.drop_duplicates(
-            ["HourUTC", "PriceArea", "ConsumerType_DE35"], ignore_index=True
-        )
+        return frame.drop_duplicates(list(RAW.key), ignore_index=True)
 
     def _get_page(self, params: dict[str, Any], context: str) -> dict[str, Any]:
         attempts = self.max_retries + 1

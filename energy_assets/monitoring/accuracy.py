@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from energy_assets import metrics
+from energy_assets.contracts import CLEAN, SERIES_KEYS
 
-SERIES_KEYS = ["area", "consumer_type"]
-JOIN_KEYS = ["datetime_utc", *SERIES_KEYS]
+JOIN_KEYS = list(CLEAN.key)
 
 
 @dataclass(frozen=True)
@@ -128,3 +128,13 @@ def _grouped(scored: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def _empty(keys: list[str]) -> pd.DataFrame:
     return pd.DataFrame(columns=[*keys, "n_points", "mape", "wape"])
+
+
+def accuracy_table(result: AccuracyResult) -> pd.DataFrame:
+    """One tidy table: overall, per-series and per-horizon rows (`level` says which)."""
+    overall = pd.DataFrame(
+        [{"level": "overall", **{k: result.overall[k] for k in ("mape", "wape", "n_points")}}]
+    )
+    per_series = result.per_series.assign(level="series")
+    per_horizon = result.per_horizon.assign(level="horizon")
+    return pd.concat([overall, per_series, per_horizon], ignore_index=True, sort=False)

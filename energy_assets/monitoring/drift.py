@@ -34,14 +34,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from energy_assets.features.calendar import CALENDAR_COLUMNS as CALENDAR_FEATURES
+from energy_assets.contracts import CALENDAR_COLUMNS, CLEAN, SERIES_KEYS, utc
 
-SERIES_KEYS = ["area", "consumer_type"]
 RELATIVE_COLUMN = "energy_relative"
-CATEGORICAL_COLUMNS = ("area", "consumer_type")
+CATEGORICAL_COLUMNS = tuple(SERIES_KEYS)
+# Reference data: the champion's training window, capped so a report stays fast.
+MAX_REFERENCE_DAYS = 28
 # Functions of the timestamp only: comparing a day with weeks of them says nothing about the data.
-CALENDAR_COLUMNS = frozenset(CALENDAR_FEATURES)
-_NOT_COMPARED = frozenset({"datetime_utc", "forecast_origin", *CATEGORICAL_COLUMNS})
+_NOT_COMPARED = frozenset({CLEAN.time_column, "forecast_origin", *CATEGORICAL_COLUMNS})
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,27 @@ class DriftResult:
     drifted_columns: list[str] = field(default_factory=list)
     column_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     series_levels: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def reference_window(
+    day_start: pd.Timestamp,
+    champion_training: tuple[str | None, str | None] | None,
+    champion_version: str | None = None,
+) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    """(start, end, description) of the reference hours [start, end) for a day's drift report.
+
+    The champion's training window (its last MAX_REFERENCE_DAYS) when there is a champion with
+    a recorded window (`champion_training` = (training_start, training_end), ISO hours), else
+    the MAX_REFERENCE_DAYS before the day.
+    """
+    cap = pd.Timedelta(days=MAX_REFERENCE_DAYS)
+    if champion_training is not None and champion_training[1]:
+        first, last = champion_training
+        end = utc(last) + pd.Timedelta(hours=1)
+        start = max(utc(first), end - cap) if first else end - cap
+        return start, end, f"champion v{champion_version} training window"
+    day = utc(day_start)
+    return day - cap, day, f"no champion yet: the {MAX_REFERENCE_DAYS} days before"
 
 
 def default_drift_columns(frame: pd.DataFrame) -> list[str]:

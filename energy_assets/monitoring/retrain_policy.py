@@ -101,14 +101,6 @@ def run_key_for(events: Iterable[MonitoringEvent]) -> str:
     return f"{key[: _MAX_RUN_KEY_CHARS - 18]}~{digest}"
 
 
-def latest_storage_id(events: Iterable[MonitoringEvent], cursor: int | None = None) -> int | None:
-    """The sensor's next cursor: the highest storage id seen (or the old cursor if none)."""
-    ids = [e.storage_id for e in events]
-    if cursor is not None:
-        ids.append(cursor)
-    return max(ids) if ids else None
-
-
 def describe(event: MonitoringEvent, thresholds: RetrainThresholds) -> str:
     """'drift share 0.21 ≤ 0.50 on 2023-01-05' / 'MAPE 16.2% > 15% on 2023-01-04'."""
     if event.value is None or math.isnan(event.value):

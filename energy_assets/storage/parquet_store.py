@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import http.client
 import os
-import re
 import ssl
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,18 +38,23 @@ from typing import Any
 from urllib.parse import quote, urlparse, urlsplit
 
 import google_crc32c
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-HOURLY_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})-(\d{2}):00$")
-DAILY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from energy_assets.contracts import (
+    DAILY_KEY,
+    DAY_KEY_FORMAT,
+    HOUR_KEY_FORMAT,
+    HOURLY_KEY,
+    naive_utc_series,
+)
+
 DATA_FILE = "data.parquet"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 # Keys listed in a missing-partitions error; a year of gaps would drown the message.
 MAX_KEYS_IN_ERROR = 10
-# Above this many keys one bucket listing is cheaper than one HEAD request per key.
-LISTING_THRESHOLD = 64
 # Most objects one read_many task reads in sequence (see ParquetStore._read_tables).
 READ_CHUNK = 32
 
@@ -518,34 +522,56 @@ class ParquetStore:
         combined = pa.concat_tables(present, promote_options="default")
         return _table_to_pandas(combined)
 
-    # -- existence -----------------------------------------------------------------------
 
-    def exists(self, asset: str, partition_key: str | None) -> bool:
-        relpath = self.relpath(asset, partition_key)
-        if self.is_gcs:
-            return bool(self.bucket.blob(self._blob_name(relpath)).exists())
-        return os.path.exists(self.uri(relpath))
+def split_by_partition(
+    frame: pd.DataFrame, column: str, partition_keys: list[str], asset: str = "asset"
+) -> dict[str, pa.Table]:
+    """Split one frame covering a partition range into {partition_key: Arrow table of its rows}.
 
-    def existing_keys(self, asset: str, partition_keys: Iterable[str | None]) -> list[str | None]:
-        """The subset of `partition_keys` that have a stored object, in the given order."""
-        keys = list(partition_keys)
-        if self.is_gcs and len(keys) > LISTING_THRESHOLD:
-            # One paged listing of the asset instead of one HEAD request per key.
-            listed = {
-                blob.name
-                for blob in self.client.list_blobs(
-                    self.bucket_name, prefix=self._blob_name(f"{asset}/")
-                )
-            }
-            return [k for k in keys if self._blob_name(self.relpath(asset, k)) in listed]
-        with ThreadPoolExecutor(self.max_workers) as pool:
-            flags = list(pool.map(lambda k: self.exists(asset, k), keys))
-        return [k for k, ok in zip(keys, flags, strict=True) if ok]
+    `column` holds UTC timestamps (naive or tz-aware); hourly keys ("2023-01-01-05:00") floor
+    it to the hour, daily keys ("2023-01-01") to the day. Raises ValueError naming the partitions
+    when a key has no rows or rows fall outside the range, so nothing half-correct is written.
 
-
-def store_from_url(url: str, gcs_client: Any = None, max_workers: int = 16) -> ParquetStore:
-    """A ParquetStore for `url` (folder path, file:// or gs://bucket/prefix)."""
-    return ParquetStore(url, gcs_client=gcs_client, max_workers=max_workers)
+    The frame is converted to Arrow once and sliced (zero-copy) per partition: converting
+    8,760 small pandas frames one by one costs more than writing them.
+    """
+    if column not in frame.columns:
+        raise ValueError(
+            f"cannot split {asset}: partition_column '{column}' is not a column "
+            f"(columns: {list(frame.columns)})"
+        )
+    if all(HOURLY_KEY.match(k) for k in partition_keys):
+        unit, fmt = "h", HOUR_KEY_FORMAT
+    elif all(DAILY_KEY.match(k) for k in partition_keys):
+        unit, fmt = "D", DAY_KEY_FORMAT
+    else:
+        raise ValueError(f"cannot split {asset} by time: unsupported keys {partition_keys[:3]}")
+    floored = naive_utc_series(frame[column]).dt.floor(unit).to_numpy()
+    order = np.argsort(floored, kind="stable")
+    floored = floored[order]
+    starts: list[int] = (
+        np.flatnonzero(np.r_[True, floored[1:] != floored[:-1]]).tolist() if len(floored) else []
+    )
+    labels = [pd.Timestamp(floored[i]).strftime(fmt) for i in starts]
+    wanted = set(partition_keys)
+    outside = [label for label in labels if label not in wanted]
+    if outside:
+        raise ValueError(
+            f"{asset}: rows for {len(outside)} partition(s) outside the materialised range "
+            f"{partition_keys[0]} .. {partition_keys[-1]}: {outside[:5]}; nothing was written"
+        )
+    present = set(labels)
+    empty = [k for k in partition_keys if k not in present]
+    if empty:
+        raise ValueError(
+            f"{asset}: {len(empty)} of {len(partition_keys)} partitions in the range have no rows "
+            f"(by '{column}'): {empty[:5]}; nothing was written"
+        )
+    table = to_arrow(frame.reset_index(drop=True)).take(pa.array(order))
+    bounds = [*starts, len(floored)]
+    return {
+        label: table.slice(bounds[i], bounds[i + 1] - bounds[i]) for i, label in enumerate(labels)
+    }
 
 
 def _unlink_quietly(path: str) -> None:

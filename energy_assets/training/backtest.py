@@ -5,23 +5,29 @@ Baselines, defined for a forecast of target hour T = origin + h made at `origin`
   (for h <= 24 that is y(T - 24)); never reads after the origin.
 * seasonal_naive_168: y(T - 168), the same hour one week earlier (observed when h <= 168).
 All three prediction columns are scored by energy_assets.metrics.score on exactly the same points.
+
+`refit_evaluator` scores a model's CONFIGURATION on one backtest window: it is how the champion
+and a candidate are compared on the same window (energy_assets.training.model_store).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import logging
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from energy_assets.contracts import utc
 from energy_assets.metrics import score
 from energy_assets.training.forecaster import GlobalLGBMForecaster
+
+logger = logging.getLogger(__name__)
 
 _HOUR = pd.Timedelta(hours=1)
 PREDICTION_COLUMNS = [
@@ -35,26 +41,6 @@ PREDICTION_COLUMNS = [
     "seasonal_naive_24",
     "seasonal_naive_168",
 ]
-
-
-def clean_from_api_columns(raw: pd.DataFrame) -> pd.DataFrame:
-    """CLEAN frame (datetime_utc UTC, area, consumer_type, energy_consumption) from API columns."""
-    from energy_assets.features.engineering import clean_consumption
-
-    missing = {"HourUTC", "PriceArea", "ConsumerType_DE35", "TotalCon"} - set(raw.columns)
-    if missing:
-        raise ValueError(f"data lacks the API columns {sorted(missing)}")
-    return clean_consumption(raw)
-
-
-def read_api_file(path) -> pd.DataFrame:
-    """Read a CSV / CSV.gz / parquet file in the API's columns and return the CLEAN frame."""
-    path = Path(path)
-    if path.suffix == ".parquet":
-        raw = pd.read_parquet(path)
-    else:
-        raw = pd.read_csv(path)
-    return clean_from_api_columns(raw)
 
 
 @dataclass
@@ -98,14 +84,9 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value)}")
 
 
-def _utc(ts) -> pd.Timestamp:
-    ts = pd.Timestamp(ts)
-    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-
-
 def daily_origins(cutoff, n_origins: int) -> list[pd.Timestamp]:
     """cutoff, cutoff + 24 h, ... (n_origins of them)."""
-    cutoff = _utc(cutoff)
+    cutoff = utc(cutoff)
     return [cutoff + pd.Timedelta(days=i) for i in range(int(n_origins))]
 
 
@@ -131,24 +112,21 @@ def backtest(
     origins: int | Sequence,
     horizon_hours: int = 24,
     params: Mapping | None = None,
-    trials: int = 0,
     random_state: int = 0,
 ) -> BacktestResult:
     """Train on everything <= cutoff; forecast each origin from data <= that origin; score.
 
     origins: an int N (daily origins cutoff, cutoff + 24 h, ...) or explicit timestamps.
-    trials > 0: tune params first with energy_assets.training.tuning.tune on folds before cutoff.
     Points whose actual is not in `consumption` (the future beyond the data) are dropped.
+    (Tuning first, on folds before the cutoff: energy_assets.training.train.train_candidate.)
     """
-    cutoff = _utc(cutoff)
+    cutoff = utc(cutoff)
     origin_list = (
-        daily_origins(cutoff, origins) if isinstance(origins, int) else [_utc(o) for o in origins]
+        daily_origins(cutoff, origins) if isinstance(origins, int) else [utc(o) for o in origins]
     )
     train = consumption[consumption["datetime_utc"] <= cutoff]
     if len(train) == 0:
         raise ValueError(f"no data at or before the cutoff {cutoff}")
-    if trials > 0:
-        params = _tune(train, trials, horizon_hours, params)
     model = GlobalLGBMForecaster(params, horizon_hours=horizon_hours, random_state=random_state)
     started = time.perf_counter()
     model.fit(train)
@@ -173,7 +151,7 @@ def backtest(
     # Score every method on the SAME points: those where both baselines exist.
     scored = points.dropna(subset=["seasonal_naive_24", "seasonal_naive_168"])
     if len(scored) < len(points):
-        print(f"note: {len(points) - len(scored)} points lack a naive baseline value; not scored")
+        logger.info("%d points lack a naive baseline value; not scored", len(points) - len(scored))
     metrics = {
         "model": score(scored, "predicted"),
         "seasonal_naive_24": score(scored, "seasonal_naive_24"),
@@ -188,21 +166,6 @@ def backtest(
         origins=origin_list,
         params=dict(model.params),
     )
-
-
-def _tune(train: pd.DataFrame, trials: int, horizon_hours: int, params) -> dict:
-    """Tune on folds before the cutoff; explicitly given params stay fixed during the search."""
-    from energy_assets.training import tuning
-
-    # fit_best=False: the backtest fits the final model itself.
-    result = tuning.tune(
-        train,
-        n_trials=trials,
-        horizon_hours=horizon_hours,
-        fit_best=False,
-        fixed_params=dict(params or {}),
-    )
-    return {**dict(result.best_params), **dict(params or {})}
 
 
 def rolling_folds(
@@ -248,24 +211,23 @@ def summary_table(result: BacktestResult) -> str:
     return "\n".join(lines)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="CSV / CSV.gz / parquet in the API's columns")
-    parser.add_argument("--cutoff", required=True, help="last training hour, ISO (UTC)")
-    parser.add_argument("--origins", type=int, required=True, help="number of daily origins")
-    parser.add_argument("--horizon", type=int, default=24, help="hours ahead (default 24)")
-    parser.add_argument("--trials", type=int, default=0, help="Optuna trials before training")
-    parser.add_argument("--json", required=True, help="where to write predictions + metrics")
-    parser.set_defaults(run=run)
+def refit_evaluator(
+    consumption: pd.DataFrame,
+    cutoff: Any,
+    origins: int | Iterable[Any],
+    horizon_hours: int = 24,
+    metric: str = "mape",
+) -> Callable[[GlobalLGBMForecaster], float]:
+    """Score a forecaster's CONFIGURATION on one backtest: refit its params on `consumption` up to
+    `cutoff` and forecast `origins`. Used to compare a candidate with the champion when the
+    champion may have trained on part of the window (a retrain within days of the last one), so
+    neither model has seen the window's actuals."""
+    origin_arg = origins if isinstance(origins, int) else list(origins)
 
+    def evaluate(forecaster: GlobalLGBMForecaster) -> float:
+        result = backtest(
+            consumption, cutoff, origin_arg, horizon_hours=horizon_hours, params=forecaster.params
+        )
+        return float(result.metrics["model"][metric])
 
-def run(args: argparse.Namespace) -> int:
-    consumption = read_api_file(args.data)
-    result = backtest(
-        consumption, args.cutoff, args.origins, horizon_hours=args.horizon, trials=args.trials
-    )
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(result.to_json())
-    print(summary_table(result))
-    print(f"wrote {len(result.predictions)} predictions to {out}")
-    return 0
+    return evaluate

@@ -1,71 +1,25 @@
 """One global LightGBM that forecasts the next 24 hours of every (area, consumer_type) series.
 
-Strategy (chosen by measurement; the comparison table is below):
+How it forecasts (why each choice, with the measurements: docs/decisions/0001-forecaster.md):
 
 * multi-horizon: ONE model for all horizons, the horizon (1..24) is a feature; each training row
   is (series, origin, horizon). No recursion, so no error feedback and one vectorised predict.
 * relative target: the model learns log(y[target] / level), level = mean of the series' last 24
   hours at the origin. One model then spans 89 kWh ... 1.6 M kWh series; predictions are
   level * exp(model output). Every lag feature is expressed the same way (log-ratio to level).
-* features (all vectorised numpy over a dense series x hour grid): calendar + Danish holidays of the
-  TARGET hour (energy_assets.features.calendar) plus a Christmas-New Year break flag (Dec 24 -
-  Jan 1, holiday-like every year); last value; the same hour 1, 2, 7 and 14 days before the target
-  (never after the origin); the mean of the same hour over the last 7 days, and over the last 14
-  days restricted to days of the target's kind (working vs weekend/holiday/break), so last week's
-  Christmas does not leak into a normal week's profile; reference-day shapes (y[ref] over the
-  level at the reference origin) and anchors (y[origin] * y[ref] / y[ref origin]); rolling
-  mean 168 h / std 24 h at the origin; yesterday-vs-today change at the origin; holiday /
-  off-day / break flags of the lag reference days (so the model knows lag-168 was Christmas);
-  horizon; log(level); area and consumer_type as pandas categoricals.
-* prediction intervals (prediction_lower / _upper, nominal 80 %): 10 % / 90 % quantiles per horizon
-  of log residuals, averaged between the in-sample residuals (optimistic: 76 % / 74 % coverage
-  on the two shared-slice windows below) and the shape-blend holdout's out-of-sample residuals
-  (pessimistic, its model saw 7 fewer days: 87 % / 84 %); the average covers 83 % / 81 %, and
-  81 % on synthetic data. In-sample only when the data is too short for a holdout.
+* features (vectorised numpy over a dense series x hour grid): calendar + Danish holidays of the
+  TARGET hour plus a Christmas-New Year break flag; last value; the same hour 1, 2, 7 and 14 days
+  before the target (never after the origin); same-hour profiles over the last 7 days and over
+  the last 14 days of the target's kind (working vs off day); reference-day shapes and anchors;
+  rolling mean 168 h / std 24 h at the origin; holiday / off-day flags of the lag reference days;
+  horizon; log(level); area and consumer_type as categoricals.
+* shape blend: each 24-hour path is averaged geometrically with last week's same hours rescaled
+  to the trees' daily level; the weight is chosen in fit() on a holdout of the last 7 days
+  (`shape_blend="auto"`), so data where the trees already get the shape right keeps weight 0.
+* prediction intervals (prediction_lower / _upper, nominal 80 %): per-horizon 10 % / 90 %
+  quantiles of log residuals, the mean of the in-sample and the holdout residuals' quantiles.
 
-Strategy comparison (backtest on the shared slice: 76 series, cutoff 2023-01-10T22:00, 7 daily
-origins, 12,768 points; seasonal naive 168 h scores MAPE 7.09 %, naive 24 h 12.13 %):
-
-    target / strategy (all 300 rounds, same features)   MAPE    WAPE   median-series MAPE
-    log-ratio to 24 h level, multi-horizon, L1          5.79 %  7.35 %  4.34 %   <- shipped trees
-    same, L2 objective                                  5.69 %  7.55 %  4.59 %
-    log-ratio minus a rule anchor (level-adjusted
-      lag-168), multi-horizon                           6.24 %  7.41 %  4.82 %
-    log(kWh), multi-horizon                             7.10 %  8.41 %  5.07 %
-    absolute kWh, multi-horizon, L2                    11.69 %  8.54 %  7.51 %
-    log-ratio, direct (24 models, one per horizon)      7.10 %  7.65 %  5.01 %
-    recursive (the course's sktime pipeline)            9.27 %  8.98 %  6.93 %
-    shipped trees + shape blend (auto, below)           5.53 %  7.20 %  4.15 %   <- shipped
-
-L1 is shipped over L2: better WAPE and median-series MAPE, pooled MAPE within noise.
-The table used 150 k sampled rows x 300 rounds (lr 0.08); the shipped 100 k rows x 200 rounds
-(lr 0.1) scores the same (5.79 % / 7.24 % / 4.27 %; seed 1: 5.94 % vs 5.90 %) in half the fit time.
-
-The relative target is what lets one model serve 89 kWh and 1.6 M kWh series; the horizon
-feature lets every horizon share the data (the direct models each see 1/24 of it).
-Larger models (400 k rows, 63 leaves, 500 rounds) did not beat this configuration (5.8-6.1 %).
-
-Shape blend (post-processing of each 24-hour path, `_blend_weekly_shape`):
-the trees' path is averaged geometrically with last week's same hours rescaled to the trees' own
-daily level, path^(1-w) * weekly^w. Measured on the shared slice, the trees' daily LEVEL is better
-than last week's, but given the true daily mean their within-day SHAPE scores 4.59 % MAPE against
-4.40 % for last week's shape: two noisy shape estimates, so their average beats both. On smooth
-synthetic data (a deterministic shape plus noise, 3 years of history) the trees learn the shape
-exactly and any blend hurts (w=0.5: 6.97 -> 7.26 %). So `shape_blend="auto"` (shipped) lets the
-data decide: fit() refits the trees on all but the last 7 days, forecasts those days, and keeps
-the weight in (0, .25, .5, .75) with the lowest holdout MAPE. Measured (pooled MAPE, seed 0/1):
-
-    window                                       trees alone     auto        chosen w
-    shared slice, cutoff 2023-01-10T22, 7 days   5.79 / 5.94 %   5.53 / 5.67 %   0.25
-    shared slice, cutoff 2023-01-13T22, 4 days   6.29 / 6.33 %   5.75 / 6.02 %   0.5
-    synthetic 3 y, cutoffs 2021-12-20, 2022-04-05,
-      2023-01-10 (7 days each)                   9.15, 7.26, 6.97 %  same          0
-
-The weight is only applied where last week's hour is observed at the origin and of the same kind
-(working vs off day): after a holiday week the trees' shape stands alone. Cost: a second fit
-(fit 2.7 s -> 5.3 s on the slice).
-
-Bad input policy (tested in energy_assets_tests/test_forecaster.py):
+Bad input policy (tested in energy_assets_tests/training/test_forecaster.py):
 * duplicate (datetime_utc, area, consumer_type) rows -> ValueError naming the series and hour.
 * missing hours / NaN values: each series is put on the full hourly grid and gaps of at most
   MAX_FILL_HOURS are forward-filled. A longer gap inside the 8 days that a forecast reads
@@ -94,9 +48,17 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from energy_assets.contracts import (
+    CALENDAR_COLUMNS,
+    CLEAN_COLUMNS,
+    DANISH_TZ,
+    FORECASTER_OUTPUT_COLUMNS,
+    FORECASTS,
+)
 from energy_assets.features.calendar import calendar_features
-from energy_assets.features.engineering import CLEAN_COLUMNS
 
+MODEL_FORMAT = "energy_assets.GlobalLGBMForecaster/2"
+MODEL_FILE = "model.txt"
 MAX_FILL_HOURS = 6
 MIN_HISTORY_HOURS = 8 * 24  # lag-168 of a 24 h-ahead target plus a day of level
 _RATIO_CLIP = (1e-3, 1e3)
@@ -121,9 +83,8 @@ DEFAULT_PARAMS: dict = {
     # on the shared backtest, within noise, so the shipped model does not use it; tuning may.
     "recency_halflife_days": 0,
     # Weight of last week's hourly shape in the final forecast (0 = the trees alone), or "auto":
-    # chosen in fit() on a holdout of the last days of the training data. See "Shape blend" in
-    # the module docstring: it helps on real data and hurts on smooth synthetic data, so the
-    # data decides.
+    # chosen in fit() on a holdout of the last days of the training data. It helps on real data
+    # and hurts on smooth synthetic data (docs/decisions/0001-forecaster.md), so the data decides.
     "shape_blend": "auto",
 }
 
@@ -135,14 +96,9 @@ SHAPE_BLEND_HOLDOUT_DAYS = 7  # a 3-day holdout picked blends on smooth syntheti
 # Non-LightGBM keys that live in params so tuning can search them too.
 _OWN_KEYS = ("num_boost_round", "max_train_rows", "recency_halflife_days", "shape_blend")
 
-_CALENDAR_COLS = (
-    "hour_of_day",
-    "day_of_week",
-    "is_weekend",
-    "is_holiday",
-    "is_holiday_eve",
-    "is_bridge_day",
-)
+# The calendar of the target hour, without day_of_year: a few weeks of training data would
+# only let it memorise dates.
+_CALENDAR_COLS = tuple(c for c in CALENDAR_COLUMNS if c != "day_of_year")
 
 
 def suggest_params(trial) -> dict:
@@ -164,20 +120,6 @@ def suggest_params(trial) -> dict:
         "recency_halflife_days": trial.suggest_categorical("recency_halflife_days", [0, 7, 14, 28]),
         "shape_blend": trial.suggest_categorical("shape_blend", ["auto", 0.0, 0.25, 0.5, 0.75]),
     }
-
-
-SEARCH_SPACE = suggest_params
-
-FORECAST_COLUMNS = (
-    "area",
-    "consumer_type",
-    "forecast_origin",
-    "datetime_utc",
-    "horizon_hours",
-    "prediction",
-    "prediction_lower",
-    "prediction_upper",
-)
 
 
 class _Grid:
@@ -230,7 +172,7 @@ class _Grid:
         hours = pd.date_range(self.start, periods=n_hours + extra_hours + 1, freq="h")
         cal = calendar_features(hours)
         self.calendar = {c: cal[c].to_numpy() for c in _CALENDAR_COLS}
-        local = hours.tz_convert("Europe/Copenhagen")
+        local = hours.tz_convert(DANISH_TZ)
         # The Christmas-New Year break behaves like a holiday although most days are not
         # statutory holidays; every year, so it generalises beyond the training window.
         self.calendar["is_year_end_break"] = np.asarray(
@@ -400,8 +342,6 @@ class GlobalLGBMForecaster:
 
     params: LightGBM parameters merged over DEFAULT_PARAMS (plus `num_boost_round` and
     `max_train_rows`, the cap on sampled (series, origin, horizon) training rows).
-    target: "log_ratio" (shipped), "log" or "absolute" - kept for the strategy comparison.
-    strategy: "multi_horizon" (shipped; horizon is a feature) or "direct" (one model per horizon).
     num_threads: LightGBM threads. 1 by default: on a shared 2-core box OpenMP with 2 threads
     was 3x SLOWER than 1 (busy-waiting under oversubscription); results are deterministic for a
     given num_threads.
@@ -413,21 +353,13 @@ class GlobalLGBMForecaster:
         horizon_hours: int = 24,
         random_state: int = 0,
         *,
-        target: str = "log_ratio",
-        strategy: str = "multi_horizon",
         num_threads: int = 1,
     ):
-        if target not in ("log_ratio", "anchored", "log", "absolute"):
-            raise ValueError(f"unknown target {target!r}")
-        if strategy not in ("multi_horizon", "direct"):
-            raise ValueError(f"unknown strategy {strategy!r}")
         self.params = {**DEFAULT_PARAMS, **dict(params or {})}
         self.horizon_hours = int(horizon_hours)
         self.random_state = int(random_state)
-        self.target = target
-        self.strategy = strategy
         self.num_threads = int(num_threads)
-        self.boosters: list[lgb.Booster] = []
+        self.booster: lgb.Booster | None = None
         self.feature_names: list[str] = []
         self.series: list[tuple[str, int]] = []
         self.training_start: pd.Timestamp | None = None
@@ -459,33 +391,6 @@ class GlobalLGBMForecaster:
         frame["consumer_type"] = pd.Categorical(types, categories=self.consumer_types)
         return frame
 
-    @staticmethod
-    def _anchor(features: dict) -> np.ndarray:
-        """Rule-based starting point in log-ratio space: last week's same hour scaled by the
-        level change, else the same-kind profile, else yesterday; the trees learn corrections."""
-        base = features["shape_7d"].copy()
-        for name in ("profile_same_kind", "lag_1d"):
-            base = np.where(np.isfinite(base), base, features[name])
-        return np.nan_to_num(base, nan=0.0, posinf=0.0, neginf=0.0)
-
-    def _encode_target(self, y, level, base=0.0):
-        if self.target == "anchored":
-            return _log_ratio(y, level) - base
-        if self.target == "log_ratio":
-            return _log_ratio(y, level)
-        if self.target == "log":
-            return np.log(np.clip(y, 1e-9, None))
-        return y
-
-    def _decode(self, raw, level, base=0.0):
-        if self.target == "anchored":
-            return level * np.exp(raw + base)
-        if self.target == "log_ratio":
-            return level * np.exp(raw)
-        if self.target == "log":
-            return np.exp(raw)
-        return raw
-
     def fit(self, consumption: pd.DataFrame) -> GlobalLGBMForecaster:
         """Train on a CLEAN frame (datetime_utc UTC, area, consumer_type, energy_consumption)."""
         started = time.perf_counter()
@@ -514,44 +419,34 @@ class GlobalLGBMForecaster:
         s, o, h = s[keep], o[keep], h[keep]
         features, level = _features(grid, s, o, h)
         y = grid.value(s, o + h)
-        base = self._anchor(features)
-        target = self._encode_target(y, level, base)
+        # The relative target: log(y / level); predictions decode as level * exp(output).
+        target = _log_ratio(y, level)
         ok = np.isfinite(target) & np.isfinite(level) & (level > 0)
         if ok.sum() < 100:
             raise ValueError(
                 f"only {int(ok.sum())} usable training rows: need at least a few days of hourly data"
             )
         X = self._frame(features, grid, s)[ok].reset_index(drop=True)
-        target, level_ok, h_ok, base_ok = target[ok], level[ok], h[ok], base[ok]
+        target, level_ok, h_ok = target[ok], level[ok], h[ok]
         self.feature_names = list(X.columns)
-        params = self._lgb_params()
         rounds = int(self.params.get("num_boost_round", 500))
-        groups = (
-            [np.arange(len(X))]
-            if self.strategy == "multi_horizon"
-            else [np.flatnonzero(h_ok == k) for k in range(1, H + 1)]
-        )
         halflife = self.params.get("recency_halflife_days")
         # Optional: recent origins weigh more (the newest regime is the one we forecast into).
         weight = (
             0.5 ** ((grid.n_hours - 1 - o[ok]) / (24.0 * float(halflife))) if halflife else None
         )
-        self.boosters = []
-        raw = np.empty(len(X))
-        for rows in groups:
-            data = lgb.Dataset(
-                X.iloc[rows],
-                target[rows],
-                weight=None if weight is None else weight[rows],
-                categorical_feature=["area", "consumer_type"],
-                free_raw_data=True,
-            )
-            booster = lgb.train(params, data, num_boost_round=rounds)
-            self.boosters.append(booster)
-            raw[rows] = booster.predict(X.iloc[rows], num_threads=self.num_threads)
+        data = lgb.Dataset(
+            X,
+            target,
+            weight=weight,
+            categorical_feature=["area", "consumer_type"],
+            free_raw_data=True,
+        )
+        self.booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
+        raw = self.booster.predict(X, num_threads=self.num_threads)
         # 80 % interval from in-sample relative residuals per horizon (optimistic; documented).
         y_ok = y[ok]
-        pred = self._decode(raw, level_ok, base_ok)
+        pred = level_ok * np.exp(raw)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.log(np.clip(y_ok / np.clip(pred, 1e-9, None), *_RATIO_CLIP))
         self.interval_quantiles = {
@@ -588,8 +483,6 @@ class GlobalLGBMForecaster:
             {**self.params, "shape_blend": 0.0},
             horizon_hours=H,
             random_state=self.random_state,
-            target=self.target,
-            strategy=self.strategy,
             num_threads=self.num_threads,
         )
         # The weight is one number: a sample of series scores it as well as all of them, and
@@ -688,14 +581,12 @@ class GlobalLGBMForecaster:
                 "prediction_upper": np.clip(upper, 0, None),
                 "model_used": np.where(fallback, "seasonal_naive", "lightgbm"),
             }
-        )
-        return out.sort_values(
-            ["forecast_origin", "area", "consumer_type", "horizon_hours"], kind="stable"
-        ).reset_index(drop=True)
+        )[FORECASTER_OUTPUT_COLUMNS]
+        return out.sort_values(list(FORECASTS.key), kind="stable").reset_index(drop=True)
 
     def _tree_paths(self, history: pd.DataFrame, origins) -> _TreePaths:
         """The trees' forecast for every active (series, origin, horizon) row of `history`."""
-        if not self.boosters:
+        if self.booster is None:
             raise RuntimeError("GlobalLGBMForecaster is not fitted; call fit() or load()")
         H = self.horizon_hours
         grid = _Grid(history, extra_hours=H)
@@ -749,25 +640,17 @@ class GlobalLGBMForecaster:
             )
         features, level = _features(grid, s, o, h)
         X = self._frame(features, grid, s)[self.feature_names]
-        if self.strategy == "multi_horizon":
-            raw = self.boosters[0].predict(X, num_threads=self.num_threads)
-        else:
-            raw = np.empty(len(X))
-            for k, booster in enumerate(self.boosters, start=1):
-                rows = np.flatnonzero(h == k)
-                raw[rows] = booster.predict(X.iloc[rows], num_threads=self.num_threads)
-        trees = self._decode(raw, level, self._anchor(features))
+        raw = self.booster.predict(X, num_threads=self.num_threads)
+        trees = level * np.exp(raw)
         return _TreePaths(grid, s, o, h, level, trees, short)
 
     # ------------------------------------------------------------------ persistence
     def _metadata(self) -> dict:
         return {
-            "format": "energy_assets.GlobalLGBMForecaster/1",
+            "format": MODEL_FORMAT,
             "params": self.params,
             "horizon_hours": self.horizon_hours,
             "random_state": self.random_state,
-            "target": self.target,
-            "strategy": self.strategy,
             "num_threads": self.num_threads,
             "feature_names": self.feature_names,
             "series": [[a, c] for a, c in self.series],
@@ -782,31 +665,37 @@ class GlobalLGBMForecaster:
             "interval_quantiles": self.interval_quantiles,
             "shape_blend": self.shape_blend,
             "shape_blend_holdout": self.shape_blend_holdout,
-            "n_boosters": len(self.boosters),
         }
 
     def save(self, path) -> Path:
-        """Write metadata.json + model_<k>.txt (LightGBM text models) into directory `path`."""
-        if not self.boosters:
+        """Write metadata.json + model.txt (the LightGBM text model) into directory `path`."""
+        if self.booster is None:
             raise RuntimeError("nothing to save: the forecaster is not fitted")
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        for k, booster in enumerate(self.boosters):
-            (path / f"model_{k}.txt").write_text(booster.model_to_string())
+        (path / MODEL_FILE).write_text(self.booster.model_to_string())
         (path / "metadata.json").write_text(json.dumps(self._metadata(), indent=2))
         return path
 
     @classmethod
     def load(cls, path) -> GlobalLGBMForecaster:
-        """Load a forecaster written by save(); predictions are identical to the saved one's."""
+        """Load a forecaster written by save(); predictions are identical to the saved one's.
+
+        Versions registered before the single-booster format (model_0.txt, with `target` and
+        `strategy` keys) load too, as long as they used the shipped log-ratio multi-horizon model.
+        """
         path = Path(path)
         meta = json.loads((path / "metadata.json").read_text())
+        legacy = (meta.get("target", "log_ratio"), meta.get("strategy", "multi_horizon"))
+        if legacy != ("log_ratio", "multi_horizon") or meta.get("n_boosters", 1) != 1:
+            raise ValueError(
+                f"{path}: a forecaster with target/strategy {legacy} and "
+                f"{meta.get('n_boosters')} boosters is not supported any more; retrain it"
+            )
         model = cls(
             meta["params"],
             horizon_hours=meta["horizon_hours"],
             random_state=meta["random_state"],
-            target=meta["target"],
-            strategy=meta["strategy"],
             num_threads=meta["num_threads"],
         )
         model.feature_names = meta["feature_names"]
@@ -818,15 +707,17 @@ class GlobalLGBMForecaster:
         model.interval_quantiles = meta["interval_quantiles"]
         model.shape_blend = float(meta.get("shape_blend", 0.0))
         model.shape_blend_holdout = meta.get("shape_blend_holdout", {})
-        model.boosters = [
-            lgb.Booster(model_str=(path / f"model_{k}.txt").read_text())
-            for k in range(meta["n_boosters"])
-        ]
+        model_file = path / MODEL_FILE
+        if not model_file.exists():
+            model_file = path / "model_0.txt"
+        model.booster = lgb.Booster(model_str=model_file.read_text())
         return model
 
     def feature_importance(self) -> pd.DataFrame:
-        """Total gain per feature (summed over boosters), largest first."""
-        gain = sum(b.feature_importance(importance_type="gain") for b in self.boosters)
+        """Total gain per feature, largest first."""
+        if self.booster is None:
+            raise RuntimeError("GlobalLGBMForecaster is not fitted; call fit() or load()")
+        gain = self.booster.feature_importance(importance_type="gain")
         return (
             pd.DataFrame({"feature": self.feature_names, "gain": np.asarray(gain, dtype=float)})
             .sort_values("gain", ascending=False)

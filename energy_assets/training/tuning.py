@@ -14,7 +14,8 @@ never worse (on these folds) than the shipped defaults.
 Plots (optimisation history, parameter importances, intermediate values) are logged as
 self-contained plotly HTML artifacts; PNG would need kaleido, which is not installed.
 
-No Dagster imports here: the `forecasting_model` asset calls `tune()`.
+Every run is logged through an explicit MLflow client (`tracking.tracked_run`): no process-wide
+MLflow state, so tuning works the same in a Dagster step, the CLI or a test.
 """
 
 from __future__ import annotations
@@ -31,17 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import optuna
 import pandas as pd
 import sqlalchemy.exc
-from mlflow.entities import Metric
 from optuna.trial import TrialState
 
-from energy_assets import config
 from energy_assets.training.backtest import backtest, rolling_folds
 from energy_assets.training.forecaster import DEFAULT_PARAMS, GlobalLGBMForecaster, suggest_params
-from energy_assets.training.registry import MlflowSettings
+from energy_assets.training.tracking import (
+    MlflowSettings,
+    TrackedRun,
+    finite_metrics,
+    loggable,
+    tracked_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +72,14 @@ class TuningResult:
 
 
 def open_study(
-    storage_url: str | None = None,
+    storage_url: str,
     study_name: str = STUDY_NAME,
     *,
     seed: int = 0,
     pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
     """Create or resume the study in an RDB storage (any SQLAlchemy URL)."""
-    url = storage_url or config.optuna_storage_url()
+    url = storage_url
     engine_kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -113,19 +117,6 @@ def open_study(
     )
 
 
-def _loggable(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, int | float | str | bool) else str(v) for k, v in params.items()}
-
-
-def _finite(metrics: Mapping[str, Any]) -> dict[str, float]:
-    out = {}
-    for key, value in metrics.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if math.isfinite(float(value)):
-                out[key] = float(value)
-    return out
-
-
 def _pooled_over_folds(fold_metrics: list[dict[str, dict[str, float]]]) -> dict[str, dict]:
     """Combine per-fold metrics into one set per forecaster: pooled MAPE and median-series MAPE
     weighted by n_points (exact for MAPE, as the folds' points are disjoint), WAPE averaged."""
@@ -147,12 +138,12 @@ def tune(
     consumption: pd.DataFrame,
     n_trials: int,
     timeout_seconds: float | None = None,
-    storage_url: str | None = None,
+    *,
+    storage_url: str,
+    tracking: MlflowSettings,
     study_name: str = STUDY_NAME,
     n_folds: int = 3,
-    tracking: MlflowSettings | None = None,
     seed: int = 0,
-    *,
     fold_days: int = 1,
     horizon_hours: int = 24,
     fixed_params: Mapping[str, Any] | None = None,
@@ -164,15 +155,13 @@ def tune(
 
     n_trials / timeout_seconds: budget of THIS call (whichever ends first); earlier trials of a
       resumed study count towards the best result, not towards the budget.
-    storage_url: Optuna RDB URL; default `config.optuna_storage_url()` (ENERGY_OPTUNA_STORAGE).
+    storage_url: Optuna RDB URL (ENERGY_OPTUNA_STORAGE); tracking: where the MLflow runs go.
     fixed_params: merged over every trial's suggestion (e.g. a smaller num_boost_round in CI).
     fit_best: fit the best configuration on all of `consumption` once to log its feature
       importances (gain) on the parent run; returned as `feature_importance`. Pass False when
       the caller fits the final model anyway and logs it with `log_feature_importance`.
-    run_tags: extra tags on the parent run (e.g. MlflowTracking.dagster_tags(context)).
+    run_tags: extra tags on the parent run (e.g. the Dagster run id).
     """
-    tracking = tracking or MlflowSettings()
-    tracking.activate()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fixed = dict(fixed_params or {})
     study = open_study(storage_url, study_name, seed=seed, pruner=pruner)
@@ -181,54 +170,27 @@ def tune(
     folds = rolling_folds(consumption, n_folds, fold_days=fold_days, horizon_hours=horizon_hours)
     trials_run = 0
 
-    def objective(trial: optuna.Trial) -> float:
-        nonlocal trials_run
-        trials_run += 1
-        params = {**suggest_params(trial), **fixed}
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
-            mlflow.set_tags(
-                {"optuna.study": study_name, "optuna.trial": str(trial.number), "pruned": "false"}
-            )
-            mlflow.log_params(_loggable(params))
-            fold_metrics: list[dict[str, dict[str, float]]] = []
-            fold_values: list[float] = []
-            for step, fold in enumerate(folds):
-                result = backtest(
-                    consumption,
-                    fold.cutoff,
-                    fold.origins,
-                    horizon_hours=horizon_hours,
-                    params=params,
-                )
-                metrics = {name: _finite(values) for name, values in result.metrics.items()}
-                fold_metrics.append(metrics)
-                value = metrics["model"][OBJECTIVE_METRIC]
-                fold_values.append(value)
-                mlflow.log_metric("fold_mape", value, step=step)
-                mlflow.log_metrics(
-                    {
-                        f"fold_{step}.{name}.{key}": v
-                        for name, values in metrics.items()
-                        for key, v in values.items()
-                        if key != "n_points"
-                    }
-                )
-                mlflow.log_metric("fit_seconds", result.fit_seconds, step=step)
-                trial.set_user_attr("fold_metrics", fold_metrics)
-                trial.report(value, step=step)
-                if trial.should_prune():
-                    mlflow.set_tag("pruned", "true")
-                    mlflow.log_metric("pruned", 1.0)
-                    raise optuna.TrialPruned(f"fold {step} MAPE {value:.4f} worse than the median")
-            mean_value = sum(fold_values) / len(fold_values)
-            mlflow.log_metrics({"pruned": 0.0, "mape_mean": mean_value})
-            return mean_value
+    with tracked_run(
+        tracking,
+        f"tune-{study_name}",
+        tags={"optuna.study": study_name, "kind": "tuning", **dict(run_tags or {})},
+    ) as parent:
 
-    # Nest under a caller's active run (e.g. an asset's own run) rather than failing on it.
-    nested = mlflow.active_run() is not None
-    with mlflow.start_run(run_name=f"tune-{study_name}", nested=nested) as parent:
-        mlflow.set_tags({"optuna.study": study_name, "kind": "tuning", **dict(run_tags or {})})
-        mlflow.log_params(
+        def objective(trial: optuna.Trial) -> float:
+            nonlocal trials_run
+            trials_run += 1
+            params = {**suggest_params(trial), **fixed}
+            with tracked_run(
+                tracking,
+                f"trial-{trial.number}",
+                parent_run_id=parent.run_id,
+                tags={"optuna.study": study_name, "optuna.trial": trial.number, "pruned": "false"},
+                finished_on=(optuna.TrialPruned,),
+            ) as run:
+                run.log_params(params)
+                return _score_trial(run, trial, consumption, folds, params, horizon_hours)
+
+        parent.log_params(
             {
                 "study_name": study_name,
                 "n_trials_budget": n_trials,
@@ -240,19 +202,58 @@ def tune(
                 "sampler": "TPESampler",
                 "pruner": type(study.pruner).__name__,
                 "fold_cutoffs": ",".join(pd.Timestamp(f.cutoff).isoformat() for f in folds)[:500],
-                **{f"fixed.{k}": v for k, v in _loggable(fixed).items()},
+                **{f"fixed.{k}": v for k, v in loggable(fixed).items()},
             }
         )
         study.optimize(objective, n_trials=n_trials, timeout=timeout_seconds, gc_after_trial=True)
-        result = _summarise(study, fixed, trials_run, parent.info.run_id)
-        _log_summary(study, result)
+        result = _summarise(study, fixed, trials_run, parent.run_id)
+        _log_summary(parent, study, result)
         if fit_best:
             forecaster = GlobalLGBMForecaster(
                 params=result.best_params, horizon_hours=horizon_hours, random_state=seed
             ).fit(consumption)
             result.feature_importance = forecaster.feature_importance()
-            log_feature_importance(result.feature_importance)
+            log_feature_importance(parent, result.feature_importance)
     return result
+
+
+def _score_trial(
+    run: TrackedRun,
+    trial: optuna.Trial,
+    consumption: pd.DataFrame,
+    folds: list,
+    params: dict[str, Any],
+    horizon_hours: int,
+) -> float:
+    """Backtest `params` fold by fold, reporting each fold's MAPE so the pruner can stop it."""
+    fold_metrics: list[dict[str, dict[str, float]]] = []
+    fold_values: list[float] = []
+    for step, fold in enumerate(folds):
+        result = backtest(
+            consumption, fold.cutoff, fold.origins, horizon_hours=horizon_hours, params=params
+        )
+        metrics = {name: finite_metrics(values) for name, values in result.metrics.items()}
+        fold_metrics.append(metrics)
+        value = metrics["model"][OBJECTIVE_METRIC]
+        fold_values.append(value)
+        run.log_metrics({"fold_mape": value, "fit_seconds": result.fit_seconds}, step=step)
+        run.log_metrics(
+            {
+                f"fold_{step}.{name}.{key}": v
+                for name, values in metrics.items()
+                for key, v in values.items()
+                if key != "n_points"
+            }
+        )
+        trial.set_user_attr("fold_metrics", fold_metrics)
+        trial.report(value, step=step)
+        if trial.should_prune():
+            run.set_tags({"pruned": "true"})
+            run.log_metrics({"pruned": 1.0})
+            raise optuna.TrialPruned(f"fold {step} MAPE {value:.4f} worse than the median")
+    mean_value = sum(fold_values) / len(fold_values)
+    run.log_metrics({"pruned": 0.0, "mape_mean": mean_value})
+    return mean_value
 
 
 def _summarise(
@@ -278,10 +279,10 @@ def _summarise(
     )
 
 
-def _log_summary(study: optuna.Study, result: TuningResult) -> None:
+def _log_summary(parent: TrackedRun, study: optuna.Study, result: TuningResult) -> None:
     states = [t.state for t in study.trials]
-    mlflow.log_params({f"best.{k}": v for k, v in _loggable(result.best_params).items()})
-    mlflow.log_metrics(
+    parent.log_params({f"best.{k}": v for k, v in result.best_params.items()})
+    parent.log_metrics(
         {
             "best_mape": result.best_value,
             "best_trial": float(study.best_trial.number),
@@ -297,17 +298,17 @@ def _log_summary(study: optuna.Study, result: TuningResult) -> None:
         for name, values in result.best_metrics.items()
         for key, value in values.items()
     }
-    mlflow.log_metrics(flat)
     model_mape = result.best_metrics.get("model", {}).get("mape")
     for baseline in BASELINES:
         baseline_mape = result.best_metrics.get(baseline, {}).get("mape")
         if model_mape is not None and baseline_mape:
-            mlflow.log_metric(f"mape_ratio_vs_{baseline}", model_mape / baseline_mape)
-    mlflow.log_dict(result.best_metrics, "backtest/best_metrics.json")
-    _log_plots(study)
+            flat[f"mape_ratio_vs_{baseline}"] = model_mape / baseline_mape
+    parent.log_metrics(flat)
+    parent.log_dict(result.best_metrics, "backtest/best_metrics.json")
+    _log_plots(parent, study)
 
 
-def _log_plots(study: optuna.Study) -> None:
+def _log_plots(run: TrackedRun, study: optuna.Study) -> None:
     """Optimisation history, parameter importances and per-fold intermediate values as HTML."""
     from optuna import visualization
 
@@ -323,11 +324,11 @@ def _log_plots(study: optuna.Study) -> None:
             except (ValueError, RuntimeError, ZeroDivisionError) as error:
                 # e.g. parameter importances need two completed trials with varying params.
                 logger.warning("skipped plot %s: %s", name, error)
-                mlflow.set_tag(f"plot.{name}", f"skipped: {error}"[:250])
+                run.set_tags({f"plot.{name}": f"skipped: {error}"[:250]})
                 continue
             path = Path(tmp) / f"{name}.html"
             figure.write_html(path, include_plotlyjs=True, full_html=True)
-            mlflow.log_artifact(str(path), artifact_path="plots")
+            run.log_artifact(path, artifact_path="plots")
 
 
 def _metric_name(text: str) -> str:
@@ -335,32 +336,22 @@ def _metric_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-./ ]", "_", text)
 
 
-def log_feature_importance(importance: pd.DataFrame, run_id: str | None = None) -> None:
-    """Log `forecaster.feature_importance()` (feature, gain) to `run_id` (e.g. a finished tuning
-    parent run) or the active run: full table as CSV/JSON artifacts, the top features' share of
-    total gain as metrics (`importance.<feature>`) and their ranking as the tag `top_features`
-    (a tag, not a param, so a later, final model's importances can replace it)."""
-    active = mlflow.active_run()
-    run_id = run_id or (active.info.run_id if active is not None else None)
-    if run_id is None:
-        raise ValueError("log_feature_importance needs an active MLflow run or a run_id")
-    client = mlflow.MlflowClient()
-    client.log_text(
-        run_id, importance.to_csv(index=False), "feature_importance/feature_importance.csv"
-    )
-    client.log_text(
-        run_id,
+def log_feature_importance(run: TrackedRun, importance: pd.DataFrame) -> None:
+    """Log `forecaster.feature_importance()` (feature, gain) to `run` (e.g. a finished tuning
+    parent run): full table as CSV/JSON artifacts, the top features' share of total gain as
+    metrics (`importance.<feature>`) and their ranking as the tag `top_features` (a tag, not a
+    param, so a later, final model's importances can replace it)."""
+    run.log_text(importance.to_csv(index=False), "feature_importance/feature_importance.csv")
+    run.log_text(
         json.dumps(importance.to_dict(orient="records"), indent=1),
         "feature_importance/feature_importance.json",
     )
     top = importance.head(TOP_FEATURES_LOGGED)
     total = float(importance["gain"].sum()) or 1.0
-    now = int(time.time() * 1000)
-    client.log_batch(
-        run_id,
-        metrics=[
-            Metric(f"importance.{_metric_name(str(row.feature))}", float(row.gain) / total, now, 0)
+    run.log_metrics(
+        {
+            f"importance.{_metric_name(str(row.feature))}": float(row.gain) / total
             for row in top.itertuples()
-        ],
+        }
     )
-    client.set_tag(run_id, "top_features", ",".join(top["feature"].astype(str))[:5000])
+    run.set_tags({"top_features": ",".join(top["feature"].astype(str))[:5000]})

@@ -1,11 +1,13 @@
 """A small wrapper over Great Expectations 1.x: validate a DataFrame, get a readable outcome.
 
-dagster-ge only supports GX < 1, so the platform wraps GX itself. One ephemeral GX context (with
-one pandas datasource, dataframe asset and whole-dataframe batch definition) is built per
-process and reused: building it and importing GX are the slow parts (seconds), validating is not.
+dagster-ge only supports GX < 1, so the platform wraps GX itself. A `FrameValidator` owns one
+ephemeral GX context (one pandas datasource, dataframe asset and whole-dataframe batch
+definition), built on first use (~35 ms; importing GX is the slow part, seconds, paid once per
+process). In Dagster runs the `gx` resource holds one per run; elsewhere make one and reuse it.
 
-    outcome = validate_frame(df, [gxe.ExpectColumnValuesToNotBeNull(column="TotalCon")],
-                             "raw_consumption", index_columns=["HourUTC", "PriceArea"])
+    validator = FrameValidator()
+    outcome = validator.validate(df, [gxe.ExpectColumnValuesToNotBeNull(column="TotalCon")],
+                                 "raw_consumption", index_columns=["HourUTC", "PriceArea"])
     outcome.success, outcome.failed, outcome.summary(), outcome.to_metadata()
 
 Offending rows come from GX's SUMMARY result format with `unexpected_index_column_names`, so a
@@ -23,26 +25,6 @@ import pandas as pd
 
 # Offending rows kept per failed expectation (GX partial_unexpected_count).
 MAX_UNEXPECTED_ROWS = 20
-
-_lock = threading.Lock()
-_batch_definition: Any = None
-
-
-def _whole_dataframe_batch_definition() -> Any:
-    """The process-wide GX batch definition for in-memory pandas frames (built once)."""
-    global _batch_definition
-    with _lock:
-        if _batch_definition is None:
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-
-            context = gx.get_context(mode="ephemeral")
-            # tqdm bars on every validation only clutter Dagster's compute logs.
-            context.variables.progress_bars = ProgressBarsConfig(globally=False)
-            datasource = context.data_sources.add_pandas("energy_assets_frames")
-            asset = datasource.add_dataframe_asset("frame")
-            _batch_definition = asset.add_batch_definition_whole_dataframe("whole_frame")
-        return _batch_definition
 
 
 @dataclass
@@ -139,36 +121,60 @@ class ValidationOutcome:
         }
 
 
-def validate_frame(
-    df: pd.DataFrame,
-    expectations: Sequence[Any],
-    suite_name: str,
-    index_columns: Sequence[str] = (),
-    max_unexpected_rows: int = MAX_UNEXPECTED_ROWS,
-) -> ValidationOutcome:
-    """Run GX expectations (instances from `great_expectations.expectations`) over `df`.
+class FrameValidator:
+    """Runs GX expectations over in-memory pandas frames, with its own ephemeral GX context."""
 
-    `index_columns` identify a row in the offending-rows preview (e.g. hour and series); those
-    absent from `df` are ignored so a schema failure still reports cleanly.
-    """
-    import great_expectations as gx
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batch_definition: Any = None
 
-    present = [c for c in index_columns if c in df.columns]
-    if not df.index.is_unique:
-        # GX looks offending rows up by index label; duplicate labels garble the preview.
-        df = df.reset_index(drop=True)
-    suite = gx.ExpectationSuite(name=suite_name, expectations=list(expectations))
-    result_format: dict[str, Any] = {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": max_unexpected_rows,
-        "include_unexpected_rows": False,
-    }
-    if present:
-        result_format["unexpected_index_column_names"] = present
-    batch = _whole_dataframe_batch_definition().get_batch(batch_parameters={"dataframe": df})
-    validation = batch.validate(suite, result_format=result_format)
-    results = [_outcome(r) for r in validation.results]
-    return ValidationOutcome(suite_name=suite_name, results=results, rows=len(df))
+    def _whole_dataframe_batch_definition(self) -> Any:
+        with self._lock:
+            if self._batch_definition is None:
+                import great_expectations as gx
+                from great_expectations.data_context.types.base import ProgressBarsConfig
+
+                context = gx.get_context(mode="ephemeral")
+                # tqdm bars on every validation only clutter Dagster's compute logs.
+                context.variables.progress_bars = ProgressBarsConfig(globally=False)
+                datasource = context.data_sources.add_pandas("energy_assets_frames")
+                asset = datasource.add_dataframe_asset("frame")
+                self._batch_definition = asset.add_batch_definition_whole_dataframe("whole_frame")
+            return self._batch_definition
+
+    def validate(
+        self,
+        df: pd.DataFrame,
+        expectations: Sequence[Any],
+        suite_name: str,
+        index_columns: Sequence[str] = (),
+        max_unexpected_rows: int = MAX_UNEXPECTED_ROWS,
+    ) -> ValidationOutcome:
+        """Run GX expectations (instances from `great_expectations.expectations`) over `df`.
+
+        `index_columns` identify a row in the offending-rows preview (e.g. hour and series);
+        those absent from `df` are ignored so a schema failure still reports cleanly.
+        """
+        import great_expectations as gx
+
+        present = [c for c in index_columns if c in df.columns]
+        if not df.index.is_unique:
+            # GX looks offending rows up by index label; duplicate labels garble the preview.
+            df = df.reset_index(drop=True)
+        suite = gx.ExpectationSuite(name=suite_name, expectations=list(expectations))
+        result_format: dict[str, Any] = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": max_unexpected_rows,
+            "include_unexpected_rows": False,
+        }
+        if present:
+            result_format["unexpected_index_column_names"] = present
+        batch = self._whole_dataframe_batch_definition().get_batch(
+            batch_parameters={"dataframe": df}
+        )
+        validation = batch.validate(suite, result_format=result_format)
+        results = [_outcome(r) for r in validation.results]
+        return ValidationOutcome(suite_name=suite_name, results=results, rows=len(df))
 
 
 def _outcome(result: Any) -> ExpectationOutcome:

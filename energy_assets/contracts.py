@@ -1,0 +1,339 @@
+"""The platform's data contracts, declared once: tables, columns, dtypes, keys, allowed values,
+partition key formats and how time is handled.
+
+Four tables flow through the asset graph:
+
+    RAW        `raw_consumption`: the API's records for an hour, columns as the API names them
+    CLEAN      the typed rows every later stage works on (the first columns of FEATURES)
+    FEATURES   `consumption_features`: CLEAN plus calendar, lag and rolling features
+    FORECASTS  `forecasts`: for each origin hour, predictions for the next 24 hours per series
+
+Time: every timestamp is an hour in UTC. RAW keeps the API's naive `HourUTC` (UTC by definition);
+CLEAN, FEATURES and FORECASTS hold tz-aware UTC. Local Danish time is only used to compute
+calendar features. Partition keys are Dagster's: hourly "2023-01-05-10:00", daily "2023-01-05".
+
+The Great Expectations suites (`energy_assets.validation.suites`) are generated from these
+declarations, and every other module imports names from here instead of spelling them again.
+
+Pure Python on purpose: the Dagster definitions import this module, and loading them must cost
+little more than `import dagster` (no pandas). The time helpers import pandas when first called.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# --------------------------------------------------------------------------- the dataset
+
+DATASET = "ConsumptionDE35Hour"
+# First hour of ConsumptionDE35Hour (UTC) as an hourly partition key.
+DATASET_FIRST_HOUR = "2020-06-30-22:00"
+PRICE_AREAS: tuple[str, ...] = ("DK1", "DK2")
+# Energinet's DE35 industry codes (consumer types) in ConsumptionDE35Hour.
+DE35_CONSUMER_TYPES: tuple[int, ...] = (
+    111, 112, 119, 121, 122, 123, 130, 211, 212, 215, 220, 310, 320, 330, 340, 350, 360, 370,
+    381, 382, 390, 410, 421, 422, 431, 432, 433, 441, 442, 443, 444, 445, 446, 447, 450, 461,
+    462, 999,
+)  # fmt: skip
+DANISH_TZ = "Europe/Copenhagen"
+
+# Asset names (contract) besides the tables below (RAW, FEATURES and FORECASTS name their own).
+FORECASTING_MODEL_ASSET = "forecasting_model"
+FORECAST_ACCURACY_ASSET = "forecast_accuracy"
+DRIFT_REPORT_ASSET = "drift_report"
+
+# The registered MLflow model and the alias hourly forecasts use.
+REGISTERED_MODEL_NAME = "energy_consumption_forecaster"
+CHAMPION_ALIAS = "champion"
+
+# --------------------------------------------------------------------------- partition keys
+
+HOUR_KEY_FORMAT = "%Y-%m-%d-%H:%M"
+DAY_KEY_FORMAT = "%Y-%m-%d"
+HOURLY_KEY = re.compile(r"^(\d{4}-\d{2}-\d{2})-(\d{2}):00$")
+DAILY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# How hours are written in messages and metadata: "2023-01-05T10:00Z".
+HOUR_TEXT_FORMAT = "%Y-%m-%dT%H:%MZ"
+
+# --------------------------------------------------------------------------- dtypes
+
+NAIVE_DATETIME = ("datetime64[ns]", "datetime64[us]", "datetime64[ms]", "datetime64[s]")
+UTC_DATETIME = tuple(f"{dtype[:-1]}, UTC]" for dtype in NAIVE_DATETIME)
+STRING = ("object", "str", "string", "string[python]", "string[pyarrow]", "large_string")
+INTEGER = ("int64", "Int64", "int32")
+FLOAT = ("float64", "float32")
+NUMERIC = (*INTEGER, *FLOAT, "bool", "boolean", "int8", "int16", "uint8")
+# Upper bound that only +-inf exceeds: GX skips NaN in range checks, so this is a finiteness check.
+FINITE = 1e300
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table.
+
+    dtypes: the pandas dtype names it may have. nullable: NaN / None allowed. allowed: the only
+    values it may take. min_value / max_value: inclusive range (NaN is not checked by a range).
+    required: a frame without the column breaks the contract (optional columns are checked
+    when present). min_length: the shortest allowed string.
+    """
+
+    name: str
+    dtypes: tuple[str, ...]
+    description: str = ""
+    nullable: bool = False
+    allowed: tuple[Any, ...] | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+    required: bool = True
+    min_length: int | None = None  # for strings: the shortest allowed value
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's columns (in order), its key (one row per key) and its time / series columns.
+
+    `name` is the asset name and the folder its partitions are stored under (CLEAN is not an
+    asset of its own: it is the first columns of FEATURES).
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    time_column: str
+    series_columns: tuple[str, str]
+    description: str = ""
+    # How a column the table does not declare is checked; None: it is ignored.
+    other_columns: Column | None = None
+    _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {c.name: c for c in self.columns})
+
+    @property
+    def names(self) -> list[str]:
+        """Every column name, in order."""
+        return [c.name for c in self.columns]
+
+    @property
+    def required_names(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+    def column(self, name: str) -> Column:
+        return self._by_name[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+
+# --------------------------------------------------------------------------- RAW
+
+RAW = Table(
+    name="raw_consumption",
+    description="The API's records for an hour, all series, columns as the API names them.",
+    columns=(
+        Column("HourUTC", NAIVE_DATETIME, "the hour's start in UTC (naive)"),
+        Column("HourDK", NAIVE_DATETIME, "the hour's start in Danish local time (naive)"),
+        Column("PriceArea", STRING, "price area", allowed=PRICE_AREAS),
+        Column("ConsumerType_DE35", INTEGER, "DE35 industry code", allowed=DE35_CONSUMER_TYPES),
+        Column("TotalCon", (*FLOAT, *INTEGER), "consumption in kWh", min_value=0, max_value=FINITE),
+    ),
+    key=("HourUTC", "PriceArea", "ConsumerType_DE35"),
+    time_column="HourUTC",
+    series_columns=("PriceArea", "ConsumerType_DE35"),
+)
+# The order the client asks the API for pages in: ties on HourUTC would make offset paging unstable.
+RAW_SORT = ",".join(f"{name} asc" for name in RAW.key)
+
+# --------------------------------------------------------------------------- CLEAN
+
+CLEAN_COLUMN_DEFS = (
+    Column("datetime_utc", UTC_DATETIME, "the hour's start, tz-aware UTC"),
+    Column("area", STRING, "price area", allowed=PRICE_AREAS),
+    Column("consumer_type", INTEGER, "DE35 industry code", allowed=DE35_CONSUMER_TYPES),
+    Column("energy_consumption", FLOAT, "consumption in kWh", min_value=0, max_value=FINITE),
+)
+CLEAN = Table(
+    name="clean",
+    description="Typed, cleaned rows: one per (hour, area, consumer type).",
+    columns=CLEAN_COLUMN_DEFS,
+    key=("datetime_utc", "area", "consumer_type"),
+    time_column="datetime_utc",
+    series_columns=("area", "consumer_type"),
+)
+SERIES_KEYS = list(CLEAN.series_columns)
+CLEAN_COLUMNS = CLEAN.names
+
+# --------------------------------------------------------------------------- FEATURES
+
+LAG_HOURS = (1, 24, 168)
+ROLLING_WINDOWS_HOURS = (24, 168)
+# History a features partition needs from upstream: the longest lag / rolling window.
+LOOKBACK_HOURS = max(max(LAG_HOURS), max(ROLLING_WINDOWS_HOURS))
+
+
+def _feature(
+    name: str, description: str, low: float = -FINITE, high: float = FINITE, nullable: bool = False
+) -> Column:
+    # Feature columns are checked when present; only finite numbers (or NaN where nullable).
+    return Column(name, NUMERIC, description, nullable=nullable, min_value=low, max_value=high,
+                  required=False)  # fmt: skip
+
+
+_CALENDAR = (
+    _feature("hour_of_day", "local hour 0-23", 0, 23),
+    _feature("day_of_week", "local weekday, 0 = Monday", 0, 6),
+    _feature("day_of_year", "local day of year", 1, 366),
+    _feature("is_weekend", "Saturday or Sunday (local)"),
+    _feature("is_holiday", "Danish public holiday or holiday-like day"),
+    _feature("is_holiday_eve", "the next local day is a holiday"),
+    _feature("is_bridge_day", "a working day between a holiday and a weekend"),
+)
+# Functions of the timestamp alone: never missing.
+CALENDAR_COLUMNS = tuple(c.name for c in _CALENDAR)
+# Lags and rolling statistics are NaN where the history does not reach back far enough.
+_HISTORY = (
+    *(_feature(f"lag_{h}h", f"kWh {h} h before", nullable=True) for h in LAG_HOURS),
+    *(
+        _feature(f"rolling_{stat}_{w}h", f"{stat} of the {w} h ending here", nullable=True)
+        for stat in ("mean", "std")
+        for w in ROLLING_WINDOWS_HOURS
+    ),
+    _feature("relative_to_weekly_mean", "kWh over the 168 h mean", nullable=True),
+)
+FEATURES = Table(
+    name="consumption_features",
+    description="CLEAN rows plus calendar, Danish holiday, lag and rolling features.",
+    columns=(*CLEAN_COLUMN_DEFS, *_CALENDAR, *_HISTORY),
+    key=CLEAN.key,
+    time_column=CLEAN.time_column,
+    series_columns=CLEAN.series_columns,
+    # Any further column is a feature too (a new one being tried): finite numbers or NaN.
+    other_columns=_feature("*", "any other feature", nullable=True),
+)
+FEATURE_COLUMNS = [name for name in FEATURES.names if name not in CLEAN_COLUMNS]
+
+# --------------------------------------------------------------------------- FORECASTS
+
+FORECASTS = Table(
+    name="forecasts",
+    description="For origin hour H: predictions for H+1 … H+24 for every series.",
+    columns=(
+        Column("area", STRING, "price area", allowed=PRICE_AREAS),
+        Column("consumer_type", INTEGER, "DE35 industry code", allowed=DE35_CONSUMER_TYPES),
+        Column("forecast_origin", UTC_DATETIME, "the last observed hour the forecast uses"),
+        Column("datetime_utc", UTC_DATETIME, "the forecast hour: origin + horizon"),
+        Column("horizon_hours", INTEGER, "hours ahead of the origin", min_value=1),
+        Column("prediction", FLOAT, "kWh", min_value=0, max_value=FINITE),
+        Column(
+            "prediction_lower",
+            FLOAT,
+            "80% interval, lower",
+            nullable=True,
+            min_value=0,
+            max_value=FINITE,
+            required=False,
+        ),
+        Column(
+            "prediction_upper",
+            FLOAT,
+            "80% interval, upper",
+            nullable=True,
+            min_value=0,
+            max_value=FINITE,
+            required=False,
+        ),
+        Column(
+            "model_used",
+            STRING,
+            "lightgbm, or seasonal_naive for short history",
+            allowed=("lightgbm", "seasonal_naive"),
+            required=False,
+        ),
+        Column("model_version", STRING, "the registered model version", min_length=1),
+    ),
+    key=("forecast_origin", "area", "consumer_type", "horizon_hours"),
+    time_column="forecast_origin",
+    series_columns=("area", "consumer_type"),
+)
+# What the forecaster returns: the FORECASTS columns the asset does not add itself.
+FORECASTER_OUTPUT_COLUMNS = [name for name in FORECASTS.names if name != "model_version"]
+FORECAST_HORIZON_HOURS = 24
+# Hours of features one origin's forecast reads (the origin's own hour included): the
+# forecaster's longest lag is a week plus its rolling windows; two weeks is ample.
+FORECAST_HISTORY_HOURS = 24 * 15
+
+# --------------------------------------------------------------------------- time
+
+
+def utc(value: Any) -> pd.Timestamp:
+    """A timestamp as tz-aware UTC; naive input is taken to be UTC already."""
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def naive_utc(value: Any) -> pd.Timestamp:
+    """A timestamp as naive UTC (RAW's convention); naive input is taken to be UTC already."""
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    return stamp if stamp.tzinfo is None else stamp.tz_convert("UTC").tz_localize(None)
+
+
+def utc_series(values: Any) -> pd.Series:
+    """A column of timestamps as tz-aware UTC (naive values are UTC)."""
+    import pandas as pd
+
+    times = pd.to_datetime(pd.Series(values))
+    return times.dt.tz_localize("UTC") if times.dt.tz is None else times.dt.tz_convert("UTC")
+
+
+def naive_utc_series(values: Any) -> pd.Series:
+    """A column of timestamps as naive UTC datetime64[ns] (tz-aware values are converted)."""
+    import pandas as pd
+
+    times = pd.to_datetime(pd.Series(values))
+    if times.dt.tz is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times.astype("datetime64[ns]")
+
+
+def hour_key(value: Any) -> str:
+    """The hourly partition key of the UTC hour containing `value`."""
+    return utc(value).floor("h").strftime(HOUR_KEY_FORMAT)
+
+
+def day_key(value: Any) -> str:
+    """The daily partition key of the UTC day containing `value`."""
+    return utc(value).strftime(DAY_KEY_FORMAT)
+
+
+def hour_keys(start: Any, end: Any) -> list[str]:
+    """Hourly partition keys of the UTC hours in [start, end)."""
+    import pandas as pd
+
+    hours = pd.date_range(utc(start), utc(end), freq="h", inclusive="left")
+    return [hour.strftime(HOUR_KEY_FORMAT) for hour in hours]
+
+
+def hour_of_key(key: str) -> pd.Timestamp:
+    """The UTC hour (tz-aware) an hourly partition key names."""
+    import pandas as pd
+
+    return pd.to_datetime(key, format=HOUR_KEY_FORMAT).tz_localize("UTC")
+
+
+def hour_text(value: Any) -> str:
+    """'2023-01-05T10:00Z': how an hour is named in messages and metadata."""
+    return utc(value).strftime(HOUR_TEXT_FORMAT)
+
+
+def hour_range_text(start: Any, end: Any) -> str:
+    """'2023-01-01T00:00Z–2023-01-02T00:00Z' (end exclusive)."""
+    return f"{hour_text(start)}–{hour_text(end)}"

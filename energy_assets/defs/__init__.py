@@ -1,0 +1,82 @@
+"""The Dagster layer: assets, checks, jobs, schedules, sensors, resources and partitions.
+
+Thin on purpose: each asset body reads its inputs, calls plain functions of the domain packages
+(`energy_assets.ingestion`, `.features`, `.training`, `.forecasting`, `.monitoring`, ...) and
+returns a value with metadata. The domain never imports this package. Domain modules are
+imported inside the asset bodies, so loading the code location imports little beyond dagster
+(no pandas, no ML libraries).
+
+`build_definitions(settings)` assembles everything; `energy_assets.definitions` calls it with the
+settings read from the environment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+from energy_assets.defs.features import build_features_assets
+from energy_assets.defs.forecasting import build_forecasting_assets
+from energy_assets.defs.ingestion import build_ingestion_assets
+from energy_assets.defs.io_manager import ParquetIOManager
+from energy_assets.defs.jobs import JOBS
+from energy_assets.defs.monitoring import build_monitoring_assets
+from energy_assets.defs.partitions import Partitions
+from energy_assets.defs.resources import (
+    EnergiDataResource,
+    GreatExpectationsResource,
+    MlflowResource,
+    OptunaResource,
+    StorageResource,
+)
+from energy_assets.defs.schedules import build_schedules
+from energy_assets.defs.sensors import build_retrain_sensor, thresholds_from_settings
+from energy_assets.defs.training import build_training_assets
+from energy_assets.settings import Settings
+
+
+def _from_env(settings: Settings, field: str) -> Any:
+    """`dg.EnvVar` of the variable a setting was read from, else the setting's value.
+
+    So the UI shows the variable's name and the value (a bucket, a tracking URI that may carry
+    a password) stays out of the code location's snapshot; defaults are plain values.
+    """
+    variable = settings.environment_variable(field)
+    return dg.EnvVar(variable) if variable else getattr(settings, field)
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    """Every resource the assets use, keyed as the assets name their parameters."""
+    storage = StorageResource(
+        storage_url=_from_env(settings, "storage_url"),
+        gcp_project=_from_env(settings, "gcp_project"),
+    )
+    return {
+        "storage": storage,
+        "io_manager": ParquetIOManager(storage=storage),
+        "energidata": EnergiDataResource(
+            api_url=_from_env(settings, "api_url"), dataset=_from_env(settings, "dataset")
+        ),
+        "mlflow": MlflowResource(tracking_uri=_from_env(settings, "mlflow_tracking_uri")),
+        "optuna": OptunaResource(storage_url=_from_env(settings, "optuna_storage_url")),
+        "gx": GreatExpectationsResource(),
+    }
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """The platform's Definitions for `settings` (tests and the demo call this directly)."""
+    partitions = Partitions.from_settings(settings)
+    return dg.Definitions(
+        assets=[
+            *build_ingestion_assets(partitions),
+            *build_features_assets(partitions),
+            *build_training_assets(),
+            *build_forecasting_assets(partitions),
+            *build_monitoring_assets(partitions),
+        ],
+        jobs=JOBS,
+        schedules=build_schedules(settings),
+        sensors=[build_retrain_sensor(thresholds_from_settings(settings))],
+        resources=build_resources(settings),
+    )

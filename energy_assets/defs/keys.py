@@ -1,0 +1,23 @@
+"""The asset keys (*contract*), one constant each: jobs, sensors and `deps` select assets by these."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from energy_assets import contracts
+
+RAW_CONSUMPTION = dg.AssetKey(contracts.RAW.name)
+CONSUMPTION_FEATURES = dg.AssetKey(contracts.FEATURES.name)
+FORECASTING_MODEL = dg.AssetKey(contracts.FORECASTING_MODEL_ASSET)
+FORECASTS = dg.AssetKey(contracts.FORECASTS.name)
+FORECAST_ACCURACY = dg.AssetKey(contracts.FORECAST_ACCURACY_ASSET)
+DRIFT_REPORT = dg.AssetKey(contracts.DRIFT_REPORT_ASSET)
+
+ALL = (
+    RAW_CONSUMPTION,
+    CONSUMPTION_FEATURES,
+    FORECASTING_MODEL,
+    FORECASTS,
+    FORECAST_ACCURACY,
+    DRIFT_REPORT,
+)

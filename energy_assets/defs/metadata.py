@@ -1,0 +1,45 @@
+"""Metadata every materialisation carries, built the same way for each asset."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+
+def frame_metadata(frame: Any, time_column: str, series_columns: Sequence[str]) -> dict[str, Any]:
+    """Rows, series, time range and a preview of a pandas frame: what every hourly asset shows."""
+    import pandas as pd
+
+    rows = len(frame)
+    times = pd.to_datetime(frame[time_column]) if rows else None
+    return {
+        "rows": rows,
+        "series": int(frame[list(series_columns)].drop_duplicates().shape[0]) if rows else 0,
+        "first_hour_utc": str(times.min()) if times is not None else "",
+        "last_hour_utc": str(times.max()) if times is not None else "",
+        "preview": dg.MetadataValue.md(frame.head(10).to_markdown(index=False)),
+    }
+
+
+def markdown_table(frame: Any, empty: str = "_nothing to show_", **kwargs: Any) -> dg.MetadataValue:
+    """A pandas frame as a markdown table (or `empty` when it has no rows)."""
+    if len(frame) == 0:
+        return dg.MetadataValue.md(empty)
+    return dg.MetadataValue.md(frame.to_markdown(index=False, **kwargs))
+
+
+def link_or_text(text: str) -> dg.MetadataValue:
+    """A URL as a link; anything else (a sentence saying how to open it) as text."""
+    if text.startswith(("http://", "https://")):
+        return dg.MetadataValue.url(text)
+    return dg.MetadataValue.text(text)
+
+
+def dagster_run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """MLflow run tags linking a run to the Dagster run (dagster-mlflow's tag names)."""
+    tags = {"dagster_run_id": context.run_id, "dagster_asset": context.asset_key.to_user_string()}
+    if context.has_partition_key:
+        tags["dagster_partition"] = context.partition_key
+    return tags

@@ -1,0 +1,150 @@
+"""`forecast_accuracy` and `drift_report`: the platform watching its own forecasts and inputs."""
+
+from typing import Any
+
+import dagster as dg
+
+from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, hour_text
+from energy_assets.defs import keys
+from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
+from energy_assets.defs.metadata import markdown_table
+from energy_assets.defs.partitions import Partitions, lookback_mapping
+from energy_assets.defs.resources import MlflowResource, StorageResource
+
+
+def _metric(value: Any) -> float:
+    import math
+
+    return float(value) if value is not None and math.isfinite(value) else float("nan")
+
+
+def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=keys.FORECAST_ACCURACY,
+        partitions_def=partitions.daily,
+        group_name="monitoring",
+        kinds={"parquet"},
+        ins={
+            "forecasts": dg.AssetIn(
+                key=keys.FORECASTS,
+                partition_mapping=lookback_mapping(),
+                metadata={ALLOW_MISSING_PARTITIONS: True},
+            )
+        },
+        deps=[keys.CONSUMPTION_FEATURES],
+        description=(
+            "Accuracy of the forecasts made on the partition's day (origins 00:00–23:00 UTC) "
+            "once the actuals are published: MAPE and WAPE per series, per horizon and overall. "
+            "Nothing to score yet is recorded as n_points = 0, not an error."
+        ),
+    )
+    def forecast_accuracy(
+        context: dg.AssetExecutionContext, forecasts, storage: StorageResource
+    ) -> dg.Output:
+        import pandas as pd
+
+        from energy_assets.contracts import hour_keys
+        from energy_assets.monitoring.accuracy import accuracy_table, score_forecasts
+
+        window = context.partition_time_window
+        start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
+        # Targets of the day's origins run up to 24 h past the day's last origin.
+        actual_keys = hour_keys(start + pd.Timedelta(hours=1), end + pd.Timedelta(hours=24))
+        actuals = storage.store().read_many(FEATURES.name, actual_keys, missing_ok=True)
+        actuals = actuals[CLEAN_COLUMNS] if len(actuals) else pd.DataFrame(columns=CLEAN_COLUMNS)
+        result = score_forecasts(forecasts, actuals)
+        overall = result.overall
+        versions = sorted(map(str, forecasts["model_version"].unique())) if len(forecasts) else []
+        metadata: dict[str, Any] = {
+            "mape": _metric(overall["mape"]),
+            "wape": _metric(overall["wape"]),
+            "n_points": int(overall["n_points"]),
+            "coverage": _metric(overall.get("coverage", float("nan"))),
+            "forecast_origins": int(forecasts["forecast_origin"].nunique())
+            if len(forecasts)
+            else 0,
+            "model_versions": ", ".join(versions),
+            "per_horizon": markdown_table(result.per_horizon, empty="_no actuals yet_"),
+            "worst_series": markdown_table(
+                result.per_series.sort_values("mape", ascending=False).head(10),
+                empty="_no actuals yet_",
+            ),
+        }
+        if overall["n_points"] == 0:
+            context.log.info("No actuals published yet for these forecasts; nothing to score.")
+        return dg.Output(accuracy_table(result), metadata=metadata)
+
+    @dg.asset(
+        key=keys.DRIFT_REPORT,
+        partitions_def=partitions.daily,
+        group_name="monitoring",
+        kinds={"evidently", "parquet"},
+        ins={
+            "consumption_features": dg.AssetIn(
+                key=keys.CONSUMPTION_FEATURES,
+                partition_mapping=lookback_mapping(),
+                metadata={ALLOW_MISSING_PARTITIONS: True},
+            )
+        },
+        deps=[keys.FORECASTING_MODEL],
+        description=(
+            "Evidently data-drift report of the day's features against the champion's training "
+            "window (its last 28 days). The HTML report is stored next to the asset values; "
+            "drift_share, dataset_drift and the drifted columns are metadata."
+        ),
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext,
+        consumption_features,
+        storage: StorageResource,
+        mlflow: MlflowResource,
+    ) -> dg.Output:
+        from energy_assets.contracts import hour_keys
+        from energy_assets.monitoring.drift import build_drift_report, reference_window
+        from energy_assets.training.model_store import champion_info
+
+        store = storage.store()
+        day = context.partition_key
+        if len(consumption_features) == 0:
+            raise dg.Failure(
+                f"No consumption_features for {day}: materialise that day's hours before its "
+                "drift report."
+            )
+        champion = champion_info(mlflow.settings())
+        reference_start, reference_end, reference_source = reference_window(
+            context.partition_time_window.start,
+            (champion.training_start, champion.training_end) if champion else None,
+            champion.version if champion else None,
+        )
+        reference = store.read_many(
+            FEATURES.name, hour_keys(reference_start, reference_end), missing_ok=True
+        )
+        if len(reference) == 0:
+            raise dg.Failure(
+                f"No reference features between {hour_text(reference_start)} and "
+                f"{hour_text(reference_end)} ({reference_source})."
+            )
+        # Default columns: each series' level relative to its reference median (a real change in
+        # consumption whatever the series' size), pooled kWh, and the lag / rolling features.
+        result = build_drift_report(reference, consumption_features)
+        html_path = f"{DRIFT_REPORT_ASSET}/date={day}/report.html"
+        store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
+        html_uri = store.uri(html_path)
+        metadata: dict[str, Any] = {
+            "drift_share": float(result.drift_share),
+            "dataset_drift": bool(result.dataset_drift),
+            "drifted_columns": ", ".join(result.drifted_columns) or "none",
+            "n_drifted_columns": len(result.drifted_columns),
+            "reference_window": (
+                f"{hour_text(reference_start)} → {hour_text(reference_end)} ({reference_source})"
+            ),
+            "current_rows": len(consumption_features),
+            "report": dg.MetadataValue.url(html_uri)
+            if html_uri.startswith(("http", "gs://"))
+            else dg.MetadataValue.path(html_uri),
+            "column_scores": markdown_table(result.column_scores),
+            "series_that_moved_most": markdown_table(result.series_levels.head(10)),
+        }
+        return dg.Output(result.column_scores, metadata=metadata)
+
+    return [forecast_accuracy, drift_report]

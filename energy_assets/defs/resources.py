@@ -1,0 +1,123 @@
+"""The platform's resources: storage, the Energi Data Service API, MLflow, the Optuna study store
+and Great Expectations, each a `ConfigurableResource` (built from `Settings` by
+`energy_assets.defs.build_definitions`).
+
+Each resource imports its library when it is used, not when the code location loads.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+if TYPE_CHECKING:
+    from energy_assets.ingestion.energidata_api import EnergiDataApi
+    from energy_assets.storage.parquet_store import ParquetStore
+    from energy_assets.training.tracking import MlflowSettings
+    from energy_assets.validation.gx import FrameValidator
+
+
+class StorageResource(dg.ConfigurableResource):
+    """Where asset values live (ENERGY_STORAGE_URL): a local folder or gs://bucket/prefix.
+
+    The IO manager writes through it; assets that need a window chosen at run time (a training
+    window, the champion's reference window, actuals for scoring) read it in one parallel read.
+    For gs:// the client comes from dagster-gcp's `GCSResource` (which honours
+    STORAGE_EMULATOR_HOST and GOOGLE_APPLICATION_CREDENTIALS).
+    """
+
+    storage_url: str = Field(description="Folder path or gs://bucket/prefix.")
+    gcp_project: str | None = Field(default=None, description="GCP project for gs:// storage.")
+    max_workers: int = Field(default=16, description="Threads for parallel reads and writes.")
+    _store: Any = PrivateAttr(default=None)
+
+    @property
+    def is_gcs(self) -> bool:
+        return self.storage_url.startswith("gs://")
+
+    def store(self) -> "ParquetStore":
+        """The store (one per resource instance: its HTTP connections are reused)."""
+        if self._store is None:
+            from energy_assets.storage.parquet_store import ParquetStore
+
+            client = None
+            if self.is_gcs:
+                # dagster_gcp imports BigQuery & co.: only runs that store on GCS pay for it.
+                from dagster_gcp import GCSResource
+
+                client = GCSResource(project=self.gcp_project).get_client()
+            self._store = ParquetStore(
+                self.storage_url, gcs_client=client, max_workers=self.max_workers
+            )
+        return self._store
+
+
+class EnergiDataResource(dg.ConfigurableResource):
+    """Where and how to read the consumption dataset. Point api_url at a replay API to run offline."""
+
+    api_url: str = Field(description="API base URL (ENERGIDATA_API_URL)")
+    dataset: str = Field(description="dataset name (ENERGIDATA_DATASET)")
+    page_size: int = Field(default=100_000, description="records per request (limit)")
+    timeout_seconds: float = Field(default=60.0, description="per-request timeout")
+    max_retries: int = Field(default=5, description="retries on timeouts, 429 and 5xx")
+    backoff_seconds: float = Field(default=1.0, description="first retry delay; doubles each time")
+
+    def api(self) -> "EnergiDataApi":
+        from energy_assets.ingestion.energidata_api import EnergiDataApi
+
+        return EnergiDataApi(
+            self.api_url,
+            self.dataset,
+            page_size=self.page_size,
+            timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries,
+            backoff_seconds=self.backoff_seconds,
+        )
+
+
+class MlflowResource(dg.ConfigurableResource):
+    """MLflow tracking + registry (MLFLOW_TRACKING_URI) and the experiment runs go to.
+
+    dagster-mlflow's `mlflow_tracking` is a function-style `@resource` that starts an MLflow run
+    when it is built and sets MLflow's process-wide tracking URI, which fits neither assets (a
+    tuning session has its own parent run with nested trial runs) nor a code location without
+    process-wide state. This resource only hands out `MlflowSettings`; runs are logged through
+    explicit clients and carry dagster-mlflow's `dagster_run_id` tag.
+    """
+
+    tracking_uri: str = Field(description="MLflow tracking URI")
+    experiment_name: str = Field(default="energy_assets")
+    registry_uri: str | None = Field(default=None, description="Default: the tracking URI.")
+    artifact_location: str | None = Field(
+        default=None, description="For a new experiment; default beside a sqlite store."
+    )
+
+    def settings(self) -> "MlflowSettings":
+        from energy_assets.training.tracking import MlflowSettings
+
+        return MlflowSettings(
+            tracking_uri=self.tracking_uri,
+            experiment_name=self.experiment_name,
+            registry_uri=self.registry_uri,
+            artifact_location=self.artifact_location,
+        )
+
+
+class OptunaResource(dg.ConfigurableResource):
+    """Where Optuna studies live (ENERGY_OPTUNA_STORAGE): any SQLAlchemy URL; several workers
+    tune one study through it (sqlite locally, Postgres in deploy)."""
+
+    storage_url: str = Field(description="SQLAlchemy URL of the study storage")
+
+
+class GreatExpectationsResource(dg.ConfigurableResource):
+    """Owns the Great Expectations context of a run (one ephemeral context, built on first use)."""
+
+    _validator: Any = PrivateAttr(default=None)
+
+    def validator(self) -> "FrameValidator":
+        if self._validator is None:
+            from energy_assets.validation.gx import FrameValidator
+
+            self._validator = FrameValidator()
+        return self._validator

@@ -1,0 +1,9 @@
+"""Tools around the platform, not part of it: the replay API, the synthetic data generator, the
+demo and the course's pipeline (a baseline). Reached through the `energy-assets` console script;
+the Dagster definitions never import this package.
+"""
+
+from pathlib import Path
+
+# The bundled real 27-day slice of ConsumptionDE35Hour (see energy_assets/data/README.md).
+SAMPLE_DATA_PATH = Path(__file__).resolve().parents[1] / "data" / "ConsumptionDE35Hour.csv.gz"

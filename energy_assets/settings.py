@@ -1,0 +1,150 @@
+"""The platform's configuration: one `Settings`, read from the environment in one place.
+
+`energy_assets.definitions` and the `energy-assets` CLI call `Settings.from_env()` once and pass
+the object down; no other module reads the environment. Every variable is optional; the defaults
+are a laptop setup: the public Energi Data Service API, a storage folder and sqlite MLflow / Optuna
+stores under DAGSTER_HOME.
+
+Variables marked *contract* in DESIGN.md keep their names: ENERGIDATA_API_URL, ENERGIDATA_DATASET,
+ENERGY_STORAGE_URL, MLFLOW_TRACKING_URI, DAGSTER_HOME, GOOGLE_CLOUD_PROJECT (STORAGE_EMULATOR_HOST
+and GOOGLE_APPLICATION_CREDENTIALS are read by the google-cloud-storage client itself).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from energy_assets import contracts
+
+DEFAULT_API_URL = "https://api.energidataservice.dk"
+# Energinet publishes DE35 consumption about 15 days late.
+DEFAULT_PUBLICATION_DELAY_HOURS = 15 * 24
+
+# Settings field -> the environment variable it is read from.
+ENVIRONMENT_VARIABLES: dict[str, str] = {
+    "api_url": "ENERGIDATA_API_URL",
+    "dataset": "ENERGIDATA_DATASET",
+    "storage_url": "ENERGY_STORAGE_URL",
+    "mlflow_tracking_uri": "MLFLOW_TRACKING_URI",
+    "optuna_storage_url": "ENERGY_OPTUNA_STORAGE",
+    "partitions_start": "ENERGY_PARTITIONS_START",
+    "publication_delay_hours": "ENERGY_PUBLICATION_DELAY_HOURS",
+    "retrain_max_drift_share": "ENERGY_RETRAIN_MAX_DRIFT_SHARE",
+    "retrain_max_mape": "ENERGY_RETRAIN_MAX_MAPE",
+    "gcp_project": "GOOGLE_CLOUD_PROJECT",
+}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the platform cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the platform reads, writes and tracks, and the thresholds it acts on.
+
+    dagster_home: the instance folder; the default stores live under it.
+    storage_url: a folder path or gs://bucket/prefix where asset values live.
+    mlflow_tracking_uri / optuna_storage_url: MLflow tracking + registry, Optuna study storage.
+    partitions_start: the first hourly partition key (fewer partitions = a lighter UI).
+    publication_delay_hours: how late the source publishes an hour.
+    retrain_max_drift_share / retrain_max_mape: the retrain sensor's thresholds (fractions).
+    from_environment: names of the variables that were set (resources reference those with
+    `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
+    """
+
+    dagster_home: Path
+    storage_url: str
+    mlflow_tracking_uri: str
+    optuna_storage_url: str
+    api_url: str = DEFAULT_API_URL
+    dataset: str = contracts.DATASET
+    partitions_start: str = contracts.DATASET_FIRST_HOUR
+    publication_delay_hours: int = DEFAULT_PUBLICATION_DELAY_HOURS
+    retrain_max_drift_share: float = 0.5
+    retrain_max_mape: float = 0.15
+    gcp_project: str | None = None
+    from_environment: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def for_home(cls, dagster_home: Path | str, **overrides: Any) -> Settings:
+        """Embedded defaults under `dagster_home`: a storage folder, sqlite MLflow and Optuna."""
+        home = Path(dagster_home).expanduser().resolve()
+        defaults: dict[str, Any] = {
+            "dagster_home": home,
+            "storage_url": str(home / "storage"),
+            "mlflow_tracking_uri": f"sqlite:///{home / 'mlflow.db'}",
+            "optuna_storage_url": f"sqlite:///{home / 'optuna.db'}",
+        }
+        settings = cls(**{**defaults, **overrides})
+        settings.validate()
+        return settings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Settings from the environment (`os.environ` by default); unset variables get defaults.
+
+        DAGSTER_HOME defaults to `.dagster_home` in the working directory, as our commands use.
+        Raises SettingsError naming the variable when a value does not parse.
+        """
+        env = os.environ if environ is None else environ
+        home = env.get("DAGSTER_HOME") or str(Path.cwd() / ".dagster_home")
+        overrides: dict[str, Any] = {}
+        converters = {f.name: f.type for f in fields(cls)}
+        for name, variable in ENVIRONMENT_VARIABLES.items():
+            raw = env.get(variable)
+            if raw is None or raw == "":
+                continue
+            overrides[name] = _convert(variable, raw, str(converters[name]))
+        if "api_url" in overrides:
+            overrides["api_url"] = overrides["api_url"].rstrip("/")
+        return cls.for_home(home, **overrides, from_environment=frozenset(
+            ENVIRONMENT_VARIABLES[name] for name in overrides
+        ))  # fmt: skip
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some values replaced (tests, the demo); the copy is validated too.
+
+        A replaced value no longer counts as read from the environment, so resources get the
+        new value itself rather than a reference to the variable.
+        """
+        overridden = {ENVIRONMENT_VARIABLES.get(name) for name in changes}
+        updated = replace(self, **changes, from_environment=self.from_environment - overridden)
+        updated.validate()
+        return updated
+
+    def environment_variable(self, name: str) -> str | None:
+        """The variable a field was read from, if it was set; None when it is a default."""
+        variable = ENVIRONMENT_VARIABLES.get(name)
+        return variable if variable in self.from_environment else None
+
+    def validate(self) -> None:
+        if not contracts.HOURLY_KEY.match(self.partitions_start):
+            raise SettingsError(
+                f"ENERGY_PARTITIONS_START={self.partitions_start!r} is not an hourly partition "
+                "key like 2020-06-30-22:00"
+            )
+        if self.publication_delay_hours < 0:
+            raise SettingsError("ENERGY_PUBLICATION_DELAY_HOURS must be 0 or more")
+        if not self.storage_url:
+            raise SettingsError("ENERGY_STORAGE_URL is empty")
+
+    @property
+    def partitions_start_day(self) -> str:
+        """The daily partitions' first key: the day of the first hourly partition."""
+        return self.partitions_start[:10]
+
+
+def _convert(variable: str, raw: str, type_name: str) -> Any:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"{variable}={raw!r} is not a number") from None
+    return raw

@@ -1,0 +1,348 @@
+"""The MLflow model registry for the forecaster: package, register, load, and move `champion`.
+
+A registered version of `energy_consumption_forecaster` is an `mlflow.pyfunc` model whose only
+artifact is the forecaster's own saved folder (`GlobalLGBMForecaster.save`). Its pyfunc input is a
+CLEAN history frame; its output is the forecaster's FORECASTS frame for the origin(s). The code is
+not copied into the model: the model loads wherever the `energy_assets` package is installed (the
+Dagster image, `mlflow models serve` in that environment).
+
+Every call takes `MlflowSettings` and goes through an explicit client (no process-wide MLflow
+state). Whether a candidate becomes champion is decided by `promotion.decide`; this module
+scores both models on the same window and applies the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from energy_assets.contracts import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, utc
+from energy_assets.training import promotion
+from energy_assets.training.tracking import MlflowSettings, finite_metrics, tracked_run
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+
+    from energy_assets.training.forecaster import GlobalLGBMForecaster
+
+logger = logging.getLogger(__name__)
+
+# Name of the model inside the run's artifacts and of the forecaster folder inside the model.
+MODEL_ARTIFACT_PATH = "model"
+FORECASTER_ARTIFACT = "forecaster"
+
+# Models-from-code: the logged model is this script, not a cloudpickle of the class, so it loads
+# with whatever energy_assets version is installed where it is served.
+_MODEL_CODE = """\
+import mlflow.models
+
+from energy_assets.training.pyfunc import ForecasterPyfunc
+
+mlflow.models.set_model(ForecasterPyfunc())
+"""
+
+
+def current_code_version() -> str:
+    """Git commit of the working tree the package runs from (with '-dirty' if modified), else
+    the installed package version."""
+    repo = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=repo, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
+    try:
+        sha = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+        return f"{sha}-dirty" if dirty else sha
+    except (OSError, subprocess.SubprocessError):
+        try:
+            return f"energy-assets=={metadata.version('energy-assets')}"
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+
+def _pip_requirements() -> list[str]:
+    """Pinned from the running environment: MLflow's own inference would import-trace the model
+    in a subprocess (seconds per registration) and cannot see that energy_assets is needed."""
+    reqs = []
+    for dist in ("mlflow", "lightgbm", "pandas", "numpy", "polars", "pyarrow", "holidays"):
+        try:
+            reqs.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return reqs
+
+
+def _signature():
+    """Params only: MLflow's datetime column schema rejects tz-aware timestamps, and the CLEAN
+    contract's are tz-aware UTC, so the input columns are checked by the forecaster instead."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ParamSchema, ParamSpec
+
+    return ModelSignature(inputs=None, params=ParamSchema([ParamSpec("origin", "string", "")]))
+
+
+def _flat_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """{"model": {"mape": .1}, "wape": .2} -> {"model.mape": .1, "wape": .2} (finite numbers only)."""
+    flat: dict[str, Any] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flat_metrics(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return finite_metrics(flat)
+
+
+def _iso(value: Any) -> str:
+    return pd.Timestamp(value).isoformat() if value is not None else ""
+
+
+# --------------------------------------------------------------------------- register
+
+
+@dataclass(frozen=True)
+class RegisteredVersion:
+    """One registered model version: what the Dagster asset reports as metadata."""
+
+    name: str
+    version: str
+    run_id: str
+    model_uri: str  # models:/name/version
+    tags: dict[str, str]
+
+    def __str__(self) -> str:
+        return self.version
+
+
+def register(
+    forecaster: GlobalLGBMForecaster,
+    tracking: MlflowSettings,
+    metrics: Mapping[str, Any] | None = None,
+    *,
+    parent_run_id: str | None = None,
+    code_version: str | None = None,
+    extra_tags: Mapping[str, str] | None = None,
+    run_tags: Mapping[str, str] | None = None,
+) -> RegisteredVersion:
+    """Log `forecaster` as a pyfunc model in a new run and register it as a new version of
+    `energy_consumption_forecaster`.
+
+    metrics: backtest metrics, flat or nested ({"model": {...}, "seasonal_naive_24": {...}});
+      logged on the run and copied to the version's tags as `metric.<name>`.
+    parent_run_id: nest the run `register-forecaster` under it (e.g. the tuning session).
+    code_version: default `current_code_version()` (git sha, or the package version).
+    extra_tags: more model-version tags; run_tags: more run tags (e.g. the Dagster run id).
+    """
+    import mlflow.pyfunc
+
+    flat = _flat_metrics(metrics or {})
+    version_tags = {
+        "training_start": _iso(forecaster.training_start),
+        "training_end": _iso(forecaster.training_end),
+        "code_version": code_version or current_code_version(),
+        "n_series": str(len(forecaster.series)),
+        **{f"metric.{k}": f"{v:.6g}" for k, v in flat.items()},
+        **dict(extra_tags or {}),
+    }
+    run_level_tags = {k: v for k, v in version_tags.items() if not k.startswith("metric.")}
+    with (
+        tracked_run(
+            tracking,
+            "register-forecaster",
+            parent_run_id=parent_run_id,
+            tags={**run_level_tags, **dict(run_tags or {})},
+        ) as run,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        forecaster_dir = Path(tmp) / FORECASTER_ARTIFACT
+        forecaster.save(forecaster_dir)
+        model_code = Path(tmp) / "forecaster_pyfunc.py"
+        model_code.write_text(_MODEL_CODE)
+        model_dir = Path(tmp) / MODEL_ARTIFACT_PATH
+        mlflow.pyfunc.save_model(
+            path=str(model_dir),
+            python_model=str(model_code),
+            artifacts={FORECASTER_ARTIFACT: str(forecaster_dir)},
+            signature=_signature(),
+            pip_requirements=_pip_requirements(),
+            metadata={
+                "training_start": version_tags["training_start"],
+                "training_end": version_tags["training_end"],
+            },
+        )
+        run.log_metrics(flat)
+        run.log_artifacts(model_dir, MODEL_ARTIFACT_PATH)
+        source = f"{run.artifact_uri.rstrip('/')}/{MODEL_ARTIFACT_PATH}"
+    client = tracking.client()
+    _ensure_registered_model(client)
+    created = client.create_model_version(
+        REGISTERED_MODEL_NAME, source=source, run_id=run.run_id, tags=version_tags
+    )
+    version = str(created.version)
+    logger.info("registered %s version %s from run %s", REGISTERED_MODEL_NAME, version, run.run_id)
+    return RegisteredVersion(
+        name=REGISTERED_MODEL_NAME,
+        version=version,
+        run_id=run.run_id,
+        model_uri=f"models:/{REGISTERED_MODEL_NAME}/{version}",
+        tags=version_tags,
+    )
+
+
+def _ensure_registered_model(client: MlflowClient) -> None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(REGISTERED_MODEL_NAME)
+    except MlflowException:
+        try:
+            client.create_registered_model(REGISTERED_MODEL_NAME)
+        except MlflowException:
+            # Another worker created it between our lookup and create.
+            client.get_registered_model(REGISTERED_MODEL_NAME)
+
+
+# --------------------------------------------------------------------------- champion
+
+
+@dataclass(frozen=True)
+class ChampionInfo:
+    version: str
+    run_id: str
+    tags: dict[str, str]
+    training_start: str | None
+    training_end: str | None
+    model_uri: str  # models:/name@champion
+
+
+def _champion_version(client: MlflowClient) -> ModelVersion | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS)
+    except MlflowException:
+        # No registered model yet, or no version carries the alias.
+        return None
+
+
+def champion_info(tracking: MlflowSettings) -> ChampionInfo | None:
+    """The version currently aliased `champion`, its run and training window; None if none."""
+    mv = _champion_version(tracking.client())
+    if mv is None:
+        return None
+    tags = dict(mv.tags or {})
+    return ChampionInfo(
+        version=str(mv.version),
+        run_id=mv.run_id or "",
+        tags=tags,
+        training_start=tags.get("training_start"),
+        training_end=tags.get("training_end"),
+        model_uri=f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION_ALIAS}",
+    )
+
+
+def load_version(tracking: MlflowSettings, version: str | int) -> GlobalLGBMForecaster:
+    """Load a registered version straight from its forecaster artifact folder: no pyfunc
+    unpickling or environment checks, so it is the fast path for hourly forecasts."""
+    import mlflow.artifacts
+
+    from energy_assets.training.forecaster import GlobalLGBMForecaster
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{REGISTERED_MODEL_NAME}/{version}/artifacts/{FORECASTER_ARTIFACT}",
+            dst_path=tmp,
+            tracking_uri=tracking.tracking_uri,
+            registry_uri=tracking.resolved_registry_uri,
+        )
+        return GlobalLGBMForecaster.load(Path(local))
+
+
+def load_champion(tracking: MlflowSettings) -> tuple[GlobalLGBMForecaster, str]:
+    """(forecaster, version) of the current champion.
+
+    Raises LookupError with a hint when no champion exists yet.
+    """
+    mv = _champion_version(tracking.client())
+    if mv is None:
+        raise LookupError(
+            f"No '{CHAMPION_ALIAS}' version of '{REGISTERED_MODEL_NAME}' in {tracking.tracking_uri}: "
+            "materialise the forecasting_model asset first."
+        )
+    return load_version(tracking, mv.version), str(mv.version)
+
+
+def _contender(
+    version: str, score: float, forecaster: GlobalLGBMForecaster, mv: ModelVersion | None = None
+) -> promotion.Contender:
+    trained_until = (mv.tags or {}).get("training_end") if mv is not None else None
+    end = utc(trained_until) if trained_until else forecaster.training_end
+    return promotion.Contender(version, score, forecaster.params, end)
+
+
+def promote_if_better(
+    tracking: MlflowSettings,
+    candidate_version: RegisteredVersion | str | int,
+    evaluate: Callable[[GlobalLGBMForecaster], float] | None = None,
+    *,
+    candidate_score: float | None = None,
+    evaluate_champion: Callable[[GlobalLGBMForecaster], float] | None = None,
+    candidate: GlobalLGBMForecaster | None = None,
+    window: str = "",
+    window_start: Any = None,
+) -> promotion.PromotionDecision:
+    """Score the candidate and the current champion on the same window, decide with
+    `promotion.decide`, move alias `champion` if it says so, and tag the candidate version
+    with the decision.
+
+    Either pass `evaluate` (scores any fitted forecaster on the window; used for both models),
+    or the candidate's own `candidate_score` from that window's backtest plus
+    `evaluate_champion` to re-score the current champion on exactly that window. Scores from
+    different windows are never compared. `candidate` (the in-memory forecaster) saves a download.
+    """
+    version = str(candidate_version)
+    evaluate_champion = evaluate_champion or evaluate
+    if evaluate_champion is None or (candidate_score is None and evaluate is None):
+        raise TypeError("pass `evaluate`, or `candidate_score` and `evaluate_champion`")
+    client = tracking.client()
+    candidate_model = candidate if candidate is not None else load_version(tracking, version)
+    if candidate_score is None:
+        assert evaluate is not None
+        candidate_score = float(evaluate(candidate_model))
+    current = _champion_version(client)
+    champion: promotion.Contender | None = None
+    if current is not None:
+        if str(current.version) == version:
+            champion = promotion.Contender(version, float(candidate_score))
+        else:
+            champion_model = load_version(tracking, current.version)
+            champion = _contender(
+                str(current.version), float(evaluate_champion(champion_model)), champion_model,
+                current,
+            )  # fmt: skip
+    decision = promotion.decide(
+        promotion.Contender(
+            version, float(candidate_score), candidate_model.params, candidate_model.training_end
+        ),
+        champion,
+        window=window,
+        window_start=window_start,
+    )
+    if decision.promoted:
+        client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, version)
+    for key, value in decision.tags().items():
+        client.set_model_version_tag(REGISTERED_MODEL_NAME, version, key, value)
+    logger.info(decision.reason)
+    return decision

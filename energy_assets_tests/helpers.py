@@ -1,0 +1,23 @@
+"""Small test-only helpers over the platform's objects (kept here, next to their only users)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from energy_assets.storage.parquet_store import ParquetStore
+
+
+def exists(store: ParquetStore, asset: str, partition_key: str | None) -> bool:
+    """Whether the partition's object is stored (a HEAD request on GCS, a stat locally)."""
+    relpath = store.relpath(asset, partition_key)
+    if store.is_gcs:
+        return bool(store.bucket.blob(store._blob_name(relpath)).exists())
+    return os.path.exists(store.uri(relpath))
+
+
+def existing_keys(
+    store: ParquetStore, asset: str, partition_keys: Iterable[str | None]
+) -> list[str | None]:
+    """The subset of `partition_keys` that have a stored object, in the given order."""
+    return [key for key in partition_keys if exists(store, asset, key)]

@@ -1,0 +1,123 @@
+"""Backtest, `train_candidate` and the backtest CLI on the shared real slice (76 series,
+2022-12-21 .. 2023-01-17)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from energy_assets.cli import main
+from energy_assets.devtools import SAMPLE_DATA_PATH
+from energy_assets.features.engineering import read_consumption_file
+from energy_assets.training.backtest import backtest, rolling_folds
+
+DATA = str(SAMPLE_DATA_PATH)
+CUTOFF = "2023-01-10T22:00"
+
+
+@pytest.fixture(scope="module")
+def consumption():
+    return read_consumption_file(DATA)
+
+
+def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
+    out = tmp_path / "bt.json"
+    code = main(
+        [
+            "backtest",
+            "--data",
+            DATA,
+            "--cutoff",
+            CUTOFF,
+            "--origins",
+            "2",
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert set(doc["metrics"]) == {"model", "seasonal_naive_24", "seasonal_naive_168"}
+    for metrics in doc["metrics"].values():
+        assert set(metrics) == {"mape", "wape", "median_series_mape", "n_points"}
+        assert metrics["n_points"] == 2 * 76 * 24
+    assert len(doc["predictions"]) == 2 * 76 * 24
+    first = doc["predictions"][0]
+    assert set(first) == {
+        "area",
+        "consumer_type",
+        "forecast_origin",
+        "datetime_utc",
+        "horizon_hours",
+        "predicted",
+        "actual",
+        "seasonal_naive_24",
+        "seasonal_naive_168",
+    }
+    assert {p["forecast_origin"] for p in doc["predictions"]} == {
+        "2023-01-10T22:00:00Z",
+        "2023-01-11T22:00:00Z",
+    }
+    assert "seasonal_naive_168" in capsys.readouterr().out
+
+
+def test_naive_baselines_follow_their_definition(consumption):
+    result = backtest(consumption, CUTOFF, 1, params={"num_boost_round": 5, "max_train_rows": 5000})
+    p = result.predictions
+    values = consumption.set_index(["area", "consumer_type", "datetime_utc"])["energy_consumption"]
+    row = p[(p.area == "DK1") & (p.consumer_type == 111) & (p.horizon_hours == 5)].iloc[0]
+    target = pd.Timestamp("2023-01-11T03:00", tz="UTC")
+    assert row.datetime_utc == target
+    assert row.seasonal_naive_24 == values[("DK1", 111, target - pd.Timedelta(hours=24))]
+    assert row.seasonal_naive_168 == values[("DK1", 111, target - pd.Timedelta(hours=168))]
+    assert row.actual == values[("DK1", 111, target)]
+
+
+def test_model_beats_both_seasonal_naives_on_the_real_slice(consumption):
+    """The accuracy claim, with the shipped parameters, on 7 daily origins."""
+    result = backtest(consumption, CUTOFF, 7)
+    m = result.metrics
+    assert m["model"]["n_points"] == 7 * 76 * 24
+    assert m["model"]["mape"] < 0.9 * m["seasonal_naive_168"]["mape"]
+    assert m["model"]["mape"] < 0.6 * m["seasonal_naive_24"]["mape"]
+    assert m["model"]["wape"] < m["seasonal_naive_168"]["wape"]
+    assert m["model"]["median_series_mape"] < m["seasonal_naive_168"]["median_series_mape"]
+
+
+def test_rolling_folds_are_the_last_non_overlapping_days(consumption):
+    folds = rolling_folds(consumption, n_folds=3)
+    assert [f.cutoff for f in folds] == [
+        pd.Timestamp("2023-01-14T22:00", tz="UTC"),
+        pd.Timestamp("2023-01-15T22:00", tz="UTC"),
+        pd.Timestamp("2023-01-16T22:00", tz="UTC"),
+    ]
+    assert all(len(f.origins) == 1 and f.origins[0] == f.cutoff for f in folds)
+    two_day = rolling_folds(consumption, n_folds=2, fold_days=2)
+    assert two_day[0].origins[-1] < two_day[1].cutoff
+    with pytest.raises(ValueError, match="under 8 days"):
+        rolling_folds(consumption, n_folds=20)
+
+
+def test_trials_tune_on_folds_before_the_cutoff_then_score(consumption, mlflow_store, tmp_path):
+    import optuna
+
+    from energy_assets.training.train import TuningPlan, train_candidate
+
+    small = {"num_boost_round": 40, "max_train_rows": 20_000}
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    candidate = train_candidate(
+        consumption,
+        CUTOFF,
+        1,
+        tuning_plan=TuningPlan(n_trials=2, storage_url=storage),
+        tracking=mlflow_store("test_backtest"),
+        fixed_params=small,
+        fit_final=False,
+    )
+    result = candidate.scored
+    assert result.metrics["model"]["n_points"] == 76 * 24
+    study = optuna.load_study(study_name="energy_consumption_forecaster", storage=storage)
+    assert len(study.trials) == 2
+    assert all(t.state.is_finished() for t in study.trials)
+    assert candidate.tuned is not None and candidate.forecaster is None
+    assert candidate.params["num_boost_round"] == small["num_boost_round"]

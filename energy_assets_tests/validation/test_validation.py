@@ -1,0 +1,175 @@
+"""GX suites (generated from the contracts) on the shared real slice and on corrupted copies."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_assets.devtools import SAMPLE_DATA_PATH
+from energy_assets.validation.suites import (
+    validate_consumption_features,
+    validate_forecasts,
+    validate_raw_consumption,
+)
+
+SLICE = str(SAMPLE_DATA_PATH)
+
+
+@pytest.fixture(scope="module")
+def raw_slice() -> pd.DataFrame:
+    raw = pd.read_csv(SLICE, parse_dates=["HourUTC", "HourDK"])
+    raw["TotalCon"] = raw["TotalCon"].astype("float64")
+    return raw
+
+
+@pytest.fixture(scope="module")
+def raw_day(raw_slice) -> pd.DataFrame:
+    """The first 24 hours (76 series each) of the slice."""
+    first = raw_slice["HourUTC"].min()
+    return raw_slice[raw_slice["HourUTC"] < first + pd.Timedelta(hours=24)].reset_index(drop=True)
+
+
+def to_clean(raw: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "datetime_utc": raw["HourUTC"].dt.tz_localize("UTC"),
+            "area": raw["PriceArea"].astype(str),
+            "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
+            "energy_consumption": raw["TotalCon"].astype("float64"),
+        }
+    )
+
+
+def failed(outcome) -> dict:
+    return {(r.expectation, r.columns): r for r in outcome.failed}
+
+
+def test_raw_and_clean_slice_pass(raw_slice):
+    raw = validate_raw_consumption(raw_slice)
+    assert raw.success, raw.summary()
+    clean = validate_consumption_features(to_clean(raw_slice))
+    assert clean.success, clean.summary()
+    assert clean.rows == 49780 and len(clean.results) >= 15
+
+
+def test_features_with_engineered_columns_pass_and_inf_fails(raw_day):
+    features = to_clean(raw_day)
+    features["hour_of_day"] = features["datetime_utc"].dt.hour.astype("int64")
+    features["is_holiday"] = False
+    features["lag_24h"] = np.nan  # first day: no history yet, allowed
+    assert validate_consumption_features(features).success
+    features.loc[3, "lag_24h"] = np.inf
+    features.loc[4, "hour_of_day"] = 24
+    outcome = validate_consumption_features(features)
+    assert ("expect_column_values_to_be_between", ("lag_24h",)) in failed(outcome)
+    assert ("expect_column_values_to_be_between", ("hour_of_day",)) in failed(outcome)
+
+
+@pytest.mark.parametrize(
+    "corrupt, expectation, column, shown",
+    [
+        (lambda d: d.assign(TotalCon=d["TotalCon"].where(d.index != 5, -10.0)),
+         "expect_column_values_to_be_between", ("TotalCon",), {"TotalCon": -10.0}),
+        (lambda d: d.assign(TotalCon=d["TotalCon"].where(d.index != 7, np.nan)),
+         "expect_column_values_to_not_be_null", ("TotalCon",), {}),
+        (lambda d: d.assign(ConsumerType_DE35=d["ConsumerType_DE35"].where(d.index != 9, 555)),
+         "expect_column_values_to_be_in_set", ("ConsumerType_DE35",), {"ConsumerType_DE35": 555}),
+        (lambda d: pd.concat([d, d.iloc[[11]]], ignore_index=True),
+         "expect_compound_columns_to_be_unique", ("HourUTC", "PriceArea", "ConsumerType_DE35"), {}),
+        (lambda d: d.drop(index=[13]),
+         "expect_column_values_to_not_be_null", ("series_present",), {}),
+    ],
+    ids=["negative", "nan", "unknown_consumer_type", "duplicate_row", "missing_series"],
+)  # fmt: skip
+def test_raw_suite_names_expectation_and_offending_rows(
+    raw_day, corrupt, expectation, column, shown
+):
+    bad = corrupt(raw_day.copy())
+    outcome = validate_raw_consumption(bad)
+    assert not outcome.success
+    result = failed(outcome)[(expectation, column)]
+    assert result.unexpected_count >= 1
+    rows = result.unexpected_rows
+    assert len(rows) >= 1
+    for key, value in shown.items():
+        assert rows.iloc[0][key] == value
+    metadata = outcome.to_metadata()
+    assert expectation in metadata["summary"] and expectation in metadata["failures_md"]
+    assert metadata["expectations_failed"] >= 1
+
+
+def test_missing_series_names_hour_and_series(raw_day):
+    row = raw_day.iloc[13]
+    outcome = validate_raw_consumption(raw_day.drop(index=[13]))
+    missing = failed(outcome)[("expect_column_values_to_not_be_null", ("series_present",))]
+    assert missing.unexpected_rows[["hour_utc", "area", "consumer_type"]].iloc[0].tolist() == [
+        row["HourUTC"],
+        row["PriceArea"],
+        row["ConsumerType_DE35"],
+    ]
+
+
+def test_expected_window_catches_missing_and_extra_hours(raw_day):
+    start = raw_day["HourUTC"].min().tz_localize("UTC")
+    outcome = validate_raw_consumption(
+        raw_day, expected_hours=(start, start + pd.Timedelta(hours=25))
+    )
+    missing = failed(outcome)[("expect_column_values_to_not_be_null", ("series_present",))]
+    assert missing.unexpected_count == 76  # hour 25 absent for every series
+    outcome = validate_raw_consumption(
+        raw_day, expected_hours=(start, start + pd.Timedelta(hours=23))
+    )
+    assert ("expect_column_values_to_be_between", ("HourUTC",)) in failed(outcome)
+
+
+def test_wrong_types_and_missing_columns_fail(raw_day):
+    clean = to_clean(raw_day)
+    naive = clean.assign(datetime_utc=clean["datetime_utc"].dt.tz_localize(None))
+    assert ("expect_column_dtype_to_be_in_list", ("datetime_utc",)) in failed(
+        validate_consumption_features(naive)
+    )
+    outcome = validate_consumption_features(clean.drop(columns=["area"]))
+    assert ("expect_column_to_exist", ("area",)) in failed(outcome)
+
+
+def make_forecasts(origins: int = 2, series=(("DK1", 111), ("DK2", 999))) -> pd.DataFrame:
+    rows = []
+    for o in range(origins):
+        origin = pd.Timestamp("2023-01-01T00:00", tz="UTC") + pd.Timedelta(hours=o)
+        for area, code in series:
+            for h in range(1, 25):
+                rows.append((area, code, origin, origin + pd.Timedelta(hours=h), h, 10.0 + h))
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "area",
+            "consumer_type",
+            "forecast_origin",
+            "datetime_utc",
+            "horizon_hours",
+            "prediction",
+        ],
+    )
+    df["prediction_lower"] = df["prediction"] - 1
+    df["prediction_upper"] = df["prediction"] + 1
+    df["model_version"] = "3"
+    return df
+
+
+def test_forecast_suite():
+    good = make_forecasts()
+    assert validate_forecasts(good).success, validate_forecasts(good).summary()
+    bad = good.copy()
+    bad.loc[0, "prediction"] = -1.0
+    bad.loc[1, "model_version"] = ""
+    bad = bad.drop(index=[30])
+    outcome = validate_forecasts(bad)
+    names = failed(outcome)
+    assert ("expect_column_values_to_be_between", ("prediction",)) in names
+    assert ("expect_column_value_lengths_to_be_between", ("model_version",)) in names
+    missing = names[("expect_column_values_to_not_be_null", ("series_present",))]
+    assert missing.unexpected_rows["horizon_hours"].tolist() == [7]
+    shifted = good.assign(datetime_utc=good["datetime_utc"] + pd.Timedelta(hours=1))
+    assert (
+        "expect_column_pair_values_to_be_equal",
+        ("datetime_utc", "expected_datetime_utc"),
+    ) in failed(validate_forecasts(shifted))
