@@ -1,0 +1,115 @@
+"""A snapshot of the graph the code location serves: asset keys (contract), their groups,
+partitions, backfill policies and checks, the jobs and what they select, schedules, sensors and
+resources. Fast: it only builds the Definitions, so `make test-fast` runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from energy_assets.defs import build_definitions
+from energy_assets.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+ASSETS = {
+    # key: (group, partitions, single-run backfill, {check: blocking})
+    "raw_consumption": ("ingestion", "hourly", True, {"raw_consumption_gx_suite": False}),
+    "consumption_features": (
+        "features",
+        "hourly",
+        True,
+        {"consumption_features_gx_suite": True},
+    ),
+    "forecasting_model": ("training", None, False, {}),
+    "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),
+    "forecast_accuracy": ("monitoring", "daily", False, {}),
+    "drift_report": ("monitoring", "daily", False, {}),
+}
+JOBS = {
+    "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
+    "ingestion_backfill_job": {"raw_consumption", "consumption_features"},
+    "forecasts_backfill_job": {"forecasts"},
+    "daily_monitoring_job": {"forecast_accuracy", "drift_report"},
+    "retrain_job": {"forecasting_model"},
+}
+
+
+@pytest.fixture(scope="module")
+def defs() -> dg.Definitions:
+    settings = Settings.for_home("/nonexistent/home", partitions_start="2022-12-21-16:00")
+    return build_definitions(settings)
+
+
+def _partitions(definition) -> str | None:
+    if definition is None:
+        return None
+    return {"HourlyPartitionsDefinition": "hourly", "DailyPartitionsDefinition": "daily"}[
+        type(definition).__name__
+    ]
+
+
+def test_assets_partitions_and_checks(defs):
+    seen = {}
+    for assets_def in defs.assets:
+        (key,) = assets_def.keys
+        seen[key.to_user_string()] = (
+            assets_def.group_names_by_key[key],
+            _partitions(assets_def.partitions_def),
+            assets_def.backfill_policy == dg.BackfillPolicy.single_run(),
+            {spec.name: spec.blocking for spec in assets_def.check_specs},
+        )
+    assert seen == ASSETS
+    hourly = next(
+        a.partitions_def for a in defs.assets if _partitions(a.partitions_def) == "hourly"
+    )
+    daily = next(a.partitions_def for a in defs.assets if _partitions(a.partitions_def) == "daily")
+    assert hourly.get_first_partition_key() == "2022-12-21-16:00"
+    assert daily.get_first_partition_key() == "2022-12-21"  # the day of the first hour
+    assert str(hourly.timezone) == str(daily.timezone) == "UTC"
+
+
+def test_jobs_schedules_sensors_and_resources(defs):
+    repository = defs.get_repository_def()
+    for name, selected in JOBS.items():
+        job = repository.get_job(name)
+        assert {key.to_user_string() for key in job.asset_layer.executable_asset_keys} == selected
+    assert {(s.name, s.cron_schedule, s.job_name) for s in defs.schedules} == {
+        ("hourly_forecast_schedule", "5 * * * *", "hourly_forecast_job"),
+        ("daily_monitoring_schedule", "30 6 * * *", "daily_monitoring_job"),
+    }
+    assert [(s.name, s.job_name) for s in defs.sensors] == [
+        ("retrain_on_drift_or_error", "retrain_job")
+    ]
+    assert set(defs.resources) == {"storage", "io_manager", "energidata", "mlflow", "optuna", "gx"}
+    defs.validate_loadable(defs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        ["dg", "check", "defs"],
+    ],
+    ids=["dagster_definitions_validate", "dg_check_defs"],
+)
+def test_the_clis_load_the_code_location(command, tmp_path):
+    executable = Path(sys.executable).with_name(command[0])
+    done = subprocess.run(
+        [str(executable), *command[1:]],
+        cwd=REPO,
+        env={
+            "DAGSTER_HOME": str(tmp_path),
+            "PATH": f"{executable.parent}:/usr/bin:/bin",
+            "VIRTUAL_ENV": str(executable.parent.parent),
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
