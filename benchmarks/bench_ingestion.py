@@ -35,7 +35,10 @@ def noop_floor_definitions():
     """Two hourly assets that do nothing, shaped like raw_consumption → consumption_features."""
     from dagster import AssetIn, BackfillPolicy, Definitions, IOManager, asset, io_manager
 
-    from energy_assets.partitions import hourly_partitions
+    from energy_assets.defs.partitions import Partitions
+    from energy_assets.settings import Settings
+
+    hourly_partitions = Partitions.from_settings(Settings.for_home(".dagster_home")).hourly
 
     class NullIOManager(IOManager):
         def handle_output(self, context, obj):
@@ -83,8 +86,8 @@ def main() -> int:
 
     from dagster import DagsterInstance, materialize
 
-    from energy_assets.ingestion.replay_api import ReplayServer
-    from energy_assets.ingestion.synth import synthesize
+    from energy_assets.devtools.replay_api import ReplayServer
+    from energy_assets.devtools.synth import synthesize
     from energy_assets_tests.fixtures.gcs import start_emulator
 
     print(machine_description())
@@ -100,11 +103,17 @@ def main() -> int:
         os.environ["DAGSTER_HOME"] = home
         os.environ["ENERGIDATA_API_URL"] = server.url
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{home}/mlflow.db"
-        from energy_assets.definitions import build_definitions
+        from energy_assets.defs import build_definitions
+        from energy_assets.settings import Settings
+
+        def platform_defs(prefix: str):
+            settings = Settings.from_env().with_overrides(
+                storage_url=f"gs://{bucket.name}/{prefix}"
+            )
+            return build_definitions(settings)
 
         def platform_job(prefix: str):
-            os.environ["ENERGY_STORAGE_URL"] = f"gs://{bucket.name}/{prefix}"
-            return build_definitions().resolve_job_def("ingestion_backfill_job")
+            return platform_defs(prefix).resolve_job_def("ingestion_backfill_job")
 
         floor_job = noop_floor_definitions().resolve_implicit_global_asset_job_def()
         instance = DagsterInstance.local_temp(tempdir=home)
@@ -127,7 +136,7 @@ def main() -> int:
             print(rows[-1], flush=True)
 
         # One run per partition, as a per-partition backfill would do: sampled, then scaled to 30 days.
-        defs = build_definitions()
+        defs = platform_defs("per-partition")
         raw_and_features = [
             defs.get_assets_def("raw_consumption"),
             defs.get_assets_def("consumption_features"),

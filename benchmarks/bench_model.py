@@ -24,9 +24,9 @@ import pandas as pd
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._machine import cpu_model, machine_description  # noqa: E402
-from energy_assets import config  # noqa: E402
+from energy_assets.devtools import SAMPLE_DATA_PATH  # noqa: E402
 
-DATA = str(config.SAMPLE_DATA_PATH)
+DATA = str(SAMPLE_DATA_PATH)
 
 
 def machine() -> dict:
@@ -43,8 +43,9 @@ def machine() -> dict:
 
 
 def accuracy(args) -> dict:
+    from energy_assets.features.engineering import read_consumption_file as read_api_file
     from energy_assets.metrics import score
-    from energy_assets.training.backtest import backtest, read_api_file
+    from energy_assets.training.backtest import backtest
 
     consumption = read_api_file(args.data)
     runs = []
@@ -62,7 +63,7 @@ def accuracy(args) -> dict:
         "metrics": result.metrics,
     }
     if not args.skip_course:
-        from energy_assets.training.course_pipeline import course_backtest
+        from energy_assets.devtools.course_pipeline import course_backtest
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -96,10 +97,10 @@ def scale_one(n_series: int) -> dict:
     from energy_assets.training.forecaster import GlobalLGBMForecaster
 
     try:
-        from energy_assets.ingestion.synth import synthesize
+        from energy_assets.devtools.synth import synthesize
     except ImportError as error:  # the synth helper owns the generator
         raise SystemExit(
-            "energy_assets.ingestion.synth.synthesize is needed for the scale runs"
+            "energy_assets.devtools.synth.synthesize is needed for the scale runs"
         ) from error
     # 27 days like the real slice; forecasts from its last hour.
     raw = synthesize(n_series, "2022-12-21T16:00", "2023-01-17T23:00", seed=0)

@@ -17,16 +17,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_description  # noqa: E402
+from energy_assets.devtools import SAMPLE_DATA_PATH  # noqa: E402
 
-SLICE = (
-    Path(__file__).resolve().parents[1] / "energy_assets" / "data" / "ConsumptionDE35Hour.csv.gz"
-)
+SLICE = SAMPLE_DATA_PATH
 
 
 def main() -> int:
     from dagster import DagsterInstance
 
-    from energy_assets.ingestion.replay_api import ReplayServer
+    from energy_assets.devtools.replay_api import ReplayServer
 
     print(machine_description())
     rows: list[tuple[str, float]] = []
@@ -38,9 +37,10 @@ def main() -> int:
             MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db",
             ENERGY_OPTUNA_STORAGE=f"sqlite:///{home}/optuna.db",
         )
-        from energy_assets.definitions import build_definitions
+        from energy_assets.defs import build_definitions
+        from energy_assets.settings import Settings
 
-        defs = build_definitions()
+        defs = build_definitions(Settings.from_env())
         instance = DagsterInstance.local_temp(tempdir=home)
 
         def timed(label, job, **kwargs):

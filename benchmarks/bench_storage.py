@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks._machine import cpu_model
-from energy_assets.resources.io_manager import split_by_partition
-from energy_assets.storage.parquet_store import ParquetStore
+from energy_assets.storage.parquet_store import ParquetStore, split_by_partition
 from energy_assets_tests.fixtures.gcs import start_emulator
 
 SERIES = 76
