@@ -1,7 +1,7 @@
 # Common tasks; each is a plain `uv run …` you can also type yourself.
 UV ?= python3 -m uv
 
-.PHONY: demo test test-fast lint format typecheck dev bench
+.PHONY: demo test test-fast lint format typecheck check-defs dev bench
 
 demo:            ## the whole loop headless on embedded defaults
 	$(UV) run energy-assets demo
@@ -12,14 +12,19 @@ test:            ## the full suite (what .ci/run runs)
 test-fast:       ## skip the slow end-to-end and browser tests
 	$(UV) run pytest -m "not slow and not browser"
 
-lint:
+lint:            ## ruff, and the layering contracts (import-linter)
 	$(UV) run ruff check energy_assets energy_assets_tests benchmarks
+	$(UV) run lint-imports
 
 format:
 	$(UV) run ruff format energy_assets energy_assets_tests benchmarks
 
 typecheck:
 	$(UV) run mypy energy_assets
+
+check-defs:      ## load the code location the ways Dagster's tools do
+	$(UV) run dg check defs
+	$(UV) run dagster definitions validate -w workspace.yaml
 
 dev:             ## Dagster UI + daemon on http://127.0.0.1:3000
 	mkdir -p .dagster_home && cp -n dagster.yaml .dagster_home/ || true
