@@ -118,10 +118,10 @@ def course_backtest(
     (predictions [area, consumer_type, forecast_origin, datetime_utc, horizon_hours,
     course_predicted], timings {fit_seconds, predict_seconds}).
     """
+    from energy_assets.contracts import utc
     from energy_assets.training.backtest import daily_origins
 
-    cutoff_ts = pd.Timestamp(cutoff)
-    cutoff_ts = cutoff_ts.tz_localize("UTC") if cutoff_ts.tz is None else cutoff_ts
+    cutoff_ts = utc(cutoff)
     origin_list = daily_origins(cutoff_ts, origins) if isinstance(origins, int) else list(origins)
     y, X = to_hierarchical(consumption)
     times = y.index.get_level_values(-1)

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from energy_assets.contracts import DANISH_TZ, DE35_CONSUMER_TYPES, PRICE_AREAS
+from energy_assets.contracts import DANISH_TZ, DE35_CONSUMER_TYPES, PRICE_AREAS, utc
 from energy_assets.features.calendar import calendar_features
 from energy_assets.settings import Settings
 
@@ -78,11 +78,7 @@ def series_keys(series: int) -> pd.DataFrame:
 
 
 def _utc_hours(start, end) -> pd.DatetimeIndex:
-    def as_utc(value) -> pd.Timestamp:
-        stamp = pd.Timestamp(value)
-        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-
-    first, stop = as_utc(start).ceil("h"), as_utc(end)
+    first, stop = utc(start).ceil("h"), utc(end)
     return pd.date_range(first, stop, freq="h", inclusive="left")
 
 
