@@ -7,11 +7,11 @@ import pytest
 pytest.importorskip("sktime")
 
 from sktime.forecasting.model_evaluation import evaluate  # noqa: E402
-from sktime.forecasting.model_selection import ExpandingWindowSplitter  # noqa: E402
 from sktime.forecasting.naive import NaiveForecaster  # noqa: E402
 from sktime.performance_metrics.forecasting import (  # noqa: E402
     MeanAbsolutePercentageError,
 )
+from sktime.split import ExpandingWindowSplitter  # noqa: E402
 
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.devtools.course_pipeline import to_hierarchical  # noqa: E402
