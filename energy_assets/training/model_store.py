@@ -255,14 +255,25 @@ def champion_info(tracking: MlflowSettings) -> ChampionInfo | None:
 
 def load_version(tracking: MlflowSettings, version: str | int) -> GlobalLGBMForecaster:
     """Load a registered version straight from its forecaster artifact folder: no pyfunc
-    unpickling or environment checks, so it is the fast path for hourly forecasts."""
+    unpickling or environment checks, so it is the fast path for hourly forecasts.
+
+    The version's source is looked up with our own client: MLflow resolves a `models:/` URI
+    against its process-wide registry (MLFLOW_TRACKING_URI, else ./mlflow.db), not `tracking`.
+    A local artifact store is read in place; remote ones are downloaded to a temp folder.
+    """
     import mlflow.artifacts
 
     from energy_assets.training.forecaster import GlobalLGBMForecaster
 
+    source = tracking.client().get_model_version_download_uri(REGISTERED_MODEL_NAME, str(version))
+    artifact_uri = f"{source.rstrip('/')}/artifacts/{FORECASTER_ARTIFACT}"
+    if artifact_uri.startswith("file:"):
+        from mlflow.utils.file_utils import local_file_uri_to_path
+
+        return GlobalLGBMForecaster.load(Path(local_file_uri_to_path(artifact_uri)))
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{REGISTERED_MODEL_NAME}/{version}/artifacts/{FORECASTER_ARTIFACT}",
+            artifact_uri=artifact_uri,
             dst_path=tmp,
             tracking_uri=tracking.tracking_uri,
             registry_uri=tracking.resolved_registry_uri,

@@ -212,3 +212,24 @@ def test_champion_from_a_fresh_process_predicts_the_same_numbers(
     assert done.returncode == 0, done.stderr[-3000:]
     served = pd.read_parquet(tmp_path / "served.parquet")
     pd.testing.assert_frame_equal(served, expected)
+
+
+def test_champion_loads_from_its_own_store_whatever_the_process_wide_mlflow_uri(
+    tracking, strong, window, tmp_path, monkeypatch
+):
+    # The CLI and the demo pass the store explicitly and set no MLFLOW_TRACKING_URI: loading
+    # must not fall back to MLflow's default registry (./mlflow.db in the working directory).
+    version = model_store.register(strong, tracking, {"model": {"mape": 0.07}})
+    model_store.promote_if_better(
+        tracking, version, candidate_score=0.07, evaluate_champion=lambda f: 1.0, candidate=strong
+    )
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+
+    loaded, loaded_version = model_store.load_champion(tracking)
+
+    assert loaded_version == version.version
+    assert loaded.feature_names == strong.feature_names
+    assert not (elsewhere / "mlflow.db").exists() and not (elsewhere / "mlruns").exists()
