@@ -36,6 +36,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "retrain_max_drift_share": "ENERGY_RETRAIN_MAX_DRIFT_SHARE",
     "retrain_max_mape": "ENERGY_RETRAIN_MAX_MAPE",
     "gcp_project": "GOOGLE_CLOUD_PROJECT",
+    "reports_url": "ENERGY_REPORTS_URL",
 }
 
 
@@ -53,6 +54,8 @@ class Settings:
     partitions_start: the first hourly partition key (fewer partitions = a lighter UI).
     publication_delay_hours: how late the source publishes an hour.
     retrain_max_drift_share / retrain_max_mape: the retrain sensor's thresholds (fractions).
+    reports_url: where a browser opens stored reports (`energy-assets reports serve`, or a proxy
+    in front of it); None: `reporting.links` picks (the console URL on gs://, 127.0.0.1:3001 locally).
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -68,6 +71,7 @@ class Settings:
     retrain_max_drift_share: float = 0.5
     retrain_max_mape: float = 0.15
     gcp_project: str | None = None
+    reports_url: str | None = None
     from_environment: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
@@ -100,8 +104,9 @@ class Settings:
             if raw is None or raw == "":
                 continue
             overrides[name] = _convert(variable, raw, str(converters[name]))
-        if "api_url" in overrides:
-            overrides["api_url"] = overrides["api_url"].rstrip("/")
+        for name in ("api_url", "reports_url"):
+            if name in overrides:
+                overrides[name] = overrides[name].rstrip("/")
         return cls.for_home(home, **overrides, from_environment=frozenset(
             ENVIRONMENT_VARIABLES[name] for name in overrides
         ))  # fmt: skip

@@ -52,6 +52,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     storage = StorageResource(
         storage_url=_from_env(settings, "storage_url"),
         gcp_project=_from_env(settings, "gcp_project"),
+        reports_url=_from_env(settings, "reports_url"),
     )
     return {
         "storage": storage,

@@ -6,11 +6,39 @@ from energy_assets.contracts import FEATURES, FORECAST_HISTORY_HOURS, FORECASTS
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_COLUMN
-from energy_assets.defs.metadata import frame_metadata
+from energy_assets.defs.metadata import chart, frame_metadata
 from energy_assets.defs.partitions import Partitions, lookback_mapping
 from energy_assets.defs.resources import GreatExpectationsResource, MlflowResource, StorageResource
 
 FORECASTS_CHECK = "forecasts_gx_suite"
+# A single-run backfill copies the output's metadata to every partition it writes: a chart
+# (~60 KB) is drawn for runs of up to a day of origins, not for a year's backfill.
+MAX_CHART_ORIGINS = 24
+
+
+class ForecastsConfig(dg.Config):
+    """charts: draw the newest origin's paths against the last days of actuals (the UI's
+    forecast_chart); off for benchmarks that compare the hourly path with and without it."""
+
+    charts: bool = True
+
+
+def forecast_chart_metadata(
+    context: dg.AssetExecutionContext, predictions, history
+) -> dict[str, dg.MetadataValue]:
+    """The forecast chart; a chart that cannot be drawn is logged, never a failed forecast."""
+    from energy_assets.reporting.charts import forecast_chart
+
+    try:
+        png = forecast_chart(predictions, history)
+    except Exception as error:  # the forecasts matter more than their picture
+        context.log.warning(f"forecast_chart not drawn: {error!r}")
+        return {"forecast_chart": dg.MetadataValue.text(f"not drawn: {error}")}
+    return {
+        "forecast_chart": chart(
+            png, "24-hour forecasts with 80% intervals after the last 3 days of actuals"
+        )
+    }
 
 
 def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -39,6 +67,7 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
     )
     def forecasts(
         context: dg.AssetExecutionContext,
+        config: ForecastsConfig,
         consumption_features,
         mlflow: MlflowResource,
         storage: StorageResource,
@@ -81,6 +110,8 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
             latest_uri = publish.publish_latest(storage.store(), predictions)
             if latest_uri:
                 metadata["latest_forecast"] = dg.MetadataValue.path(latest_uri)
+            if config.charts and len(origins) <= MAX_CHART_ORIGINS:
+                metadata.update(forecast_chart_metadata(context, predictions, consumption_features))
         yield from validated_output(
             predictions, outcome, FORECASTS_CHECK, FORECASTS.name, metadata, blocking=True
         )

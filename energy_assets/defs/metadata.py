@@ -30,6 +30,20 @@ def markdown_table(frame: Any, empty: str = "_nothing to show_", **kwargs: Any) 
     return dg.MetadataValue.md(frame.to_markdown(index=False, **kwargs))
 
 
+def chart(png: bytes, alt: str) -> dg.MetadataValue:
+    """A PNG chart shown by the UI (markdown with the image inline as a data: URL)."""
+    from energy_assets.reporting.charts import markdown_image
+
+    return dg.MetadataValue.md(markdown_image(png, alt))
+
+
+def charts(pngs: dict[str, bytes], alts: dict[str, str] | None = None) -> dict[str, Any]:
+    """`chart` of each PNG, keyed as given (the alt text defaults to the key)."""
+    return {
+        key: chart(png, (alts or {}).get(key, key.replace("_", " "))) for key, png in pngs.items()
+    }
+
+
 def link_or_text(text: str) -> dg.MetadataValue:
     """A URL as a link; anything else (a sentence saying how to open it) as text."""
     if text.startswith(("http://", "https://")):

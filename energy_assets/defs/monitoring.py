@@ -7,7 +7,7 @@ import dagster as dg
 from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
-from energy_assets.defs.metadata import markdown_table
+from energy_assets.defs.metadata import chart, markdown_table
 from energy_assets.defs.partitions import Partitions, lookback_mapping
 from energy_assets.defs.resources import MlflowResource, StorageResource
 
@@ -72,6 +72,17 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         }
         if overall["n_points"] == 0:
             context.log.info("No actuals published yet for these forecasts; nothing to score.")
+        else:
+            from energy_assets.reporting.charts import horizon_error_chart
+
+            metadata["horizon_error_chart"] = chart(
+                horizon_error_chart(
+                    result.per_horizon,
+                    f"Error by hours ahead: forecasts made on {context.partition_key} "
+                    f"({int(overall['n_points'])} points)",
+                ),
+                "MAPE and WAPE by hours ahead",
+            )
         return dg.Output(accuracy_table(result), metadata=metadata)
 
     @dg.asset(
@@ -89,8 +100,10 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         deps=[keys.FORECASTING_MODEL],
         description=(
             "Evidently data-drift report of the day's features against the champion's training "
-            "window (its last 28 days). The HTML report is stored next to the asset values; "
-            "drift_share, dataset_drift and the drifted columns are metadata."
+            "window (its last 28 days). The HTML report is stored next to the asset values and "
+            "linked as `report` (a URL the browser opens: `energy-assets reports serve` for a "
+            "local folder, the Cloud Console for gs://); drift_share, dataset_drift, the drifted "
+            "columns and a chart of every column's score are metadata."
         ),
     )
     def drift_report(
@@ -129,7 +142,6 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         result = build_drift_report(reference, consumption_features)
         html_path = f"{DRIFT_REPORT_ASSET}/date={day}/report.html"
         store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
-        html_uri = store.uri(html_path)
         metadata: dict[str, Any] = {
             "drift_share": float(result.drift_share),
             "dataset_drift": bool(result.dataset_drift),
@@ -139,12 +151,23 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
                 f"{hour_text(reference_start)} → {hour_text(reference_end)} ({reference_source})"
             ),
             "current_rows": len(consumption_features),
-            "report": dg.MetadataValue.url(html_uri)
-            if html_uri.startswith(("http", "gs://"))
-            else dg.MetadataValue.path(html_uri),
+            # A URL the browser opens (see reporting/links.py); the object itself as text.
+            "report": dg.MetadataValue.url(storage.report_url(html_path)),
+            "report_object": dg.MetadataValue.text(store.uri(html_path)),
             "column_scores": markdown_table(result.column_scores),
             "series_that_moved_most": markdown_table(result.series_levels.head(10)),
         }
+        from energy_assets.reporting.links import console_url
+
+        if console := console_url(store, html_path):
+            metadata["report_in_console"] = dg.MetadataValue.url(console)
+        if result.column_scores["score"].notna().any():
+            from energy_assets.reporting.charts import drift_chart
+
+            metadata["drift_chart"] = chart(
+                drift_chart(result.column_scores, result.drift_share),
+                "Drift score per column against its threshold",
+            )
         return dg.Output(result.column_scores, metadata=metadata)
 
     return [forecast_accuracy, drift_report]

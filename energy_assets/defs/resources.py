@@ -29,6 +29,11 @@ class StorageResource(dg.ConfigurableResource):
     storage_url: str = Field(description="Folder path or gs://bucket/prefix.")
     gcp_project: str | None = Field(default=None, description="GCP project for gs:// storage.")
     max_workers: int = Field(default=16, description="Threads for parallel reads and writes.")
+    reports_url: str | None = Field(
+        default=None,
+        description="Where a browser opens stored reports (ENERGY_REPORTS_URL); default: the "
+        "Cloud Console's URL on gs://, `energy-assets reports serve` (127.0.0.1:3001) locally.",
+    )
     _store: Any = PrivateAttr(default=None)
 
     @property
@@ -50,6 +55,12 @@ class StorageResource(dg.ConfigurableResource):
                 self.storage_url, gcs_client=client, max_workers=self.max_workers
             )
         return self._store
+
+    def report_url(self, relpath: str) -> str:
+        """The URL a browser opens for a stored report (never a local path)."""
+        from energy_assets.reporting.links import report_url
+
+        return report_url(self.store(), relpath, self.reports_url)
 
 
 class EnergiDataResource(dg.ConfigurableResource):

@@ -6,7 +6,7 @@ import dagster as dg
 
 from energy_assets.contracts import CLEAN_COLUMNS, FEATURES, REGISTERED_MODEL_NAME, hour_text
 from energy_assets.defs import keys
-from energy_assets.defs.metadata import dagster_run_tags, link_or_text, markdown_table
+from energy_assets.defs.metadata import charts, dagster_run_tags, link_or_text, markdown_table
 from energy_assets.defs.resources import MlflowResource, OptunaResource, StorageResource
 
 STUDY_NAME = REGISTERED_MODEL_NAME
@@ -129,6 +129,11 @@ def build_training_assets() -> list[dg.AssetsDefinition]:
         summary = train.metrics_table(scored.metrics)
         importance = forecaster.feature_importance()
         tuning.log_feature_importance(tracking.run(tuned.parent_run_id), importance)
+        from energy_assets.reporting.charts import model_charts
+
+        pngs = model_charts(scored.predictions, importance, tuned.study.trials)
+        for name, png in pngs.items():
+            tracking.run(tuned.parent_run_id).log_bytes(png, f"charts/{name}.png")
         return dg.Output(
             summary,
             metadata={
@@ -151,6 +156,7 @@ def build_training_assets() -> list[dg.AssetsDefinition]:
                 "metrics": markdown_table(summary, floatfmt=".4f"),
                 "feature_importance": markdown_table(importance.head(10)),
                 "mlflow_run": link_or_text(tracking.run_url(tuned.parent_run_id)),
+                **charts(pngs),
             },
         )
 

@@ -169,6 +169,16 @@ class TrackedRun:
     def log_dict(self, dictionary: Mapping[str, Any], artifact_file: str) -> None:
         self.client.log_dict(self.run_id, dict(dictionary), artifact_file)
 
+    def log_bytes(self, data: bytes, artifact_file: str) -> None:
+        """Log `data` as the artifact file `artifact_file` (e.g. "charts/backtest.png")."""
+        import tempfile
+
+        folder, _, name = artifact_file.rpartition("/")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            self.client.log_artifact(self.run_id, str(path), folder or None)
+
     def log_artifact(self, local_path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(local_path), artifact_path)
 

@@ -1,0 +1,48 @@
+"""`energy-assets reports serve`: stored HTML reports over HTTP from a local folder and from GCS,
+an index of them, and nothing outside the reports (no parquet, no '..')."""
+
+from __future__ import annotations
+
+import requests
+
+from energy_assets.reporting.serve import ReportServer, safe_report_path
+from energy_assets.storage.parquet_store import ParquetStore
+
+REPORT = "drift_report/date=2023-01-16/report.html"
+BODY = b"<html><title>Data Drift</title><body>drift</body></html>"
+
+
+def _check_serves(store: ParquetStore) -> None:
+    store.write_bytes(REPORT, BODY, "text/html")
+    store.write_bytes("forecasts/latest/data.parquet", b"PAR1", "application/octet-stream")
+    with ReportServer(store, port=0) as server:
+        report = requests.get(f"{server.url}/{REPORT}", timeout=10)
+        index = requests.get(f"{server.url}/", timeout=10)
+        parquet = requests.get(f"{server.url}/forecasts/latest/data.parquet", timeout=10)
+        missing = requests.get(f"{server.url}/drift_report/date=2023-01-17/report.html", timeout=10)
+
+    assert report.status_code == 200 and report.content == BODY
+    assert report.headers["Content-Type"].startswith("text/html")
+    assert f'href="/{REPORT}"' in index.text
+    assert parquet.status_code == 404
+    assert missing.status_code == 404 and "materialise" in missing.text
+
+
+def test_serves_reports_from_a_local_folder(tmp_path):
+    _check_serves(ParquetStore(str(tmp_path / "storage")))
+
+
+def test_serves_reports_from_gcs(gcs_emulator):
+    bucket = gcs_emulator.make_bucket()
+    _check_serves(ParquetStore(f"gs://{bucket.name}/energy", gcs_client=gcs_emulator.client()))
+
+
+def test_only_report_paths_inside_the_storage_are_served(tmp_path):
+    (tmp_path / "secret.html").write_text("secret")
+    store = ParquetStore(str(tmp_path / "storage"))
+    store.write_bytes(REPORT, BODY, "text/html")
+    with ReportServer(store, port=0) as server:
+        escaped = requests.get(f"{server.url}/drift_report/%2E%2E/%2E%2E/secret.html", timeout=10)
+    assert escaped.status_code == 404 and "secret" not in escaped.text
+    assert safe_report_path("/drift_report/../../secret.html") is None
+    assert safe_report_path("/drift_report/date=2023-01-16/report.html?x=1") == REPORT
