@@ -1,19 +1,25 @@
 """The whole asset graph, end to end, on real components: replay API, local / GCS storage, MLflow.
 
 One fast pass (marked slow: ~1 min) over the bundled real slice: a one-run backfill of raw and
-features, training with a tiny Optuna budget, a day of forecasts, accuracy and drift.
+features, training with a tiny Optuna budget, a day of forecasts (read back through
+`energy-assets forecasts`), accuracy and drift, each with its charts.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from energy_assets.cli import main
 from energy_assets.defs import build_definitions
 from energy_assets.devtools import SAMPLE_DATA_PATH
+from energy_assets.forecasting.read import forecasts_from_json
+from energy_assets.reporting.charts import png_size
 from energy_assets.settings import Settings
 from energy_assets.storage.parquet_store import ParquetStore
 from energy_assets_tests.helpers import exists
@@ -41,6 +47,13 @@ def latest_metadata(instance, asset: str) -> dict:
     return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
+def chart_size(markdown: str) -> tuple[int, int]:
+    """The pixel size of the PNG a markdown metadata value embeds."""
+    prefix = "](data:image/png;base64,"
+    assert markdown.startswith("![") and prefix in markdown, markdown[:80]
+    return png_size(base64.b64decode(markdown.split(prefix, 1)[1].rstrip(")")))
+
+
 @pytest.fixture
 def platform_env(tmp_path, monkeypatch, replay_server):
     server = replay_server(SLICE)
@@ -52,7 +65,7 @@ def platform_env(tmp_path, monkeypatch, replay_server):
 
 
 @pytest.mark.slow
-def test_whole_graph_on_the_real_slice(platform_env, tmp_path):
+def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
     server = platform_env
     defs = build_definitions(Settings.from_env())
     with DagsterInstance.ephemeral() as instance:
@@ -84,6 +97,8 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path):
         model = latest_metadata(instance, "forecasting_model")
         assert model["champion"] is True
         assert model["backtest_mape"] < model["seasonal_naive_168_mape"]
+        for key in ("backtest_chart", "feature_importance_chart", "optimisation_history_chart"):
+            assert chart_size(model[key])[0] >= 600, key
 
         origins = {
             "dagster/asset_partition_range_start": "2023-01-16-00:00",
@@ -95,13 +110,30 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path):
         assert (forecast["forecast_origin"] == pd.Timestamp("2023-01-16 05:00", tz="UTC")).all()
         assert forecast["datetime_utc"].min() == pd.Timestamp("2023-01-16 06:00", tz="UTC")
         assert forecast["model_version"].eq(str(model["model_version"])).all()
+        assert chart_size(latest_metadata(instance, "forecasts")["forecast_chart"]) == (900, 330)
+
+        # What the asset wrote, read back through the CLI as another program would.
+        capsys.readouterr()
+        assert main(["forecasts", "--origin", "2023-01-16T05:00Z", "--format", "json"]) == 0
+        from_cli = forecasts_from_json(capsys.readouterr().out)
+        order = ["area", "consumer_type", "horizon_hours"]
+        pd.testing.assert_frame_equal(
+            from_cli, forecast.sort_values(order).reset_index(drop=True), check_exact=True
+        )
+        assert main(["forecasts", "--format", "json"]) == 0  # latest: the day's last origin
+        latest = json.loads(capsys.readouterr().out)
+        assert {row["forecast_origin"] for row in latest} == {"2023-01-16T23:00:00Z"}
 
         run_job(defs, "daily_monitoring_job", instance, partition_key="2023-01-16")
         accuracy = latest_metadata(instance, "forecast_accuracy")
         # Actuals end 2023-01-17T22:00, so the last origins' final hour is not scored yet.
         assert 0 < accuracy["coverage"] < 1
         assert accuracy["mape"] < 0.2
+        assert chart_size(accuracy["horizon_error_chart"]) == (700, 300)
         drift = latest_metadata(instance, "drift_report")
         assert 0 <= drift["drift_share"] <= 1
-        report = Path(str(drift["report"]).removeprefix("file://"))
+        assert chart_size(drift["drift_chart"])[0] == 700
+        # The link is a URL a browser opens (the reports server), never a local path.
+        assert drift["report"] == ("http://127.0.0.1:3001/drift_report/date=2023-01-16/report.html")
+        report = Path(drift["report_object"])
         assert report.exists() and "drift" in report.read_text().lower()
