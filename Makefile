@@ -1,7 +1,7 @@
 # Common tasks; each is a plain `uv run …` you can also type yourself.
 UV ?= python3 -m uv
 
-.PHONY: demo test test-fast lint format typecheck check-defs dev bench
+.PHONY: demo test test-fast lint format typecheck check-defs dev bench screenshots reports
 
 demo:            ## the whole loop headless on embedded defaults
 	$(UV) run energy-assets demo
@@ -29,6 +29,9 @@ check-defs:      ## load the code location the ways Dagster's tools do
 dev:             ## Dagster UI + daemon on http://127.0.0.1:3000
 	mkdir -p .dagster_home && cp -n dagster.yaml .dagster_home/ || true
 	DAGSTER_HOME=$$PWD/.dagster_home $(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+screenshots:     ## refresh the README's pictures (docs/img/) from the browser test
+	ENERGY_UPDATE_SCREENSHOTS=1 $(UV) run pytest energy_assets_tests/test_ui_browser.py -k "asset_graph or forecasts"
 
 bench:           ## benchmark harness (prints ratios against in-run baselines)
 	$(UV) run python benchmarks/bench_ingestion.py
