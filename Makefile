@@ -37,3 +37,4 @@ bench:           ## benchmark harness (prints ratios against in-run baselines)
 	$(UV) run python benchmarks/bench_ingestion.py
 	$(UV) run python benchmarks/bench_model.py
 	$(UV) run python benchmarks/bench_operations.py
+	$(UV) run python benchmarks/bench_demo.py

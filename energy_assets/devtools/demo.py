@@ -418,6 +418,10 @@ class TrialCounter:
 # --------------------------------------------------------------------------- the story
 
 
+def _count(n: Any, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _pct(value: Any) -> str:
     try:
         return f"{float(value):.1%}"
@@ -483,8 +487,8 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         published = published[published["HourUTC"] >= first]
         hours = published["HourUTC"].nunique()
         terminal.line(
-            f"replay API {server.url}: {hours} published hours, "
-            f"{first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M} UTC"
+            f"replay API {server.url}: the data as if current, newest published hour "
+            f"{last:%Y-%m-%d %H:%M} UTC"
         )
         terminal.line(f"storage {settings.storage_url} · MLflow {settings.mlflow_tracking_uri}")
         terminal.line()
@@ -517,7 +521,7 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             2,
             "train",
             f"forecasting_model v{model.get('model_version')} up to {training_end:%Y-%m-%d %H:%M} "
-            f"({model.get('trials_run')} Optuna trials): backtest MAPE "
+            f"({_count(model.get('trials_run'), 'Optuna trial')}): backtest MAPE "
             f"{_pct(model.get('backtest_mape'))} vs {_pct(model.get('seasonal_naive_168_mape'))} "
             f"seasonal naive 168 h; {'champion' if model.get('champion') else 'not promoted'}",
             time.perf_counter() - t0,
