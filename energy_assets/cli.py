@@ -7,6 +7,7 @@ command imports what it needs when it runs, so `energy-assets --help` stays quic
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -118,7 +119,11 @@ def run_forecasts(args: argparse.Namespace, settings: Settings) -> int:
     except ForecastReadError as error:
         print(f"energy-assets forecasts: {error}", file=sys.stderr)
         return 2
-    print(render(forecasts, args.format))
+    try:
+        print(render(forecasts, args.format), flush=True)
+    except BrokenPipeError:
+        # Piped into `head`: the reader has what it wanted; no traceback at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
