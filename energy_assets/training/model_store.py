@@ -260,12 +260,14 @@ def load_version(tracking: MlflowSettings, version: str | int) -> GlobalLGBMFore
 
     from energy_assets.training.forecaster import GlobalLGBMForecaster
 
+    # Resolved through our client: MLflow's models:/ resolution would ask the process-wide
+    # default registry, not `tracking`'s.
+    source = tracking.client().get_model_version_download_uri(REGISTERED_MODEL_NAME, str(version))
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{REGISTERED_MODEL_NAME}/{version}/artifacts/{FORECASTER_ARTIFACT}",
+            artifact_uri=f"{source.rstrip('/')}/artifacts/{FORECASTER_ARTIFACT}",
             dst_path=tmp,
             tracking_uri=tracking.tracking_uri,
-            registry_uri=tracking.resolved_registry_uri,
         )
         return GlobalLGBMForecaster.load(Path(local))
 
