@@ -21,7 +21,7 @@ from energy_assets.contracts import hour_key
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.settings import Settings
 
-REPO_DAGSTER_YAML = Path(__file__).resolve().parents[1] / "dagster.yaml"
+REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
