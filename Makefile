@@ -1,7 +1,7 @@
 # Common tasks; each is a plain `uv run …` you can also type yourself.
 UV ?= python3 -m uv
 
-.PHONY: demo test test-fast lint format typecheck check-defs dev bench
+.PHONY: demo test test-fast lint format typecheck check-defs dev bench bench-location
 
 demo:            ## the whole loop headless on embedded defaults
 	$(UV) run energy-assets demo
@@ -29,6 +29,9 @@ check-defs:      ## load the code location the ways Dagster's tools do
 dev:             ## Dagster UI + daemon on http://127.0.0.1:3000
 	mkdir -p .dagster_home && cp -n dagster.yaml .dagster_home/ || true
 	DAGSTER_HOME=$$PWD/.dagster_home $(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench-location:  ## code-location load, validate, a launched hourly run, a 7-day backfill (add BEFORE=dir to compare)
+	$(UV) run python benchmarks/bench_code_location.py $(if $(BEFORE),--tree before=$(BEFORE) --tree after=.,)
 
 bench:           ## benchmark harness (prints ratios against in-run baselines)
 	$(UV) run python benchmarks/bench_ingestion.py
