@@ -13,7 +13,9 @@ CLEAN, FEATURES and FORECASTS hold tz-aware UTC. Local Danish time is only used 
 calendar features. Partition keys are Dagster's: hourly "2023-01-05-10:00", daily "2023-01-05".
 
 The Great Expectations suites (`energy_assets.validation.suites`) are generated from these
-declarations, and every other module imports names from here instead of spelling them again.
+declarations, `Table.invalid_rows` reads the same declarations as a per-row mask (what lags and
+rolling statistics may use), and every other module imports names from here instead of spelling
+them again.
 
 Pure Python on purpose: the Dagster definitions import this module, and loading them must cost
 little more than `import dagster` (no pandas). The time helpers import pandas when first called.

@@ -68,20 +68,24 @@ def raw_metadata(instance) -> dict:
 
 
 @pytest.mark.slow
-def test_a_conflicting_duplicate_reaches_raw_and_blocks_features_naming_both_values(
-    graph, shared_slice
-):
-    extra = shared_slice[_is_bad_key(shared_slice)].assign(TotalCon=999_999_999.0)
+def test_duplicates_reach_raw_as_published_and_conflicting_ones_block_features(graph, shared_slice):
+    conflicting = shared_slice[_is_bad_key(shared_slice)].assign(TotalCon=999_999_999.0)
+    # And an exact copy of a record an hour earlier, which says nothing new.
+    exact = shared_slice[(shared_slice["HourUTC"] == BAD_HOUR - HOUR)].iloc[[5]]
     # The bad row first: a client that kept "the first row of a key" would keep it.
-    defs, store = graph(pd.concat([extra, shared_slice], ignore_index=True))
+    defs, store = graph(pd.concat([conflicting, exact, shared_slice], ignore_index=True))
     with DagsterInstance.ephemeral() as instance:
         result = run_range(defs, instance, "2023-01-10-11:00", "2023-01-10-12:00")
         assert not result.success
-        # Raw keeps what the source published: both rows.
+        # Raw keeps what the source published: both rows of the conflicting key...
         raw = store.read("raw_consumption", "2023-01-10-12:00")
         assert len(raw) == 77
         assert sorted(raw[_is_bad_key(raw)]["TotalCon"]) == [91391.0, 999_999_999.0]
-        assert raw_metadata(instance)["records_served"] == 2 * 76 + 1
+        # ...and the exact copy once, counted.
+        assert len(store.read("raw_consumption", "2023-01-10-11:00")) == 76
+        metadata = raw_metadata(instance)
+        assert metadata["records_served"] == 2 * 76 + 2
+        assert metadata["exact_duplicates_collapsed"] == 1
         checks = evaluations(result)
         raw_check = checks["raw_consumption_gx_suite"]
         assert not raw_check.passed and raw_check.severity == AssetCheckSeverity.WARN
@@ -102,19 +106,6 @@ def test_a_conflicting_duplicate_reaches_raw_and_blocks_features_naming_both_val
         bad_series = (features["area"] == "DK1") & (features["consumer_type"] == 111)
         assert features.loc[bad_series, "lag_1h"].isna().all()
         assert features.loc[~bad_series, "lag_1h"].notna().all()
-
-
-@pytest.mark.slow
-def test_an_exact_duplicate_is_collapsed_and_counted(graph, shared_slice):
-    extra = shared_slice[_is_bad_key(shared_slice)]
-    defs, store = graph(pd.concat([extra, shared_slice], ignore_index=True))
-    with DagsterInstance.ephemeral() as instance:
-        result = run_range(defs, instance, "2023-01-10-12:00", "2023-01-10-12:00")
-        assert result.success
-        assert all(e.passed for e in result.get_asset_check_evaluations())
-        metadata = raw_metadata(instance)
-        assert metadata["records_served"] == 77 and metadata["exact_duplicates_collapsed"] == 1
-        assert len(store.read("raw_consumption", "2023-01-10-12:00")) == 76
 
 
 @pytest.mark.slow

@@ -199,7 +199,7 @@ def test_a_conflicting_duplicate_is_named_with_its_key_and_both_values(raw_day):
 CORRUPTIONS = {"negative": -5000.0, "nan": np.nan, "inf": np.inf}
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.tuples(
