@@ -1,7 +1,11 @@
-"""The `energy-assets` console script: replay-api, synth, backtest, demo.
+"""The `energy-assets` console script: replay-api, synth, backtest, demo, storage clean-temp.
 
 The settings are read from the environment here, once, and passed to each command. Every
 command imports what it needs when it runs, so `energy-assets --help` stays quick.
+
+Bad input (a missing file, an argument out of range, a setting that does not parse) raises
+`contracts.InputError`; `main` prints it as one line, `energy-assets <command>: error: ...`, and
+exits 2, like argparse. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -10,7 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from energy_assets.contracts import InputError
 from energy_assets.settings import Settings
+
+# Exit status for bad input, as argparse uses for bad arguments.
+USAGE_ERROR = 2
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
@@ -37,6 +45,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     from energy_assets.devtools import demo
 
     demo.add_arguments(commands.add_parser("demo", help="run the whole loop headless"))
+    storage = commands.add_parser("storage", help="maintenance of the configured storage")
+    storage_commands = storage.add_subparsers(dest="storage_command", required=True)
+    add_clean_temp_arguments(
+        storage_commands.add_parser(
+            "clean-temp", help="remove temp files that killed writers left behind"
+        )
+    )
     return parser
 
 
@@ -51,13 +66,26 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
-    """Train up to the cutoff (tuning first with --trials), score the origins, write the JSON."""
+    """Train up to the cutoff (tuning first with --trials), score the origins, write the JSON.
+
+    Every argument and the data window are checked before any training starts.
+    """
+    from energy_assets.contracts import parse_hour
     from energy_assets.features.engineering import read_consumption_file
-    from energy_assets.training.backtest import summary_table
+    from energy_assets.training.backtest import (
+        check_backtest_arguments,
+        check_backtest_window,
+        summary_table,
+    )
     from energy_assets.training.tracking import MlflowSettings
     from energy_assets.training.train import TuningPlan, train_candidate
 
+    check_backtest_arguments(args.origins, args.horizon)
+    if args.trials < 0:
+        raise InputError(f"--trials must be 0 (no tuning) or more (got {args.trials})")
+    cutoff = parse_hour(args.cutoff, "--cutoff")
     consumption = read_consumption_file(args.data)
+    check_backtest_window(consumption, cutoff, args.origins, args.horizon, source=args.data)
     plan = (
         TuningPlan(n_trials=args.trials, storage_url=settings.optuna_storage_url)
         if args.trials
@@ -65,7 +93,7 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     )
     candidate = train_candidate(
         consumption,
-        args.cutoff,
+        cutoff,
         args.origins,
         horizon_hours=args.horizon,
         tuning_plan=plan,
@@ -81,10 +109,73 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_clean_temp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--older-than",
+        default="1h",
+        help="also remove temp files older than this whose writer may still run (e.g. 30m, 2h, "
+        "1d; default 1h); those of writers on this host that are gone are removed at any age",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
+    parser.set_defaults(run=run_clean_temp)
+
+
+def run_clean_temp(args: argparse.Namespace, settings: Settings) -> int:
+    """Sweep the configured storage (ENERGY_STORAGE_URL, local or gs://) for orphaned temp files."""
+    from energy_assets.storage.parquet_store import ParquetStore
+
+    older_than = parse_duration(args.older_than, "--older-than")
+    client = None
+    if settings.storage_url.startswith("gs://"):
+        from google.cloud import storage
+
+        client = storage.Client(project=settings.gcp_project)
+    store = ParquetStore(settings.storage_url, gcs_client=client)
+    result = store.clean_temp(older_than_seconds=older_than, dry_run=args.dry_run)
+    for path in result.removed:
+        print(("would remove " if args.dry_run else "removed ") + path)
+    verb = "would remove" if args.dry_run else "removed"
+    print(
+        f"{verb} {len(result.removed)} orphaned temp file(s), {result.removed_bytes:,} bytes, "
+        f"under {settings.storage_url}; kept {len(result.kept)} younger than {args.older_than} "
+        "whose writer may still be running"
+    )
+    return 0
+
+
+def parse_duration(text: str, name: str) -> float:
+    """'90s', '30m', '2h', '1d' or plain seconds, as seconds; InputError naming `name` if not."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    factor = units.get(value[-1:], None)
+    number = value[:-1] if factor else value
+    try:
+        seconds = float(number) * (factor or 1)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:
+        raise InputError(f"{name} {text!r} is not a duration: use e.g. 90s, 30m, 2h or 1d")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except InputError as exc:
+        return _report("energy-assets", exc)
     args = build_parser(settings).parse_args(argv)
-    return int(args.run(args, settings) or 0)
+    try:
+        return int(args.run(args, settings) or 0)
+    except InputError as exc:
+        command = " ".join(filter(None, (args.command, getattr(args, "storage_command", None))))
+        return _report(f"energy-assets {command}", exc)
+
+
+def _report(prog: str, error: InputError) -> int:
+    """One line on stderr, `<prog>: error: <message>`, and the usage-error exit status."""
+    message = " ".join(str(error).split())
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
 
 
 if __name__ == "__main__":
