@@ -1,7 +1,7 @@
 # Common tasks; each is a plain `uv run …` you can also type yourself.
 UV ?= python3 -m uv
 
-.PHONY: demo test test-fast lint format typecheck check-defs dev bench screenshots reports
+.PHONY: demo test test-fast lint format typecheck check-defs dev bench bench-location screenshots
 
 demo:            ## the whole loop headless on embedded defaults
 	$(UV) run energy-assets demo
@@ -35,6 +35,9 @@ dev:             ## Dagster UI + daemon on http://127.0.0.1:3000, stored reports
 
 screenshots:     ## refresh the README's pictures (docs/img/) from the browser test
 	ENERGY_UPDATE_SCREENSHOTS=1 $(UV) run pytest energy_assets_tests/test_ui_browser.py -k "asset_graph or forecasts"
+
+bench-location:  ## code-location load, validate, a launched hourly run, a 7-day backfill (add BEFORE=dir to compare)
+	$(UV) run python benchmarks/bench_code_location.py $(if $(BEFORE),--tree before=$(BEFORE) --tree after=.,)
 
 bench:           ## benchmark harness (prints ratios against in-run baselines)
 	$(UV) run python benchmarks/bench_ingestion.py

@@ -1,7 +1,12 @@
-"""The `energy-assets` console script: replay-api, synth, backtest, demo, forecasts, reports.
+"""The `energy-assets` console script: replay-api, synth, backtest, demo, storage clean-temp,
+forecasts, reports serve.
 
 The settings are read from the environment here, once, and passed to each command. Every
 command imports what it needs when it runs, so `energy-assets --help` stays quick.
+
+Bad input (a missing file, an argument out of range, a setting that does not parse) raises
+`contracts.InputError`; `main` prints it as one line, `energy-assets <command>: error: ...`, and
+exits 2, like argparse. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -11,7 +16,11 @@ import os
 import sys
 from pathlib import Path
 
+from energy_assets.contracts import InputError
 from energy_assets.settings import Settings
+
+# Exit status for bad input, as argparse uses for bad arguments.
+USAGE_ERROR = 2
 
 
 def build_parser(settings: Settings) -> argparse.ArgumentParser:
@@ -38,6 +47,13 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     from energy_assets.devtools import demo
 
     demo.add_arguments(commands.add_parser("demo", help="run the whole loop headless"))
+    storage = commands.add_parser("storage", help="maintenance of the configured storage")
+    storage_commands = storage.add_subparsers(dest="storage_command", required=True)
+    add_clean_temp_arguments(
+        storage_commands.add_parser(
+            "clean-temp", help="remove temp files that killed writers left behind"
+        )
+    )
     add_forecasts_arguments(
         commands.add_parser("forecasts", help="print published forecasts from the storage")
     )
@@ -58,13 +74,26 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
-    """Train up to the cutoff (tuning first with --trials), score the origins, write the JSON."""
+    """Train up to the cutoff (tuning first with --trials), score the origins, write the JSON.
+
+    Every argument and the data window are checked before any training starts.
+    """
+    from energy_assets.contracts import parse_hour
     from energy_assets.features.engineering import read_consumption_file
-    from energy_assets.training.backtest import summary_table
+    from energy_assets.training.backtest import (
+        check_backtest_arguments,
+        check_backtest_window,
+        summary_table,
+    )
     from energy_assets.training.tracking import MlflowSettings
     from energy_assets.training.train import TuningPlan, train_candidate
 
+    check_backtest_arguments(args.origins, args.horizon)
+    if args.trials < 0:
+        raise InputError(f"--trials must be 0 (no tuning) or more (got {args.trials})")
+    cutoff = parse_hour(args.cutoff, "--cutoff")
     consumption = read_consumption_file(args.data)
+    check_backtest_window(consumption, cutoff, args.origins, args.horizon, source=args.data)
     plan = (
         TuningPlan(n_trials=args.trials, storage_url=settings.optuna_storage_url)
         if args.trials
@@ -72,7 +101,7 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     )
     candidate = train_candidate(
         consumption,
-        args.cutoff,
+        cutoff,
         args.origins,
         horizon_hours=args.horizon,
         tuning_plan=plan,
@@ -86,6 +115,55 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     print(summary_table(result))
     print(f"wrote {len(result.predictions)} predictions to {out}")
     return 0
+
+
+def add_clean_temp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--older-than",
+        default="1h",
+        help="also remove temp files older than this whose writer may still run (e.g. 30m, 2h, "
+        "1d; default 1h); those of writers on this host that are gone are removed at any age",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
+    parser.set_defaults(run=run_clean_temp)
+
+
+def run_clean_temp(args: argparse.Namespace, settings: Settings) -> int:
+    """Sweep the configured storage (ENERGY_STORAGE_URL, local or gs://) for orphaned temp files."""
+    from energy_assets.storage.parquet_store import ParquetStore
+
+    older_than = parse_duration(args.older_than, "--older-than")
+    client = None
+    if settings.storage_url.startswith("gs://"):
+        from google.cloud import storage
+
+        client = storage.Client(project=settings.gcp_project)
+    store = ParquetStore(settings.storage_url, gcs_client=client)
+    result = store.clean_temp(older_than_seconds=older_than, dry_run=args.dry_run)
+    for path in result.removed:
+        print(("would remove " if args.dry_run else "removed ") + path)
+    verb = "would remove" if args.dry_run else "removed"
+    print(
+        f"{verb} {len(result.removed)} orphaned temp file(s), {result.removed_bytes:,} bytes, "
+        f"under {settings.storage_url}; kept {len(result.kept)} younger than {args.older_than} "
+        "whose writer may still be running"
+    )
+    return 0
+
+
+def parse_duration(text: str, name: str) -> float:
+    """'90s', '30m', '2h', '1d' or plain seconds, as seconds; InputError naming `name` if not."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    factor = units.get(value[-1:], None)
+    number = value[:-1] if factor else value
+    try:
+        seconds = float(number) * (factor or 1)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds >= 0:
+        raise InputError(f"{name} {text!r} is not a duration: use e.g. 90s, 30m, 2h or 1d")
+    return seconds
 
 
 def add_forecasts_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,20 +183,14 @@ def add_forecasts_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_forecasts(args: argparse.Namespace, settings: Settings) -> int:
-    """Print one origin's forecasts from the configured storage (ENERGY_STORAGE_URL)."""
-    from energy_assets.forecasting.read import (
-        ForecastReadError,
-        open_store,
-        read_forecasts,
-        render,
-    )
+    """Print one origin's forecasts from the configured storage (ENERGY_STORAGE_URL).
 
-    try:
-        store = open_store(settings.storage_url, settings.gcp_project)
-        forecasts = read_forecasts(store, args.origin, args.area, args.consumer_type)
-    except ForecastReadError as error:
-        print(f"energy-assets forecasts: {error}", file=sys.stderr)
-        return 2
+    An unknown series, an origin never forecast or unreachable storage raises
+    `ForecastReadError` (an InputError: one line, exit 2)."""
+    from energy_assets.forecasting.read import open_store, read_forecasts, render
+
+    store = open_store(settings.storage_url, settings.gcp_project)
+    forecasts = read_forecasts(store, args.origin, args.area, args.consumer_type)
     try:
         print(render(forecasts, args.format), flush=True)
     except BrokenPipeError:
@@ -130,7 +202,7 @@ def run_forecasts(args: argparse.Namespace, settings: Settings) -> int:
 def add_reports_arguments(parser: argparse.ArgumentParser) -> None:
     from energy_assets.reporting.links import DEFAULT_REPORTS_HOST, DEFAULT_REPORTS_PORT
 
-    actions = parser.add_subparsers(dest="action", required=True)
+    actions = parser.add_subparsers(dest="reports_command", required=True)
     serve = actions.add_parser(
         "serve", help="serve the storage's .html reports (the UI's drift report links)"
     )
@@ -150,7 +222,7 @@ def run_reports_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve the stored reports until interrupted, where the UI's links point."""
     from urllib.parse import urlsplit
 
-    from energy_assets.forecasting.read import ForecastReadError, open_store
+    from energy_assets.forecasting.read import open_store
     from energy_assets.reporting.links import (
         DEFAULT_REPORTS_HOST,
         DEFAULT_REPORTS_PORT,
@@ -168,12 +240,11 @@ def run_reports_serve(args: argparse.Namespace, settings: Settings) -> int:
         if args.port is not None
         else (where.port if local and where.port else DEFAULT_REPORTS_PORT)
     )
+    store = open_store(settings.storage_url, settings.gcp_project)
     try:
-        store = open_store(settings.storage_url, settings.gcp_project)
-    except ForecastReadError as error:
-        print(f"energy-assets reports serve: {error}", file=sys.stderr)
-        return 2
-    server = ReportServer(store, host=host, port=port)
+        server = ReportServer(store, host=host, port=port)
+    except OSError as error:
+        raise InputError(f"cannot listen on {host}:{port}: {error.strerror}; use --port") from None
     print(f"serving the reports in {store.url} at {server.url}/ (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
@@ -183,9 +254,26 @@ def run_reports_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except InputError as exc:
+        return _report("energy-assets", exc)
     args = build_parser(settings).parse_args(argv)
-    return int(args.run(args, settings) or 0)
+    try:
+        return int(args.run(args, settings) or 0)
+    except InputError as exc:
+        subcommand = getattr(args, "storage_command", None) or getattr(
+            args, "reports_command", None
+        )
+        command = " ".join(filter(None, (args.command, subcommand)))
+        return _report(f"energy-assets {command}", exc)
+
+
+def _report(prog: str, error: InputError) -> int:
+    """One line on stderr, `<prog>: error: <message>`, and the usage-error exit status."""
+    message = " ".join(str(error).split())
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ CLEAN, FEATURES and FORECASTS hold tz-aware UTC. Local Danish time is only used 
 calendar features. Partition keys are Dagster's: hourly "2023-01-05-10:00", daily "2023-01-05".
 
 The Great Expectations suites (`energy_assets.validation.suites`) are generated from these
-declarations, and every other module imports names from here instead of spelling them again.
+declarations, `Table.invalid_rows` reads the same declarations as a per-row mask (what lags and
+rolling statistics may use), and every other module imports names from here instead of spelling
+them again.
 
 Pure Python on purpose: the Dagster definitions import this module, and loading them must cost
 little more than `import dagster` (no pandas). The time helpers import pandas when first called.
@@ -50,6 +52,15 @@ DRIFT_REPORT_ASSET = "drift_report"
 # The registered MLflow model and the alias hourly forecasts use.
 REGISTERED_MODEL_NAME = "energy_consumption_forecaster"
 CHAMPION_ALIAS = "champion"
+
+# --------------------------------------------------------------------------- bad input
+
+
+class InputError(ValueError):
+    """Bad input from a person (a file, a command-line argument, a setting): the message is one
+    line naming what is wrong and what to do. The CLI prints it without a traceback; any other
+    exception is a bug and keeps its traceback."""
+
 
 # --------------------------------------------------------------------------- partition keys
 
@@ -107,6 +118,8 @@ class Table:
     time_column: str
     series_columns: tuple[str, str]
     description: str = ""
+    # The measured value: shown next to the key wherever a check names offending rows.
+    value_column: str | None = None
     # How a column the table does not declare is checked; None: it is ignored.
     other_columns: Column | None = None
     _by_name: dict[str, Column] = field(init=False, repr=False, compare=False)
@@ -129,6 +142,47 @@ class Table:
     def __contains__(self, name: object) -> bool:
         return name in self._by_name
 
+    def invalid_rows(self, frame: pd.DataFrame) -> pd.Series:
+        """Per row of `frame`, whether it breaks this table's row rules: the rules the GX suites
+        check row by row (`validation.suites`), read from the same column declarations.
+
+        A row is invalid when a declared column present in `frame` is null but not nullable,
+        takes a value outside `allowed`, outside [min_value, max_value], or (strings) is shorter
+        than `min_length`; or when another row has the same key (a conflicting duplicate: which
+        value is right cannot be told). Column-level rules (dtype, presence, completeness) are
+        not per row and not checked here. Returns a boolean Series aligned with `frame.index`.
+        """
+        import numpy as np
+        import pandas as pd
+
+        invalid = np.zeros(len(frame), dtype=bool)
+        for column in self.columns:
+            if column.name not in frame.columns:
+                continue
+            values = frame[column.name]
+            null = values.isna().to_numpy()
+            if not column.nullable:
+                invalid |= null
+            if column.allowed is not None:
+                invalid |= ~null & ~values.isin(column.allowed).to_numpy()
+            ranged = column.min_value is not None or column.max_value is not None
+            # As the suites do: a range applies to numeric columns (a wrong dtype fails its own rule).
+            numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(
+                values
+            )
+            if ranged and numeric:
+                numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64")
+                low = -np.inf if column.min_value is None else column.min_value
+                high = np.inf if column.max_value is None else column.max_value
+                with np.errstate(invalid="ignore"):
+                    invalid |= ~null & ~((numbers >= low) & (numbers <= high))
+            if column.min_length is not None:
+                lengths = values.astype(str).str.len().to_numpy()
+                invalid |= ~null & (lengths < column.min_length)
+        if all(name in frame.columns for name in self.key):
+            invalid |= frame.duplicated(list(self.key), keep=False).to_numpy()
+        return pd.Series(invalid, index=frame.index, name="invalid")
+
 
 # --------------------------------------------------------------------------- RAW
 
@@ -145,6 +199,7 @@ RAW = Table(
     key=("HourUTC", "PriceArea", "ConsumerType_DE35"),
     time_column="HourUTC",
     series_columns=("PriceArea", "ConsumerType_DE35"),
+    value_column="TotalCon",
 )
 # The order the client asks the API for pages in: ties on HourUTC would make offset paging unstable.
 RAW_SORT = ",".join(f"{name} asc" for name in RAW.key)
@@ -164,6 +219,7 @@ CLEAN = Table(
     key=("datetime_utc", "area", "consumer_type"),
     time_column="datetime_utc",
     series_columns=("area", "consumer_type"),
+    value_column="energy_consumption",
 )
 SERIES_KEYS = list(CLEAN.series_columns)
 CLEAN_COLUMNS = CLEAN.names
@@ -212,6 +268,7 @@ FEATURES = Table(
     key=CLEAN.key,
     time_column=CLEAN.time_column,
     series_columns=CLEAN.series_columns,
+    value_column=CLEAN.value_column,
     # Any further column is a feature too (a new one being tried): finite numbers or NaN.
     other_columns=_feature("*", "any other feature", nullable=True),
 )
@@ -276,6 +333,33 @@ def utc(value: Any) -> pd.Timestamp:
 
     stamp = pd.Timestamp(value)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def parse_hour(text: str, name: str) -> pd.Timestamp:
+    """`text` (ISO 8601; UTC unless it has an offset) as a tz-aware UTC hour.
+
+    Raises InputError naming `name` (e.g. "--cutoff") when it does not parse or is not on the
+    hour.
+    """
+    import pandas as pd
+
+    try:
+        stamp = utc(pd.Timestamp(str(text).strip()))
+    except (ValueError, TypeError, OverflowError):
+        raise InputError(
+            f"{name} {text!r} is not a date and hour: give an ISO hour in UTC such as "
+            "2023-01-10T22:00"
+        ) from None
+    if stamp is pd.NaT or pd.isna(stamp):
+        raise InputError(
+            f"{name} {text!r} is not a date and hour: give one such as 2023-01-10T22:00"
+        )
+    if stamp != stamp.floor("h"):
+        raise InputError(
+            f"{name} {text!r} is not on the hour: give a whole hour such as "
+            f"{stamp.floor('h').strftime('%Y-%m-%dT%H:%M')}"
+        )
+    return stamp
 
 
 def naive_utc(value: Any) -> pd.Timestamp:

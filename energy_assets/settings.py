@@ -40,7 +40,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
 }
 
 
-class SettingsError(ValueError):
+class SettingsError(contracts.InputError):
     """An environment variable holds a value the platform cannot use; the message names it."""
 
 

@@ -84,6 +84,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         ]
     return dg.Definitions(
         assets=assets,
+        # Steps in one process: the multiprocess executor would start a process per step, and each
+        # loads the code location again (two to three extra loads per hourly run, for steps that
+        # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
+        executor=dg.in_process_executor,
         jobs=JOBS,
         schedules=build_schedules(settings),
         sensors=[build_retrain_sensor(thresholds_from_settings(settings))],

@@ -34,12 +34,17 @@ def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         energidata: EnergiDataResource,
         gx: GreatExpectationsResource,
     ):
-        from energy_assets.ingestion.energidata_api import missing_hours
+        from energy_assets.ingestion.energidata_api import (
+            collapse_exact_duplicates,
+            missing_hours,
+        )
         from energy_assets.validation.suites import validate_raw_consumption
 
         window = context.partition_time_window
         api = energidata.api()
-        raw = api.fetch_hours(window.start, window.end)
+        served = api.fetch_hours(window.start, window.end)
+        # Copies equal in every column are dropped (and counted); conflicting ones are kept.
+        raw, exact_duplicates = collapse_exact_duplicates(served)
         absent = missing_hours(raw, window.start, window.end)
         if absent:
             shown = ", ".join(hour_text(h) for h in absent[:5])
@@ -63,10 +68,13 @@ def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
             **frame_metadata(raw, RAW.time_column, RAW.series_columns),
             "api_requests": api.request_count,
             "dataset": energidata.dataset,
+            "records_served": len(served),
+            "exact_duplicates_collapsed": exact_duplicates,
         }
+        collapsed = f"; {exact_duplicates} exact duplicate(s) collapsed" if exact_duplicates else ""
         context.log.info(
-            f"Fetched {len(raw)} records for {hour_text(window.start)} → {hour_text(window.end)} "
-            f"in {api.request_count} requests"
+            f"Fetched {len(served)} records for {hour_text(window.start)} → "
+            f"{hour_text(window.end)} in {api.request_count} requests{collapsed}"
         )
         yield from validated_output(raw, outcome, RAW_CHECK, RAW.name, metadata, blocking=False)
 

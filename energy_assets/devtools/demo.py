@@ -41,8 +41,8 @@ from energy_assets.settings import Settings
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 MINIMAL_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 STEPS = 7
-# The default tuning budget, so the demo takes about a minute and a half on two cores: one trial
-# per training run on one daily fold, with the shipped configuration's tree count and sample size
+# The default tuning budget, the smallest that still shows tuning: one trial per training run on
+# one daily fold, with the shipped configuration's tree count and sample size
 # held fixed (a sampled configuration then costs about what the shipped one does). The study's
 # first trial is always the shipped configuration; the retrain adds the sampler's first proposal.
 # `--trials N` changes the count, `--full` runs the asset's own study (20 trials, 3 folds).

@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import DANISH_TZ, DATASET, naive_utc
+from energy_assets.contracts import DANISH_TZ, DATASET, InputError, naive_utc
 from energy_assets.ingestion.files import read_api_frame
 from energy_assets.settings import DEFAULT_PUBLICATION_DELAY_HOURS, Settings
 
@@ -657,7 +657,13 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     server.faults.fail_next(args.fail_first, status=args.fail_status)
     server.faults.slow_next(args.slow_first, seconds=args.slow_seconds)
     server.faults.bad_json_next(args.bad_json_first)
-    server._httpd = _HttpServer((args.host, args.port), _Handler, server)
+    try:
+        server._httpd = _HttpServer((args.host, args.port), _Handler, server)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); pick another "
+            "--port (0 picks a free one) or --host"
+        ) from None
     # One line on stdout, flushed, so a parent process can read where we listen; details on stderr.
     print(server.url, flush=True)
     hours = server.data["HourUTC"]
@@ -687,9 +693,14 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="energy-assets replay-api", description=__doc__)
-    add_arguments(parser, Settings.from_env())
-    return run(parser.parse_args(argv))
+    prog = "energy-assets replay-api"
+    try:
+        parser = argparse.ArgumentParser(prog=prog, description=__doc__)
+        add_arguments(parser, Settings.from_env())
+        return run(parser.parse_args(argv))
+    except InputError as exc:  # bad input is one line; anything else keeps its traceback
+        print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from energy_assets.contracts import DANISH_TZ, DE35_CONSUMER_TYPES, PRICE_AREAS, utc
+from energy_assets.contracts import DANISH_TZ, DE35_CONSUMER_TYPES, PRICE_AREAS, InputError, utc
 from energy_assets.features.calendar import calendar_features
 from energy_assets.settings import Settings
 
@@ -194,7 +194,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """InputError (one line) for arguments synthesize / write_frame cannot use."""
+    if args.series < 1:
+        raise InputError(f"--series must be 1 or more (got {args.series})")
+    for name, value in (("--start", args.start), ("--end", args.end)):
+        try:
+            pd.Timestamp(value)
+        except (ValueError, TypeError):
+            raise InputError(
+                f"{name} {value!r} is not a date: use ISO, e.g. 2023-01-01T00:00"
+            ) from None
+    if len(_utc_hours(args.start, args.end)) == 0:
+        raise InputError(
+            f"--end {args.end} leaves no whole hour after --start {args.start}: give a later --end"
+        )
+    if not args.out.lower().endswith((".csv", ".csv.gz", ".parquet")):
+        raise InputError(f"--out must end in .csv, .csv.gz or .parquet, got {args.out!r}")
+
+
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    check_arguments(args)
     started = time.perf_counter()
     frame = synthesize(args.series, args.start, args.end, seed=args.seed)
     path = write_frame(frame, args.out)
@@ -208,9 +228,14 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="energy-assets synth", description=__doc__)
+    prog = "energy-assets synth"
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv))
+    except InputError as exc:  # bad input is one line; anything else keeps its traceback
+        print(f"{prog}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

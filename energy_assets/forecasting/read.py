@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from energy_assets.contracts import FORECASTS, SERIES_KEYS, hour_key, hour_text, utc
+from energy_assets.contracts import FORECASTS, SERIES_KEYS, InputError, hour_key, hour_text, utc
 from energy_assets.forecasting.publish import LATEST_FORECAST_ASSET
 
 if TYPE_CHECKING:
@@ -35,8 +35,9 @@ ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 PROBE_TIMEOUT_S = 10.0
 
 
-class ForecastReadError(Exception):
-    """Published forecasts cannot be read as asked; the message says why and what to do."""
+class ForecastReadError(InputError):
+    """Published forecasts cannot be read as asked; the message (one line) says why and what to
+    do. An InputError, so the CLI prints it without a traceback and exits 2."""
 
 
 def parse_origin(text: str) -> pd.Timestamp | None:

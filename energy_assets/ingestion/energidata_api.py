@@ -2,7 +2,9 @@
 
 `EnergiDataApi.fetch_hours(start, end)` returns the RAW contract frame for the UTC hours
 [start, end): HourUTC / HourDK (naive datetime64[ns]), PriceArea (str), ConsumerType_DE35 (int64),
-TotalCon (float64 kWh, NaN where the API sent null). It pages with `offset` until `total` is reached.
+TotalCon (float64 kWh, NaN where the API sent null). It pages with `offset` until `total` is reached
+and returns every record served, duplicates included (`collapse_exact_duplicates` drops copies
+that are equal in every column; rows sharing a key with different values are left for the checks).
 
 Error policy:
 - Retried with exponential backoff + jitter (honouring Retry-After): timeouts, connection errors,
@@ -116,6 +118,20 @@ def parse_records(records: list[dict[str, Any]], context: str = "records") -> pd
     return out
 
 
+def collapse_exact_duplicates(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """`raw` with rows equal in every column kept once, and how many copies were dropped.
+
+    An exact duplicate says nothing new (offset paging over a dataset that changes between two
+    pages can serve a record twice). Rows that share a key but differ in any other column are
+    kept, all of them: raw holds what the source published, and its checks report the conflict.
+    """
+    duplicated = raw.duplicated(keep="first")
+    count = int(duplicated.sum())
+    if count == 0:
+        return raw, 0
+    return raw[~duplicated].reset_index(drop=True), count
+
+
 def missing_hours(raw: pd.DataFrame, start: Any, end: Any) -> list[pd.Timestamp]:
     """UTC hours in [start, end) with no record at all: not yet published, or lost at the source."""
     expected = pd.date_range(utc(start), utc(end), freq="h", inclusive="left")
@@ -187,9 +203,9 @@ class EnergiDataApi:
             offset += len(records)
         if not pages:
             return empty_raw_frame()
-        frame = pd.concat(pages, ignore_index=True)
-        # An hour published between two pages can shift offsets; the key keeps rows unique.
-        return frame.drop_duplicates(list(RAW.key), ignore_index=True)
+        # Every record as served, duplicates included: deciding what a duplicate means is not
+        # the transport's job (collapse_exact_duplicates; conflicting ones fail the checks).
+        return pd.concat(pages, ignore_index=True)
 
     def _get_page(self, params: dict[str, Any], context: str) -> dict[str, Any]:
         attempts = self.max_retries + 1

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy_assets.contracts import DANISH_TZ, RAW
+from energy_assets.contracts import DANISH_TZ, RAW, InputError
 
 
-class ApiFileError(ValueError):
+class ApiFileError(InputError):
     """A data file that cannot be read as API records; the message names the file and the fix."""
 
 
@@ -22,28 +22,70 @@ def read_api_frame(
     """Records in the API's columns from a CSV / CSV.gz / parquet file (or a frame), typed.
 
     HourUTC and HourDK become naive datetime64[ns] (tz-aware values are converted to UTC and
-    Danish time); the rest keep their types. `required` columns must be present.
+    Danish time); the rest keep their types. `required` columns must be present. Raises
+    ApiFileError (one line: the file, the row or column, what to do) for a missing or unreadable
+    file, a missing column or a timestamp that does not parse.
     """
     source = "the frame" if isinstance(data, pd.DataFrame) else str(data)
     if isinstance(data, pd.DataFrame):
         frame = data.copy()
     else:
-        path = Path(data)
-        if not path.is_file():
-            raise ApiFileError(f"{path}: no such file")
-        if path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, dtype={"PriceArea": str})
+        frame = _read_file(Path(data))
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ApiFileError(
-            f"{source} has no {', '.join(missing)} column(s); columns are {list(frame.columns)}"
+            f"{source} has no {', '.join(missing)} column(s); columns are {list(frame.columns)}. "
+            f"It needs the API's columns ({', '.join(RAW.names)})"
         )
     for column, tz in ((RAW.time_column, "UTC"), ("HourDK", DANISH_TZ)):
         if column in frame.columns:
-            values = pd.to_datetime(frame[column])
+            values = _parse_times(frame[column], column, source, is_csv=_is_csv(data))
             if getattr(values.dt, "tz", None) is not None:
                 values = values.dt.tz_convert(tz).dt.tz_localize(None)
             frame[column] = values.astype("datetime64[ns]")
     return frame.reset_index(drop=True)
+
+
+def _is_csv(data: pd.DataFrame | str | Path) -> bool:
+    return not isinstance(data, pd.DataFrame) and Path(data).suffix != ".parquet"
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        what = "a folder, not a file" if path.is_dir() else "no such file"
+        raise ApiFileError(f"{path}: {what}; give a CSV, CSV.gz or parquet file")
+    kind = "parquet" if path.suffix == ".parquet" else "CSV"
+    try:
+        if kind == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path, dtype={"PriceArea": str})
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        # pyarrow / the CSV parser explain in several lines; the first one says enough.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ApiFileError(f"{path}: cannot be read as {kind} ({reason})") from None
+
+
+def _parse_times(values: pd.Series, column: str, source: str, is_csv: bool) -> pd.Series:
+    """A timestamp column parsed; ApiFileError naming the first bad row if any value does not."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    try:
+        return pd.to_datetime(values, format="ISO8601")
+    except (ValueError, TypeError, OverflowError):
+        pass
+    try:
+        # Not uniform ISO 8601 (e.g. "2023-01-10 12:00:00+01:00" next to "2023-01-10T11:00Z").
+        return pd.to_datetime(values, format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        pass
+    parsed = pd.to_datetime(values, format="mixed", errors="coerce")
+    bad = values.notna() & parsed.isna()
+    where = values.index[bad.to_numpy()] if bad.any() else values.index[values.isna().to_numpy()]
+    position = int(values.index.get_loc(where[0])) if len(where) else 0
+    # A CSV's line: one header line, then row 0 on line 2.
+    place = f"line {position + 2}" if is_csv else f"row {position}"
+    count = int(bad.sum()) or int(values.isna().sum())
+    raise ApiFileError(
+        f"{source}: {column} on {place} is {values.iloc[position]!r}, not a timestamp "
+        f"({count} such row(s)); fix or remove those rows (ISO 8601, e.g. 2023-01-10T12:00:00)"
+    )

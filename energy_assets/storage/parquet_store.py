@@ -12,7 +12,9 @@ Guarantees:
 - Writes are atomic per object. Locally a temp file in the target directory is written,
   flushed to disk (fsync; `write_many` stages all temp files and flushes them with one
   `os.sync()`) and `os.replace`d over the target, so a run killed mid-write leaves the previous
-  object (or none), never a truncated one. On GCS an object only becomes visible once its
+  object (or none), never a truncated one. The temp files a killed writer leaves behind are
+  removed by the next write into that folder and by `clean_temp` (storage.temp_files). Files
+  get the permissions the process umask gives (0644 under the usual 022). On GCS an object only becomes visible once its
   upload completes (a single-request multipart upload of the in-memory bytes), so the same
   holds there.
 - Re-writing a partition replaces its object whole.
@@ -30,7 +32,7 @@ import base64
 import http.client
 import os
 import ssl
-import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +51,14 @@ from energy_assets.contracts import (
     HOUR_KEY_FORMAT,
     HOURLY_KEY,
     naive_utc_series,
+)
+from energy_assets.storage.temp_files import (
+    ORPHAN_AGE_SECONDS,
+    TempCleanup,
+    create_temp,
+    is_temp_name,
+    sweep_folder,
+    sweep_tree,
 )
 
 DATA_FILE = "data.parquet"
@@ -343,10 +353,14 @@ class ParquetStore:
 
     @staticmethod
     def _stage_local(target: str, data: bytes, fsync: bool = True) -> str:
-        """Write `data` to a temp file next to `target`; returns the temp path."""
+        """Write `data` to a temp file next to `target`; returns the temp path.
+
+        First removes what killed writers left in that folder (storage.temp_files).
+        """
         directory = os.path.dirname(target)
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=directory)
+        sweep_folder(directory)
+        fd, tmp = create_temp(directory)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -393,6 +407,42 @@ class ParquetStore:
                 _unlink_quietly(tmp)  # already-renamed ones are gone: ignored
             raise
         return targets
+
+    def clean_temp(
+        self, older_than_seconds: float = ORPHAN_AGE_SECONDS, dry_run: bool = False
+    ) -> TempCleanup:
+        """Remove orphaned `.tmp-*.part` temp files anywhere in the store; returns what it did.
+
+        Local: temp files of writers that are gone (same host) at once, any other once older
+        than `older_than_seconds` (storage.temp_files). GCS: our writes never create temp
+        objects (an object appears only when its upload completes), so a `.tmp-*.part` object
+        came from elsewhere (e.g. a local store copied to the bucket); those older than
+        `older_than_seconds` are deleted.
+        """
+        if not self.is_gcs:
+            assert self.root is not None
+            return sweep_tree(str(self.root), older_than_seconds, dry_run)
+        result = TempCleanup()
+        prefix = f"{self.prefix}/" if self.prefix else None
+        now = time.time()
+        for blob in self.client.list_blobs(self.bucket_name, prefix=prefix):
+            if not is_temp_name(blob.name.rsplit("/", 1)[-1]):
+                continue
+            updated = blob.updated.timestamp() if blob.updated is not None else now
+            uri = f"gs://{self.bucket_name}/{blob.name}"
+            if now - updated < older_than_seconds:
+                result.kept.append(uri)
+                continue
+            if not dry_run:
+                from google.api_core.exceptions import NotFound
+
+                try:
+                    blob.delete()
+                except NotFound:
+                    continue
+            result.removed.append(uri)
+            result.removed_bytes += int(blob.size or 0)
+        return result
 
     def read_bytes(self, relpath: str) -> bytes:
         """Bytes of one object; FileNotFoundError if absent."""

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import utc
+from energy_assets.contracts import InputError, hour_text, utc
 from energy_assets.metrics import score
-from energy_assets.training.forecaster import GlobalLGBMForecaster
+from energy_assets.training.forecaster import MIN_HISTORY_HOURS, GlobalLGBMForecaster
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,54 @@ def daily_origins(cutoff, n_origins: int) -> list[pd.Timestamp]:
     """cutoff, cutoff + 24 h, ... (n_origins of them)."""
     cutoff = utc(cutoff)
     return [cutoff + pd.Timedelta(days=i) for i in range(int(n_origins))]
+
+
+def check_backtest_arguments(n_origins: int, horizon_hours: int) -> None:
+    """InputError unless there is at least one origin and the horizon is at least one hour."""
+    if n_origins < 1:
+        raise InputError(f"--origins must be 1 or more (got {n_origins}): daily origins to score")
+    if horizon_hours < 1:
+        raise InputError(f"--horizon must be 1 or more hours (got {horizon_hours})")
+
+
+def check_backtest_window(
+    consumption: pd.DataFrame,
+    cutoff: Any,
+    n_origins: int,
+    horizon_hours: int = 24,
+    source: str = "the data",
+) -> None:
+    """Raise InputError (one line: what is wrong, what to do) unless a backtest can run.
+
+    Checked before any training: at least one origin and a horizon of at least one hour; at
+    least MIN_HISTORY_HOURS of data up to the cutoff (what the forecaster and the lag-168
+    baseline need); and the first origin's first target hour (cutoff + 1 h) in the data, so
+    something can be scored. Later origins whose actuals lie beyond the data are just not scored.
+    """
+    check_backtest_arguments(n_origins, horizon_hours)
+    if len(consumption) == 0:
+        raise InputError(f"{source} has no rows")
+    cutoff = utc(cutoff)
+    first, last = consumption["datetime_utc"].min(), consumption["datetime_utc"].max()
+    covers = f"{source} covers {hour_text(first)} to {hour_text(last)}"
+    earliest = first + pd.Timedelta(hours=MIN_HISTORY_HOURS - 1)
+    latest = last - pd.Timedelta(hours=1)
+    if earliest > latest:
+        raise InputError(
+            f"{covers}: too short for a backtest, which needs {MIN_HISTORY_HOURS // 24} days "
+            "before the cutoff and at least 1 hour after it; use a longer file"
+        )
+    choose = f"choose a cutoff from {hour_text(earliest)} to {hour_text(latest)}"
+    if cutoff > latest:
+        raise InputError(
+            f"--cutoff {hour_text(cutoff)} leaves no actuals to score ({covers}); {choose}"
+        )
+    if cutoff < earliest:
+        history = max(0, int((cutoff - first) / pd.Timedelta(hours=1)) + 1)
+        raise InputError(
+            f"--cutoff {hour_text(cutoff)} has {history} hour(s) of history in {source}; the "
+            f"forecaster needs {MIN_HISTORY_HOURS} ({MIN_HISTORY_HOURS // 24} days): {choose}"
+        )
 
 
 def seasonal_naive(

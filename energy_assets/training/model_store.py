@@ -268,6 +268,7 @@ def load_version(tracking: MlflowSettings, version: str | int) -> GlobalLGBMFore
     source = tracking.client().get_model_version_download_uri(REGISTERED_MODEL_NAME, str(version))
     artifact_uri = f"{source.rstrip('/')}/artifacts/{FORECASTER_ARTIFACT}"
     if artifact_uri.startswith("file:"):
+        # A local artifact store is read in place: no copy, and no download progress bar.
         from mlflow.utils.file_utils import local_file_uri_to_path
 
         return GlobalLGBMForecaster.load(Path(local_file_uri_to_path(artifact_uri)))
@@ -276,7 +277,6 @@ def load_version(tracking: MlflowSettings, version: str | int) -> GlobalLGBMFore
             artifact_uri=artifact_uri,
             dst_path=tmp,
             tracking_uri=tracking.tracking_uri,
-            registry_uri=tracking.resolved_registry_uri,
         )
         return GlobalLGBMForecaster.load(Path(local))
 

@@ -51,13 +51,34 @@ class ExpectationOutcome:
         """One line: which expectation on which column(s) failed, and how."""
         args = ", ".join(self.columns)
         text = f"{self.expectation}({args})" if args else self.expectation
-        if self.unexpected_count:
+        if self.unexpected_count and self.expectation == "expect_compound_columns_to_be_unique":
+            text += f": {self.unexpected_count} rows share a key"
+            conflict = self._first_conflict()
+            if conflict:
+                text += ", e.g. " + conflict
+        elif self.unexpected_count:
             text += f": {self.unexpected_count} unexpected row(s)"
             if len(self.unexpected_rows):
                 first = self.unexpected_rows.iloc[0].to_dict()
                 text += ", e.g. " + ", ".join(f"{k}={v}" for k, v in first.items())
         elif self.observed is not None:
             text += f": observed {_short(self.observed)}"
+        return text
+
+    def _first_conflict(self) -> str:
+        """'key HourUTC=…, PriceArea=DK1, ConsumerType_DE35=111 has TotalCon=1 and TotalCon=2':
+        the first duplicated key among the offending rows and the values its rows hold."""
+        rows = self.unexpected_rows
+        key = [c for c in self.columns if c in rows.columns]
+        if rows.empty or not key:
+            return ""
+        first = rows.iloc[0]
+        same = rows[(rows[key] == first[key]).all(axis=1)]
+        text = "key " + ", ".join(f"{c}={first[c]}" for c in key)
+        others = [c for c in rows.columns if c not in key]
+        if others:
+            values = [", ".join(f"{c}={row[c]}" for c in others) for _, row in same.iterrows()]
+            text += " has " + " and ".join(values)
         return text
 
 

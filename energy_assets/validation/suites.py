@@ -190,8 +190,10 @@ def _hourly_table(
     validator = validator or FrameValidator()
     expectations, dtypes = contract_expectations(df, table)
     key = list(table.key)
+    # Offending rows show their value too: a duplicated key then names both values.
+    index_columns = [*key, table.value_column] if table.value_column else key
     if not all(c in df.columns for c in key):
-        main = validator.validate(df, expectations, table.name, index_columns=key)
+        main = validator.validate(df, expectations, table.name, index_columns=index_columns)
         return _merge(main, extra=dtypes)
     keys = _series_keys(table, df, "hour_utc")
     hour_index = expected_hour_index(expected_hours, keys["hour_utc"])
@@ -215,7 +217,7 @@ def _hourly_table(
                 column=table.time_column, min_value=low, max_value=high
             )
         )
-    main = validator.validate(df, expectations, table.name, index_columns=key)
+    main = validator.validate(df, expectations, table.name, index_columns=index_columns)
     return _merge(main, completeness, extra=dtypes)
 
 

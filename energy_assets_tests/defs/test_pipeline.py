@@ -59,15 +59,20 @@ def platform_env(tmp_path, monkeypatch, replay_server):
     server = replay_server(SLICE)
     monkeypatch.setenv("ENERGIDATA_API_URL", server.url)
     monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.setenv("ENERGY_OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'optuna.db'}")
+    # MLflow's own process-wide default points elsewhere: the store must reach the assets
+    # through the settings (as in the demo), never through the environment.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "not-the-store").as_uri())
     return server
 
 
 @pytest.mark.slow
 def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
     server = platform_env
-    defs = build_definitions(Settings.from_env())
+    settings = Settings.from_env().with_overrides(
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
+    defs = build_definitions(settings)
     with DagsterInstance.ephemeral() as instance:
         before = server.request_count
         backfill = run_job(defs, "ingestion_backfill_job", instance, tags=RANGE_TAGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,3 +101,53 @@ def test_danish_holidays():
     assert list(is_danish_holiday(days)) == [True, True, True, True, True, False]
     bridge = calendar_features(pd.Series(pd.to_datetime(["2023-05-19 10:00"], utc=True)))
     assert bridge["is_bridge_day"].iloc[0]  # the Friday after Ascension Day
+
+
+BAD_HOUR = pd.Timestamp("2023-01-08 10:00", tz="UTC")
+
+
+def _corrupt(history: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """`history` with its BAD_HOUR value broken the way the checks block it."""
+    at = history["datetime_utc"] == BAD_HOUR
+    history = history.copy()
+    if kind == "duplicate":  # a second row for the key with another value
+        extra = history[at].assign(energy_consumption=999_999_999.0)
+        return pd.concat([history, extra], ignore_index=True)
+    if kind == "unknown_code":  # the row exists, for a code outside DE35
+        history.loc[at, "consumer_type"] = 555
+        return history
+    history.loc[at, "energy_consumption"] = {"negative": -5000.0, "nan": np.nan, "inf": np.inf}[
+        kind
+    ]
+    return history
+
+
+@pytest.mark.parametrize("kind", ["negative", "nan", "inf", "duplicate", "unknown_code"])
+def test_a_value_the_checks_block_never_feeds_later_lags_or_rolling_stats(kind):
+    clean = clean_series(np.arange(1.0, 261.0))  # 2023-01-01T00 … 2023-01-11T19
+    history = _corrupt(clean, kind)
+    start = BAD_HOUR + pd.Timedelta(hours=1)
+    features = build_features(history, start, start + pd.Timedelta(hours=25)).set_index(
+        "datetime_utc"
+    )
+    hour = pd.Timedelta(hours=1)
+    assert np.isnan(features.loc[BAD_HOUR + hour, "lag_1h"])
+    assert np.isnan(features.loc[BAD_HOUR + 24 * hour, "lag_24h"])
+    # The 24 h window ending an hour later holds the bad hour: its stats come from the other 23.
+    window = clean[
+        (clean["datetime_utc"] > BAD_HOUR + hour - 24 * hour)
+        & (clean["datetime_utc"] <= BAD_HOUR + hour)
+        & (clean["datetime_utc"] != BAD_HOUR)
+    ]["energy_consumption"]
+    assert features.loc[BAD_HOUR + hour, "rolling_mean_24h"] == pytest.approx(window.mean())
+    assert features.loc[BAD_HOUR + hour, "rolling_std_24h"] == pytest.approx(window.std())
+    history_columns = [c for c in FEATURE_COLUMNS if c.startswith(("lag_", "rolling_"))]
+    derived = features[history_columns].to_numpy()
+    assert np.all(np.isnan(derived) | ((derived >= 0) & (derived < 1000)))
+    assert len(features) == 25  # one row per hour: no duplicate joined in
+
+
+def test_a_bad_value_inside_the_window_reaches_the_features_for_the_checks_to_block():
+    history = _corrupt(_corrupt(clean_series(np.arange(1.0, 201.0)), "negative"), "duplicate")
+    features = build_features(history, BAD_HOUR, BAD_HOUR + pd.Timedelta(hours=1))
+    assert sorted(features["energy_consumption"]) == [-5000.0, 999_999_999.0]

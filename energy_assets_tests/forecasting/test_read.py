@@ -164,5 +164,5 @@ def test_the_cli_prints_json_and_fails_in_one_line(published, monkeypatch, capsy
     assert main(["forecasts", "--origin", "2022-01-01T00:00Z"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith(
-        "energy-assets forecasts: no forecast for origin"
+        "energy-assets forecasts: error: no forecast for origin"
     )

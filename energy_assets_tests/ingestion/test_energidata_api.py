@@ -12,7 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from energy_assets.contracts import DATASET, RAW
-from energy_assets.ingestion.energidata_api import EnergiDataApi, EnergiDataError, parse_records
+from energy_assets.ingestion.energidata_api import (
+    EnergiDataApi,
+    EnergiDataError,
+    collapse_exact_duplicates,
+    parse_records,
+)
 
 RAW_COLUMNS = RAW.names
 DAY_RANGE = "2023-01-01T00:00Z–2023-01-02T00:00Z"
@@ -177,3 +182,37 @@ def test_parse_records_round_trips(rows):
     assert frame["ConsumerType_DE35"].tolist() == [r[2] for r in rows]
     expected = np.array([np.nan if r[3] is None else float(r[3]) for r in rows], dtype=float)
     np.testing.assert_array_equal(frame["TotalCon"].to_numpy(), expected)
+
+
+def _with_duplicate(shared_slice: pd.DataFrame, total_con: float | None) -> pd.DataFrame:
+    """The slice with one more row for 2023-01-10T12:00 DK1/111: TotalCon replaced (a conflicting
+    duplicate) or, with None, an exact copy."""
+    key = (
+        (shared_slice["HourUTC"] == pd.Timestamp("2023-01-10 12:00"))
+        & (shared_slice["PriceArea"] == "DK1")
+        & (shared_slice["ConsumerType_DE35"] == 111)
+    )
+    extra = shared_slice[key].copy()
+    if total_con is not None:
+        extra["TotalCon"] = total_con
+    # First in the file, so a client keeping "the first row" would keep it.
+    return pd.concat([extra, shared_slice], ignore_index=True)
+
+
+def test_a_conflicting_duplicate_is_returned_not_dropped(replay_server, shared_slice):
+    server = replay_server(_with_duplicate(shared_slice, 999_999_999.0))
+    frame = client(server).fetch_hours("2023-01-10T12:00", "2023-01-10T13:00")
+    assert len(frame) == 77  # every record served
+    dk1_111 = frame[(frame["PriceArea"] == "DK1") & (frame["ConsumerType_DE35"] == 111)]
+    assert sorted(dk1_111["TotalCon"]) == [91391.0, 999_999_999.0]
+    # Not an exact duplicate: collapsing leaves both rows for the checks to report.
+    assert collapse_exact_duplicates(frame)[1] == 0
+
+
+def test_exact_duplicates_are_collapsed_and_counted(replay_server, shared_slice):
+    server = replay_server(_with_duplicate(shared_slice, None))
+    served = client(server).fetch_hours("2023-01-10T12:00", "2023-01-10T13:00")
+    assert len(served) == 77
+    collapsed, count = collapse_exact_duplicates(served)
+    assert count == 1 and len(collapsed) == 76
+    assert not collapsed.duplicated(list(RAW.key)).any()

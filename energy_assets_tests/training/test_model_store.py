@@ -170,7 +170,7 @@ def test_a_tie_promotes_only_the_champions_configuration_retrained_on_newer_data
 
 
 def test_champion_from_a_fresh_process_predicts_the_same_numbers(
-    tracking, consumption, window, strong, tmp_path
+    tracking, consumption, window, strong, tmp_path, monkeypatch
 ):
     version = model_store.register(strong, tracking)
     model_store.promote_if_better(
@@ -187,7 +187,9 @@ def test_champion_from_a_fresh_process_predicts_the_same_numbers(
     loaded, loaded_version = model_store.load_champion(tracking)
     assert loaded_version == version.version
     pd.testing.assert_frame_equal(loaded.predict(history, origins=[origin]), expected)
-    # pyfunc input variant: origins listed in a forecast_origin column of the history.
+    # pyfunc input variant: origins listed in a forecast_origin column of the history. A serving
+    # process finds the store through MLFLOW_TRACKING_URI, as `mlflow models serve` does.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.tracking_uri)
     served_here = mlflow.pyfunc.load_model(version.model_uri).predict(
         history.assign(forecast_origin=origin)
     )
@@ -223,7 +225,7 @@ def test_champion_loads_from_its_own_store_whatever_the_process_wide_mlflow_uri(
     model_store.promote_if_better(
         tracking, version, candidate_score=0.07, evaluate_champion=lambda f: 1.0, candidate=strong
     )
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)

@@ -3,7 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from energy_assets.contracts import CLEAN
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.validation.suites import (
     validate_consumption_features,
@@ -173,3 +176,66 @@ def test_forecast_suite():
         "expect_column_pair_values_to_be_equal",
         ("datetime_utc", "expected_datetime_utc"),
     ) in failed(validate_forecasts(shifted))
+
+
+def test_a_conflicting_duplicate_is_named_with_its_key_and_both_values(raw_day):
+    row = raw_day[(raw_day["PriceArea"] == "DK1") & (raw_day["ConsumerType_DE35"] == 111)].iloc[0]
+    extra = row.to_frame().T.astype(raw_day.dtypes.to_dict()).assign(TotalCon=999_999_999.0)
+    outcome = validate_raw_consumption(pd.concat([raw_day, extra], ignore_index=True))
+    key = ("HourUTC", "PriceArea", "ConsumerType_DE35")
+    duplicate = failed(outcome)[("expect_compound_columns_to_be_unique", key)]
+    line = duplicate.describe()
+    assert f"HourUTC={row['HourUTC']}, PriceArea=DK1, ConsumerType_DE35=111" in line
+    assert f"TotalCon={row['TotalCon']}" in line and "TotalCon=999999999.0" in line
+    assert sorted(duplicate.unexpected_rows["TotalCon"]) == [row["TotalCon"], 999_999_999.0]
+    # The features suite names it the same way, in its own columns.
+    clean = to_clean(pd.concat([raw_day, extra], ignore_index=True))
+    line = failed(validate_consumption_features(clean))[
+        ("expect_compound_columns_to_be_unique", ("datetime_utc", "area", "consumer_type"))
+    ].describe()
+    assert "area=DK1, consumer_type=111" in line and "energy_consumption=999999999.0" in line
+
+
+CORRUPTIONS = {"negative": -5000.0, "nan": np.nan, "inf": np.inf}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 24 * 76 - 1),
+            st.sampled_from(["negative", "nan", "inf", "area", "code", "duplicate"]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_the_row_rule_flags_exactly_the_rows_the_suite_reports(raw_day_clean, corruptions):
+    """CLEAN.invalid_rows (what lags and rolling stats may use) and the GX suite (what blocks
+    features) are read from the same declarations; they must agree row for row."""
+    frame = raw_day_clean.copy()
+    extra = []
+    for index, kind in corruptions:
+        if kind in CORRUPTIONS:
+            frame.loc[index, "energy_consumption"] = CORRUPTIONS[kind]
+        elif kind == "area":
+            frame.loc[index, "area"] = "DK3"
+        elif kind == "code":
+            frame.loc[index, "consumer_type"] = 555
+        else:
+            extra.append(frame.loc[[index]].assign(energy_consumption=123.0))
+    frame = pd.concat([frame, *extra], ignore_index=True)
+    invalid = CLEAN.invalid_rows(frame)
+    key = list(CLEAN.key)
+    flagged = set(map(tuple, frame.loc[invalid, key].astype(str).to_numpy()))
+    reported = set()
+    for result in validate_consumption_features(frame).failed:
+        rows = result.unexpected_rows
+        if all(c in rows.columns for c in key):  # per-row expectations (not completeness)
+            reported |= set(map(tuple, rows[key].astype(str).to_numpy()))
+    assert flagged == reported
+
+
+@pytest.fixture(scope="module")
+def raw_day_clean(raw_day) -> pd.DataFrame:
+    return to_clean(raw_day)
