@@ -21,9 +21,12 @@ def test_a_local_folder_links_to_the_reports_server(tmp_path):
     assert console_url(store, REPORT) is None
 
 
-def test_gcs_links_to_the_authenticated_console_url():
+def test_gcs_links_to_the_authenticated_console_url(monkeypatch):
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
+
+    # The real GCS endpoint, even when an emulator fixture exported its address for the session.
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST", raising=False)
 
     client = storage.Client(project="p", credentials=AnonymousCredentials())
     store = ParquetStore("gs://my-bucket/energy", gcs_client=client)
