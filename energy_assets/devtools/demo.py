@@ -42,16 +42,17 @@ REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 MINIMAL_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 STEPS = 7
 # The default tuning budget, the smallest that still shows tuning: one trial per training run on
-# one daily fold, with the shipped configuration's tree count and sample size
-# held fixed (a sampled configuration then costs about what the shipped one does). The study's
-# first trial is always the shipped configuration; the retrain adds the sampler's first proposal.
-# `--trials N` changes the count, `--full` runs the asset's own study (20 trials, 3 folds).
+# one daily fold, with the shipped configuration's tree count and sample size held fixed (a
+# sampled configuration then costs about what the shipped one does). The study's first trial is
+# always the shipped configuration; the retrain adds the sampler's first proposal. `--trials N`
+# changes the count, `--full` runs the asset's own study (20 trials, 3 folds) on all the data.
 DEMO_TRIALS = 1
 DEMO_FOLDS = 1
 DEMO_FIXED_PARAMS = ("num_boost_round", "max_train_rows")
 # Days of history before the scored day the demo backfills and trains on: Dagster's bookkeeping
-# costs ~40 ms per hour of raw + features on two cores, so the demo takes the least that still
-# tunes on a fold with 8 days of history before it and backtests DEMO_BACKTEST_DAYS after it.
+# alone costs ~90 ms per hour of raw + features on two cores (benchmarks/bench_demo.py), so the
+# demo takes the least that still tunes on a fold with 8 days of history before it and
+# backtests DEMO_BACKTEST_DAYS after it.
 DEMO_HISTORY_DAYS = 12
 DEMO_BACKTEST_DAYS = 2
 # Re-ingested with the injected drift: the drift day and the day before it, so the day's lag-24 h
