@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ from energy_assets.forecasting.read import forecasts_from_json
 from energy_assets.reporting.charts import png_size
 from energy_assets.settings import Settings
 from energy_assets.storage.parquet_store import ParquetStore
+from energy_assets.training.tracking import MlflowSettings
 from energy_assets_tests.helpers import exists
 
 SLICE = SAMPLE_DATA_PATH
@@ -104,6 +106,15 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         assert model["backtest_mape"] < model["seasonal_naive_168_mape"]
         for key in ("backtest_chart", "feature_importance_chart", "optimisation_history_chart"):
             assert chart_size(model[key])[0] >= 600, key
+        # The same charts are artifacts of the tuning session's MLflow run.
+        run_id = re.search(r"MLflow run (\w+)", str(model["mlflow_run"])).group(1)
+        tracking = MlflowSettings(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        logged = {a.path for a in tracking.client().list_artifacts(run_id, "charts")}
+        assert logged == {
+            "charts/backtest_chart.png",
+            "charts/feature_importance_chart.png",
+            "charts/optimisation_history_chart.png",
+        }
 
         origins = {
             "dagster/asset_partition_range_start": "2023-01-16-00:00",
