@@ -25,7 +25,12 @@ dev:             ## Dagster UI + daemon on http://127.0.0.1:3000
 	mkdir -p .dagster_home && cp -n dagster.yaml .dagster_home/ || true
 	DAGSTER_HOME=$$PWD/.dagster_home $(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-bench:           ## benchmark harness (prints ratios against in-run baselines)
-	$(UV) run python benchmarks/bench_ingestion.py
-	$(UV) run python benchmarks/bench_model.py
-	$(UV) run python benchmarks/bench_operations.py
+BENCH_LOCK ?= /tmp/energy-bench.lock
+
+bench:           ## benchmark harness (prints ratios against in-run baselines), one at a time
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ingestion.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_model.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_operations.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_backfill.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_tuning.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ui_partitions.py

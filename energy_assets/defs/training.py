@@ -22,7 +22,7 @@ import dagster as dg
 from energy_assets.contracts import CLEAN_COLUMNS, FEATURES, REGISTERED_MODEL_NAME, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import STEP_IO_MANAGER
-from energy_assets.defs.metadata import link_or_text, markdown_table
+from energy_assets.defs.metadata import dagster_run_tags, link_or_text, markdown_table
 from energy_assets.defs.resources import MlflowResource, OptunaResource, StorageResource
 
 STUDY_NAME = REGISTERED_MODEL_NAME
@@ -101,11 +101,6 @@ def services_reachable(mlflow: MlflowResource, optuna: OptunaResource) -> Iterat
         raise dg.Failure(description=message) from error
 
 
-def _mlflow_run_tags(context: dg.OpExecutionContext) -> dict[str, str]:
-    """dagster-mlflow's tag names linking the MLflow runs to this Dagster run."""
-    return {"dagster_run_id": context.run_id, "dagster_asset": keys.FORECASTING_MODEL.path[-1]}
-
-
 @dg.op(
     out={
         "plan": dg.Out(dict, io_manager_key=STEP_IO_MANAGER),
@@ -167,7 +162,7 @@ def _prepare_tuning(
         timeout_seconds=config.timeout_seconds,
         n_folds=config.n_folds,
         fixed_params=config.fixed_params,
-        run_tags=_mlflow_run_tags(context),
+        run_tags=dagster_run_tags(context, keys.FORECASTING_MODEL),
     )
     plan["session"] = session.as_dict()
     yield dg.Output(plan, "plan")
