@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,8 @@ def main() -> int:
     from energy_assets_tests.fixtures.gcs import start_emulator
     from energy_assets_tests.fixtures.postgres import start_postgres
 
+    # `kill` ends the run like Ctrl-C: the finally blocks stop Postgres and the emulator.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(machine_description())
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     data = synthesize(

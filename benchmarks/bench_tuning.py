@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -137,6 +138,8 @@ def main() -> int:
     from energy_assets_tests.fixtures.postgres import start_postgres
 
     quiet_mlflow()
+    # `kill` ends the run like Ctrl-C: the finally blocks stop Postgres and the emulator.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(machine_description())
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     postgres = start_postgres()

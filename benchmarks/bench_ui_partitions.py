@@ -18,6 +18,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,6 +108,8 @@ def main() -> int:
     from energy_assets_tests.fixtures.postgres import start_postgres
     from energy_assets_tests.fixtures.topology import free_port
 
+    # `kill` ends the run like Ctrl-C: the finally blocks stop Postgres and the emulator.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(machine_description())
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     postgres = start_postgres()
