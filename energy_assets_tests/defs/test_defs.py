@@ -82,8 +82,8 @@ def test_jobs_schedules_sensors_and_resources(defs):
         ("hourly_forecast_schedule", "5 * * * *", "hourly_forecast_job"),
         ("daily_monitoring_schedule", "30 6 * * *", "daily_monitoring_job"),
     }
-    assert [(s.name, s.job_name) for s in defs.sensors] == [
-        ("retrain_on_drift_or_error", "retrain_job")
+    assert [(s.name, s.job_name, s.minimum_interval_seconds) for s in defs.sensors] == [
+        ("retrain_on_drift_or_error", "retrain_job", 60)
     ]
     assert set(defs.resources) == {
         "storage",
