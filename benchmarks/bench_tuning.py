@@ -59,7 +59,9 @@ def worker(spec: dict) -> dict:
     return {"trials": trials, "seconds": time.perf_counter() - started}
 
 
-def run_configuration(n_workers: int, n_trials: int, postgres, tag: str) -> dict:
+def run_configuration(
+    n_workers: int, n_trials: int, postgres, tag: str, threads: int | None = None
+) -> dict:
     from energy_assets.training import tuning
     from energy_assets.training.tracking import MlflowSettings
 
@@ -76,7 +78,7 @@ def run_configuration(n_workers: int, n_trials: int, postgres, tag: str) -> dict
         n_folds=2,
         fixed_params=FIXED,
     )
-    threads = tuning.threads_per_worker(n_workers)
+    threads = threads or tuning.threads_per_worker(n_workers)
     specs = [
         {
             "session": session.as_dict(),
@@ -128,6 +130,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--no-single-thread-baseline",
+        dest="single_thread_baseline",
+        action="store_false",
+        help="skip the 1 worker × 1 thread row",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -149,6 +157,10 @@ def main() -> int:
         for n_workers in [int(w) for w in args.workers.split(",")]:
             rows.append(run_configuration(n_workers, args.trials, postgres, f"w{n_workers}"))
             print(json.dumps(rows[-1]), flush=True)
+        if args.single_thread_baseline:
+            # One worker on one thread: separates "two processes" from "LightGBM's threads".
+            rows.append(run_configuration(1, args.trials, postgres, "w1t1", threads=1))
+            print(json.dumps(rows[-1]), flush=True)
     finally:
         postgres.stop()
     print()
@@ -162,11 +174,22 @@ def main() -> int:
             f"{row['workers']:7d} {row['threads_per_worker']:12d} {row['pruned']:6d} "
             f"{row['tuning_seconds']:9.1f} {row['trials_per_minute']:10.2f} {row['load']:5.2f}"
         )
-    if len(rows) >= 2:
-        print(
-            f"speed-up with {rows[-1]['workers']} workers: "
-            f"{rows[-1]['trials_per_minute'] / rows[0]['trials_per_minute']:.2f}×"
-        )
+    one = next((r for r in rows if r["workers"] == 1), None)
+    many = [r for r in rows if r["workers"] > 1]
+    single = [r for r in rows if r["workers"] == 1 and r["threads_per_worker"] == 1]
+    for row in many:
+        if one is not None:
+            print(
+                f"speed-up with {row['workers']} workers: "
+                f"{row['trials_per_minute'] / one['trials_per_minute']:.2f}× against 1 worker "
+                f"with all {one['threads_per_worker']} threads"
+                + (
+                    f", {row['trials_per_minute'] / single[0]['trials_per_minute']:.2f}× against "
+                    "1 worker on 1 thread"
+                    if single
+                    else ""
+                )
+            )
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

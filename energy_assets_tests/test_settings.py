@@ -28,7 +28,11 @@ def test_retrain_executor_and_sensor_interval_come_from_the_environment(tmp_path
     [
         ("ENERGY_RETRAIN_EXECUTOR", "celery", "ENERGY_RETRAIN_EXECUTOR='celery'"),
         ("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS", "0", "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS"),
-        ("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS", "soon", "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS"),
+        (
+            "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS",
+            "soon",
+            "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS",
+        ),
     ],
 )
 def test_a_bad_value_is_named(tmp_path, variable, value, named):

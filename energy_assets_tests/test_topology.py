@@ -52,8 +52,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 FIRST_HOUR = "2022-12-21-16:00"  # the bundled slice: 2022-12-21T16 -> 2023-01-17T22 UTC
 SENSOR = "retrain_on_drift_or_error"
 INGESTION = ["raw_consumption", "consumption_features"]
-# The source reports 1.6x consumption from this hour on (after the first backfill).
-DRIFT_FROM = pd.Timestamp("2023-01-13 00:00")
+# The source reports 1.6x consumption from this hour on: after the model's training window
+# (it ends 2023-01-08T23), so the drift report of a later day sees a change.
+DRIFT_FROM = pd.Timestamp("2023-01-12 00:00")
+LAST_HOUR = "2023-01-17 22:00"
 # Single-step runs execute in the run worker itself: no step process to start (the retrain keeps
 # the multiprocess executor, so its tuning workers run in parallel).
 IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
@@ -102,17 +104,13 @@ class Platform:
         blobs = self.gcs.client().list_blobs(self.values_bucket, prefix=f"values/{prefix}")
         return {blob.name: blob.generation for blob in blobs}
 
-    def registered_versions(self) -> int:
+    def registered_versions(self, store: str | None = None) -> int:
+        """Versions of the registered model, through the server (or its backend `store`)."""
         from mlflow import MlflowClient
 
-        client = MlflowClient(tracking_uri=self.mlflow_url)
+        uri = store or self.mlflow_url
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return len(client.search_model_versions("name='energy_consumption_forecaster'"))
-
-    def start_mlflow(self) -> None:
-        service = self.topology.start_mlflow(
-            self.mlflow_port, self.mlflow_backend, self.mlflow_artifacts
-        )
-        wait_for_http(f"{self.mlflow_url}/health", service, timeout=240)
 
 
 def instance_yaml() -> str:
@@ -228,9 +226,14 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     graphql(base_url, "mutation { setNuxSeen }")
     instance = platform.instance()
 
-    # 1. A multi-day backfill of raw + features, launched as the UI's "Launch backfill" does;
-    #    the daemon is SIGKILLed in the middle of it and restarted.
-    first_range = hour_range(FIRST_HOUR, "2023-01-12 23:00")
+    # 1. Drift at the source from DRIFT_FROM on (1.6x consumption), then a multi-day backfill of
+    #    raw + features over the whole slice, launched as the UI's "Launch backfill" does; the
+    #    daemon is SIGKILLed in the middle of it and restarted.
+    drifted = platform.replay.data.copy()
+    late = drifted["HourUTC"] >= DRIFT_FROM
+    drifted.loc[late, "TotalCon"] = (drifted.loc[late, "TotalCon"] * 1.6).round()
+    platform.replay.set_data(drifted)
+    first_range = hour_range(FIRST_HOUR, LAST_HOUR)
     backfill = launch_asset_backfill(
         base_url, INGESTION, first_range[0], first_range[-1], run_config=IN_PROCESS
     )
@@ -278,24 +281,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     )
     assert _latest_metadata(instance, "forecasts")["model_version"] == model["model_version"]
 
-    # 4. Drift at the source: 1.6x consumption from 2023-01-13; ingest those days (one run of
-    #    ingestion_backfill_job over the range) and report drift for one of them.
-    drifted = platform.replay.data.copy()
-    late = drifted["HourUTC"] >= DRIFT_FROM
-    drifted.loc[late, "TotalCon"] = (drifted.loc[late, "TotalCon"] * 1.6).round()
-    platform.replay.set_data(drifted)
-    ingest = launch_job_run(
-        base_url,
-        "ingestion_backfill_job",
-        run_config=IN_PROCESS,
-        tags={
-            "dagster/asset_partition_range_start": "2023-01-13-00:00",
-            "dagster/asset_partition_range_end": "2023-01-17-22:00",
-        },
-    )
-    assert wait_for_run(base_url, ingest, timeout=600) == "SUCCESS", run_failure_messages(
-        base_url, ingest
-    )
+    # 4. The drift report of a day after the change.
     drift_run = launch_asset_partition_run(
         base_url, "drift_report", "2023-01-15", run_config=IN_PROCESS
     )
@@ -360,19 +346,7 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
         **IN_PROCESS,
     }
 
-    # 1. The MLflow server dies while the tuning workers run.
-    run_id = launch_job_run(base_url, "retrain_job", run_config=retrain_config)
-    _wait_for_step_start(instance, run_id, "forecasting_model.tune_worker", timeout=300)
-    platform.topology.services["mlflow"].kill()
-    assert wait_for_run(base_url, run_id, timeout=300) == "FAILURE"
-    messages = run_failure_messages(base_url, run_id)
-    assert f"MLflow tracking server {platform.mlflow_url} (MLFLOW_TRACKING_URI)" in messages
-    assert "Start the MLflow server" in messages and "re-run retrain_job" in messages
-    assert platform.objects("forecasting_model/") == models_before
-    platform.start_mlflow()
-    assert platform.registered_versions() == versions_before
-
-    # 2. Optuna's Postgres is down when the run starts.
+    # 1. Optuna's Postgres is down when the run starts.
     platform.optuna_postgres.stop_server()
     try:
         run_id = launch_job_run(base_url, "retrain_job", run_config=retrain_config)
@@ -385,6 +359,18 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
     assert "Start that database" in messages
     assert platform.objects("forecasting_model/") == models_before
     assert platform.registered_versions() == versions_before
+
+    # 2. The MLflow server dies while the tuning workers run (it stays down: the registry is
+    #    then read from its Postgres backend store directly).
+    run_id = launch_job_run(base_url, "retrain_job", run_config=retrain_config)
+    _wait_for_step_start(instance, run_id, "forecasting_model.tune_worker", timeout=300)
+    platform.topology.services["mlflow"].kill()
+    assert wait_for_run(base_url, run_id, timeout=300) == "FAILURE"
+    messages = run_failure_messages(base_url, run_id)
+    assert f"MLflow tracking server {platform.mlflow_url} (MLFLOW_TRACKING_URI)" in messages
+    assert "Start the MLflow server" in messages and "re-run retrain_job" in messages
+    assert platform.objects("forecasting_model/") == models_before
+    assert platform.registered_versions(store=platform.mlflow_backend) == versions_before
 
     # 3. The code server is gone when the daemon launches a queued run.
     topology = platform.topology
