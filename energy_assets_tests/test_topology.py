@@ -225,7 +225,9 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     base_url = platform.base_url
     graphql(base_url, "mutation { setNuxSeen }")
     instance = platform.instance()
+    lap = _Laps()
 
+    lap("step 1")
     # 1. Drift at the source from DRIFT_FROM on (1.6x consumption), then a multi-day backfill of
     #    raw + features over the whole slice, launched as the UI's "Launch backfill" does; the
     #    daemon is SIGKILLed in the middle of it and restarted.
@@ -257,6 +259,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
         assert {k: counts.get(k) for k in first_range} == dict.fromkeys(first_range, 1)
         assert len(platform.objects(f"{asset}/")) == len(first_range)
 
+    lap("step 2")
     # 2. Train: prepare -> 2 tune workers (parallel processes) -> finalize, on the MLflow server.
     run_id = launch_job_run(
         base_url, "retrain_job", run_config={"ops": {"forecasting_model": {"config": MODEL_CONFIG}}}
@@ -272,6 +275,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     artifacts = list(platform.gcs.client().list_blobs("energy-mlflow", prefix="artifacts/"))
     assert any(blob.name.endswith("MLmodel") for blob in artifacts)
 
+    lap("step 3")
     # 3. A forecast run reads the champion from the MLflow server.
     forecast_run = launch_asset_partition_run(
         base_url, "forecasts", "2023-01-08-23:00", run_config=IN_PROCESS
@@ -281,6 +285,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     )
     assert _latest_metadata(instance, "forecasts")["model_version"] == model["model_version"]
 
+    lap("step 4")
     # 4. The drift report of a day after the change.
     drift_run = launch_asset_partition_run(
         base_url, "drift_report", "2023-01-15", run_config=IN_PROCESS
@@ -290,6 +295,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     )
     assert _latest_metadata(instance, "drift_report")["drift_share"] > 0.5
 
+    lap("step 5")
     # 5. The sensor on: the daemon's real ticks request exactly one retrain for that event.
     start_sensor(base_url, SENSOR)
     deadline = time.monotonic() + 180
@@ -314,6 +320,22 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
         {"id": sensor_runs[0].run_id},
     )
     assert wait_for_run(base_url, sensor_runs[0].run_id, timeout=120) == "CANCELED"
+    lap("end")
+
+
+class _Laps:
+    """Prints how long each step of a test took (shown with -s, or with the failure report)."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.monotonic()
+
+    def __call__(self, label: str) -> None:
+        now = time.monotonic()
+        if label.endswith(" 1"):
+            self.started = now
+        else:
+            print(f"{label}: previous step {now - self.last:.1f} s, {now - self.started:.1f} s in")
+        self.last = now
 
 
 def _latest_metadata(instance, asset: str) -> dict:
@@ -339,6 +361,7 @@ def _wait_for_step_start(instance, run_id: str, step_prefix: str, timeout: float
 def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform: Platform):
     base_url = platform.base_url
     instance = platform.instance()
+    lap = _Laps()
     models_before = platform.objects("forecasting_model/")
     versions_before = platform.registered_versions()
     retrain_config = {
@@ -346,6 +369,7 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
         **IN_PROCESS,
     }
 
+    lap("step 1")
     # 1. Optuna's Postgres is down when the run starts.
     platform.optuna_postgres.stop_server()
     try:
@@ -360,6 +384,7 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
     assert platform.objects("forecasting_model/") == models_before
     assert platform.registered_versions() == versions_before
 
+    lap("step 2")
     # 2. The MLflow server dies while the tuning workers run (it stays down: the registry is
     #    then read from its Postgres backend store directly).
     run_id = launch_job_run(base_url, "retrain_job", run_config=retrain_config)
@@ -372,6 +397,7 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
     assert platform.objects("forecasting_model/") == models_before
     assert platform.registered_versions(store=platform.mlflow_backend) == versions_before
 
+    lap("step 3")
     # 3. The code server is gone when the daemon launches a queued run.
     topology = platform.topology
     topology.services["daemon"].kill()
@@ -387,3 +413,4 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
     assert "failed to reach the user code server" in messages, messages[-2000:]
     assert "Could not reach user code server" in messages
     assert not platform.objects("forecasts/date=2023-01-09/hour=05/")
+    lap("end")

@@ -180,11 +180,26 @@ def split_trials(n_trials: int, n_workers: int) -> list[int]:
     ]
 
 
-def threads_per_worker(n_workers: int, cores: int | None = None) -> int:
-    """Each worker's LightGBM threads: its share of the machine's cores, at least one."""
+def available_cores() -> int:
+    """Cores this process may use: the cgroup v2 CPU quota (a Kubernetes pod's limit) when there
+    is one, else the CPUs it may run on. `os.cpu_count()` would count the whole node."""
     import os
 
-    return max(1, (cores or os.cpu_count() or 1) // max(1, n_workers))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores or 1, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return cores or 1
+
+
+def threads_per_worker(n_workers: int, cores: int | None = None) -> int:
+    """Each worker's LightGBM threads: its share of the cores where the run is planned, at least
+    one. With the multiprocess executor the workers share that machine; with `k8s_job_executor`
+    every step pod gets the same CPU limit (1 core as shipped), so each worker gets 1 thread."""
+    return max(1, (cores or available_cores()) // max(1, n_workers))
 
 
 def start_session(
