@@ -62,7 +62,7 @@ def hour_key(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%d-%H:%M")
 
 
-def run_child(days: int) -> dict:
+def run_child(days: int, profile: str | None = None) -> dict:
     """In a child process: the platform backfill, then the floor, on DagsterInstance.get()."""
     from dagster import AssetKey, DagsterInstance
 
@@ -78,7 +78,14 @@ def run_child(days: int) -> dict:
         # CPU seconds of this process too: on a busy machine wall time mostly measures the
         # neighbours, CPU time what this configuration costs (Postgres' own work not included).
         cpu = time.process_time()
-        seconds, _ = run_range(job, instance, first, last)
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            seconds, _ = profiler.runcall(run_range, job, instance, first, last)
+            profiler.dump_stats(profile)
+        else:
+            seconds, _ = run_range(job, instance, first, last)
         cpu_seconds = time.process_time() - cpu
         cpu = time.process_time()
         floor_seconds, _ = run_range(floor_job, instance, first, last)
@@ -110,9 +117,10 @@ def main() -> int:
     parser.add_argument("--storage", default="sqlite,postgres", help="sqlite,postgres")
     parser.add_argument("--events", default=",".join(EVENT_OPTIONS), help=",".join(EVENT_OPTIONS))
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--profile", help="cProfile the platform run of each child into FILE.N")
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_child(args.days)), flush=True)
+        print(json.dumps(run_child(args.days, args.profile)), flush=True)
         return 0
 
     storages = [s for s in args.storage.split(",") if s]
@@ -168,7 +176,8 @@ def main() -> int:
                     env.update(postgres.dagster_env(database))
                 started = time.perf_counter()
                 done = subprocess.run(
-                    [sys.executable, __file__, "--child", "--days", str(args.days)],
+                    [sys.executable, __file__, "--child", "--days", str(args.days)]
+                    + (["--profile", f"{args.profile}.{n}"] if args.profile else []),
                     env=env,
                     capture_output=True,
                     text=True,
