@@ -116,6 +116,11 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--storage", default="sqlite,postgres", help="sqlite,postgres")
     parser.add_argument("--events", default=",".join(EVENT_OPTIONS), help=",".join(EVENT_OPTIONS))
+    parser.add_argument(
+        "--configs",
+        help="explicit storage/events pairs instead of the cross product, e.g. "
+        "sqlite/default,postgres/subset+batch",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", help="cProfile the platform run of each child into FILE.N")
     args = parser.parse_args()
@@ -125,6 +130,11 @@ def main() -> int:
 
     storages = [s for s in args.storage.split(",") if s]
     options = [e for e in args.events.split(",") if e]
+    pairs = [(s, o) for s in storages for o in options]
+    if args.configs:
+        pairs = [tuple(pair.split("/", 1)) for pair in args.configs.split(",") if pair]
+        storages = sorted({s for s, _ in pairs})
+        options = sorted({o for _, o in pairs})
     unknown = set(options) - set(EVENT_OPTIONS) or set(storages) - {"sqlite", "postgres"}
     if unknown:
         parser.error(f"unknown choice(s): {sorted(unknown)}")
@@ -158,9 +168,7 @@ def main() -> int:
                     "PYTHONPATH": str(REPO),
                 }
             )
-            for n, (storage, option) in enumerate(
-                (s, o) for s in storages for o in options
-            ):  # fmt: skip
+            for n, (storage, option) in enumerate(pairs):
                 home = instance_home(storage, Path(root))
                 env = {
                     **base_env,
