@@ -33,7 +33,12 @@ dev:             ## Dagster UI + daemon on http://127.0.0.1:3000
 bench-location:  ## code-location load, validate, a launched hourly run, a 7-day backfill (add BEFORE=dir to compare)
 	$(UV) run python benchmarks/bench_code_location.py $(if $(BEFORE),--tree before=$(BEFORE) --tree after=.,)
 
-bench:           ## benchmark harness (prints ratios against in-run baselines)
-	$(UV) run python benchmarks/bench_ingestion.py
-	$(UV) run python benchmarks/bench_model.py
-	$(UV) run python benchmarks/bench_operations.py
+BENCH_LOCK ?= /tmp/energy-bench.lock
+
+bench:           ## benchmark harness (prints ratios against in-run baselines), one at a time
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ingestion.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_model.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_operations.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_backfill.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_tuning.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ui_partitions.py
