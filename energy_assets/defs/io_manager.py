@@ -16,6 +16,7 @@ Per asset, two metadata keys steer it:
   before the first materialised hour).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -114,7 +115,7 @@ class StepValueIOManager(dg.ConfigurableIOManager):
     storage: StorageResource
 
     @staticmethod
-    def _relpath(identifier: list[str]) -> str:
+    def _relpath(identifier: Sequence[str]) -> str:
         return f"{STEP_VALUES_FOLDER}/" + "/".join(identifier) + ".json"
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
@@ -127,5 +128,7 @@ class StepValueIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> Any:
         import json
 
-        relpath = self._relpath(context.upstream_output.get_identifier())
+        upstream = context.upstream_output
+        assert upstream is not None, "a step value is always some step's output"
+        relpath = self._relpath(upstream.get_identifier())
         return json.loads(self.storage.store().read_bytes(relpath))
