@@ -199,7 +199,8 @@ def test_compose_publishes_the_unauthenticated_ui_on_loopback_only():
         for name, service in compose["services"].items()
     }
     assert published.pop("webserver") == ["127.0.0.1:3000:3000"]
-    assert not any(published.values())  # Postgres and MLflow stay on the compose network
+    assert published.pop("mlflow") == ["127.0.0.1:5000:5000"]  # its UI has no login either
+    assert not any(published.values())  # Postgres and the code server stay on the network
 
 
 SLEEPY_JOB = textwrap.dedent(

@@ -110,7 +110,7 @@ def test_forecasting_model_fans_tuning_out_over_worker_steps(defs):
     assert model.dependency_keys == {dg.AssetKey("consumption_features")}
     # The run config keeps a plain asset's shape: ops.forecasting_model.config.
     job = defs.resolve_job_def("retrain_job")
-    assert job.executor_def.name == "multi_or_in_process_executor"
+    assert job.executor_def.name == "multiprocess"  # the location default is in-process
     config = {"ops": {"forecasting_model": {"config": {"n_trials": 4, "n_workers": 2}}}}
     from dagster._config import validate_config
 
@@ -126,7 +126,7 @@ def test_the_retrain_job_runs_its_steps_as_pods_with_the_k8s_executor():
     job = build_definitions(settings).resolve_job_def("retrain_job")
     assert job.executor_def.name == "k8s_tuning_executor"
     other = build_definitions(settings).resolve_job_def("ingestion_backfill_job")
-    assert other.executor_def.name == "multi_or_in_process_executor"
+    assert other.executor_def.name == "in_process"
 
 
 @pytest.mark.slow
