@@ -237,7 +237,7 @@ def _production_home(postgres_server, database: str, tmp_path: Path, monkeypatch
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_a_run_whose_worker_is_sigkilled_is_failed_by_run_monitoring(
-    postgres_server, monkeypatch, tmp_path
+    postgres_server, gcs_emulator, monkeypatch, tmp_path
 ):
     """The production instance's run monitoring, with the daemon running: a run worker killed
     by SIGKILL leaves its run STARTED until the daemon marks it FAILURE (after the maximum
@@ -248,21 +248,26 @@ def test_a_run_whose_worker_is_sigkilled_is_failed_by_run_monitoring(
     monitoring.update(max_runtime_seconds=5, poll_interval_seconds=1)
     home = _production_home(postgres_server, "dagster_monitoring", tmp_path, monkeypatch)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    # The production instance uploads step logs to GCS (the emulator here).
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", gcs_emulator.make_bucket().name)
     job_file = tmp_path / "sleepy.py"
     job_file.write_text(SLEEPY_JOB)
     pid_file = tmp_path / "worker.pid"
     monkeypatch.setenv("PID_FILE", str(pid_file))
     bin_dir = Path(sys.executable).parent
+    worker_log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [str(bin_dir / "dagster"), "job", "execute", "-f", str(job_file), "-j", "sleepy"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=worker_log.open("w"),
     )
     daemon = None
     try:
         deadline = time.monotonic() + 120
         while not (pid_file.exists() and pid_file.read_text()):
-            assert worker.poll() is None and time.monotonic() < deadline, "the run never started"
+            assert worker.poll() is None and time.monotonic() < deadline, (
+                f"the run never started:\n{worker_log.read_text()[-3000:]}"
+            )
             time.sleep(0.2)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()

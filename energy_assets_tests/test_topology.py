@@ -56,9 +56,6 @@ INGESTION = ["raw_consumption", "consumption_features"]
 # (it ends 2023-01-08T23), so the drift report of a later day sees a change.
 DRIFT_FROM = pd.Timestamp("2023-01-12 00:00")
 LAST_HOUR = "2023-01-17 22:00"
-# Single-step runs execute in the run worker itself: no step process to start (the retrain keeps
-# the multiprocess executor, so its tuning workers run in parallel).
-IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 # Tiny training: this is about the wiring; test_backtest is about accuracy.
 MODEL_CONFIG = {
     "training_end": "2023-01-08T23:00:00+00:00",
@@ -237,7 +234,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     platform.replay.set_data(drifted)
     first_range = hour_range(FIRST_HOUR, LAST_HOUR)
     backfill = launch_asset_backfill(
-        base_url, INGESTION, first_range[0], first_range[-1], run_config=IN_PROCESS
+        base_url, INGESTION, first_range[0], first_range[-1]
     )
     deadline = time.monotonic() + 180
     while not instance.get_runs_count(RunsFilter(tags={"dagster/backfill": backfill})):
@@ -278,7 +275,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     lap("step 3")
     # 3. A forecast run reads the champion from the MLflow server.
     forecast_run = launch_asset_partition_run(
-        base_url, "forecasts", "2023-01-08-23:00", run_config=IN_PROCESS
+        base_url, "forecasts", "2023-01-08-23:00"
     )
     assert wait_for_run(base_url, forecast_run, timeout=600) == "SUCCESS", run_failure_messages(
         base_url, forecast_run
@@ -288,7 +285,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
     lap("step 4")
     # 4. The drift report of a day after the change.
     drift_run = launch_asset_partition_run(
-        base_url, "drift_report", "2023-01-15", run_config=IN_PROCESS
+        base_url, "drift_report", "2023-01-15"
     )
     assert wait_for_run(base_url, drift_run, timeout=600) == "SUCCESS", run_failure_messages(
         base_url, drift_run
@@ -366,7 +363,6 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
     versions_before = platform.registered_versions()
     retrain_config = {
         "ops": {"forecasting_model": {"config": {**MODEL_CONFIG, "n_workers": 1}}},
-        **IN_PROCESS,
     }
 
     lap("step 1")
@@ -402,7 +398,7 @@ def test_bad_states_fail_the_run_with_a_clear_message_and_write_nothing(platform
     topology = platform.topology
     topology.services["daemon"].kill()
     run_id = launch_asset_partition_run(
-        base_url, "forecasts", "2023-01-09-05:00", run_config=IN_PROCESS
+        base_url, "forecasts", "2023-01-09-05:00"
     )
     assert instance.get_run_by_id(run_id).status.value == "QUEUED"
     topology.services["code_server"].kill()
