@@ -39,8 +39,13 @@ screenshots:     ## refresh the README's pictures (docs/img/) from the browser t
 bench-location:  ## code-location load, validate, a launched hourly run, a 7-day backfill (add BEFORE=dir to compare)
 	$(UV) run python benchmarks/bench_code_location.py $(if $(BEFORE),--tree before=$(BEFORE) --tree after=.,)
 
-bench:           ## benchmark harness (prints ratios against in-run baselines)
-	$(UV) run python benchmarks/bench_ingestion.py
-	$(UV) run python benchmarks/bench_model.py
-	$(UV) run python benchmarks/bench_operations.py
-	$(UV) run python benchmarks/bench_demo.py
+BENCH_LOCK ?= /tmp/energy-bench.lock
+
+bench:           ## benchmark harness (prints ratios against in-run baselines), one at a time
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ingestion.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_model.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_operations.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_backfill.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_tuning.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ui_partitions.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_demo.py

@@ -234,7 +234,7 @@ def run_reports_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Listen where the links point when they point at this machine; behind a proxy (a public
     # ENERGY_REPORTS_URL) the proxy forwards to the default local address.
     local = where.hostname in ("127.0.0.1", "localhost")
-    host = args.host or (where.hostname if local else DEFAULT_REPORTS_HOST)
+    host = args.host or (where.hostname if local and where.hostname else DEFAULT_REPORTS_HOST)
     port = (
         args.port
         if args.port is not None

@@ -37,7 +37,11 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "retrain_max_mape": "ENERGY_RETRAIN_MAX_MAPE",
     "gcp_project": "GOOGLE_CLOUD_PROJECT",
     "reports_url": "ENERGY_REPORTS_URL",
+    "retrain_executor": "ENERGY_RETRAIN_EXECUTOR",
+    "retrain_sensor_interval_seconds": "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS",
 }
+# How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
+RETRAIN_EXECUTORS = ("multiprocess", "k8s")
 
 
 class SettingsError(contracts.InputError):
@@ -56,6 +60,8 @@ class Settings:
     retrain_max_drift_share / retrain_max_mape: the retrain sensor's thresholds (fractions).
     reports_url: where a browser opens stored reports (`energy-assets reports serve`, or a proxy
     in front of it); None: `reporting.links` picks (the console URL on gs://, 127.0.0.1:3001 locally).
+    retrain_executor: "multiprocess" (tuning workers as processes) or "k8s" (one pod each).
+    retrain_sensor_interval_seconds: how often the daemon evaluates the retrain sensor.
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -72,6 +78,8 @@ class Settings:
     retrain_max_mape: float = 0.15
     gcp_project: str | None = None
     reports_url: str | None = None
+    retrain_executor: str = "multiprocess"
+    retrain_sensor_interval_seconds: int = 60
     from_environment: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
@@ -137,6 +145,13 @@ class Settings:
             raise SettingsError("ENERGY_PUBLICATION_DELAY_HOURS must be 0 or more")
         if not self.storage_url:
             raise SettingsError("ENERGY_STORAGE_URL is empty")
+        if self.retrain_executor not in RETRAIN_EXECUTORS:
+            raise SettingsError(
+                f"ENERGY_RETRAIN_EXECUTOR={self.retrain_executor!r} is not one of "
+                f"{', '.join(RETRAIN_EXECUTORS)}"
+            )
+        if self.retrain_sensor_interval_seconds < 1:
+            raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")
 
     @property
     def partitions_start_day(self) -> str:

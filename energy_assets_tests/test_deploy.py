@@ -1,5 +1,13 @@
-"""Deploy config against real services: the production dagster.yaml on a real Postgres, one Optuna
-study shared by two worker processes over Postgres, and the Helm values / compose files parsed."""
+"""Deploy files a platform team can apply, checked as far as this machine allows.
+
+- deploy/dagster.yaml on a real Postgres with its GCS step logs (GCS emulator);
+  deploy/workspace.yaml loaded by Dagster's own workspace loader.
+- Every environment variable the code reads (energy_assets/settings.py, the ${env} references
+  of dagster.yaml / workspace.yaml, the event-log settings) is provided by the compose stack and
+  by the Helm values; secrets only by reference; every image pinned.
+- The Helm chart itself is not rendered: no `helm` binary or chart repository is reachable from
+  this machine, so the values are loaded and checked structurally (README "Deploy").
+"""
 
 from __future__ import annotations
 
@@ -16,19 +24,67 @@ import pytest
 import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, asset, materialize
 
+from energy_assets.settings import ENVIRONMENT_VARIABLES
+
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
+# Read by Dagster itself in every process that creates or executes runs (README).
+EVENT_LOG_VARIABLES = {
+    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS",
+    "DAGSTER_EVENT_BATCH_SIZE",
+}
+# The MLflow client's retry budget when the server is down (a clear failure after it).
+MLFLOW_CLIENT_VARIABLES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"}
+# Read by libraries, not provided on purpose: the emulator is for tests only, and on GKE
+# credentials come from Workload Identity instead of a key file.
+NOT_PROVIDED_IN_HELM = {"GOOGLE_APPLICATION_CREDENTIALS"}
+# Values that carry a password: only ever `${…}` (compose) or a secretKeyRef (Kubernetes).
+SECRET_VARIABLES = {"DAGSTER_PG_PASSWORD", "ENERGY_OPTUNA_STORAGE", "MLFLOW_BACKEND_STORE_URI"}
+
+
+def _env_references(path: Path) -> set[str]:
+    """Names under `env:` keys of a Dagster YAML file (StringSource/IntSource from the env)."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "env" and isinstance(value, str):
+                    found.add(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(yaml.safe_load(path.read_text()))
+    return found
+
+
+def required_variables() -> set[str]:
+    return (
+        set(ENVIRONMENT_VARIABLES.values())
+        | _env_references(DEPLOY / "dagster.yaml")
+        | _env_references(DEPLOY / "workspace.yaml")
+        | EVENT_LOG_VARIABLES
+        | MLFLOW_CLIENT_VARIABLES
+        | {"GOOGLE_APPLICATION_CREDENTIALS"}
+    )
+
+
+def _pg_env(postgres_server, database: str, monkeypatch) -> None:
+    for name, value in postgres_server.dagster_env(database).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.mark.postgres
-def test_production_instance_stores_runs_and_events_in_postgres(
-    postgres_server, monkeypatch, tmp_path
+def test_production_instance_stores_runs_events_and_step_logs(
+    postgres_server, gcs_emulator, monkeypatch, tmp_path
 ):
     postgres_server.create_database("dagster_test")
-    monkeypatch.setenv("DAGSTER_PG_HOST", postgres_server.host)
-    monkeypatch.setenv("DAGSTER_PG_PORT", str(postgres_server.port))
-    monkeypatch.setenv("DAGSTER_PG_USER", postgres_server.user)
-    monkeypatch.setenv("DAGSTER_PG_PASSWORD", "")
-    monkeypatch.setenv("DAGSTER_PG_DB", "dagster_test")
+    _pg_env(postgres_server, "dagster_test", monkeypatch)
+    bucket = gcs_emulator.make_bucket()
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", bucket.name)
     home = tmp_path / "home"
     home.mkdir()
     (home / "dagster.yaml").write_text((DEPLOY / "dagster.yaml").read_text())
@@ -36,6 +92,7 @@ def test_production_instance_stores_runs_and_events_in_postgres(
 
     @asset
     def deploy_smoke():
+        print("hello from a step")
         return 1
 
     with DagsterInstance.get() as instance:
@@ -44,10 +101,25 @@ def test_production_instance_stores_runs_and_events_in_postgres(
         # Runs whose worker died are failed by the daemon, not left STARTED.
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_max_runtime_seconds > 0
+        assert type(instance.compute_log_manager).__name__ == "GCSComputeLogManager"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
         result = materialize([deploy_smoke], instance=instance)
         assert result.success
         assert instance.get_latest_materialization_event(AssetKey("deploy_smoke")) is not None
         assert instance.get_run_by_id(result.run_id) is not None
+    # The step's stdout was uploaded to the bucket for the UI.
+    names = [blob.name for blob in gcs_emulator.client().list_blobs(bucket.name)]
+    assert any(name.startswith("dagster-compute-logs/") for name in names), names
+
+
+def test_the_workspace_finds_the_code_server_by_host_and_port(monkeypatch):
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    monkeypatch.setenv("DAGSTER_CODE_SERVER_HOST", "user_code")
+    monkeypatch.setenv("DAGSTER_CODE_SERVER_PORT", "4000")
+    (origin,) = location_origins_from_yaml_paths([str(DEPLOY / "workspace.yaml")])
+    assert (origin.host, origin.port, origin.location_name) == ("user_code", 4000, "energy_assets")
 
 
 WORKER = textwrap.dedent(
@@ -78,22 +150,40 @@ def test_two_workers_tune_one_optuna_study_over_postgres(postgres_server):
     assert len({t.number for t in study.trials}) == 12
 
 
-def test_helm_values_use_the_k8s_run_launcher_and_external_postgres():
-    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
-    assert values["runLauncher"]["type"] == "K8sRunLauncher"
-    deployment = values["dagster-user-deployments"]["deployments"][0]
-    assert deployment["dagsterApiGrpcArgs"] == ["-m", "energy_assets.definitions"]
-    assert values["postgresql"]["enabled"] is False
-    assert values["dagsterDaemon"]["runRetries"]["enabled"] is True
+# --------------------------------------------------------------------------- compose
 
 
-def test_compose_stack_takes_secrets_from_the_environment():
+def _compose() -> dict:
+    return yaml.safe_load((DEPLOY / "docker-compose.yaml").read_text())
+
+
+def test_compose_provides_every_variable_the_code_reads():
+    compose = _compose()
+    required = required_variables()
+    for name in DAGSTER_SERVICES:
+        environment = compose["services"][name]["environment"]
+        missing = required - set(environment)
+        assert not missing, f"compose service {name} lacks {sorted(missing)}"
+    # The MLflow server: Postgres backend (by reference) and GCS artifacts.
+    mlflow = compose["services"]["mlflow"]
+    assert mlflow["environment"]["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql")
+    assert "--artifacts-destination gs://" in mlflow["command"]
+    env = compose["services"]["user_code"]["environment"]
+    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+    assert env["ENERGY_OPTUNA_STORAGE"].startswith("postgresql")
+    assert env["DAGSTER_CODE_SERVER_HOST"] == "user_code"
+
+
+def test_compose_takes_secrets_only_by_reference():
     text = (DEPLOY / "docker-compose.yaml").read_text()
     compose = yaml.safe_load(text)
-    assert {"postgres", "mlflow", "user_code", "webserver", "daemon"} <= set(compose["services"])
-    # No literal password anywhere: only ${…} references.
+    for service in compose["services"].values():
+        for name, value in (service.get("environment") or {}).items():
+            if name in SECRET_VARIABLES or "PASSWORD" in name:
+                assert "${DAGSTER_PG_PASSWORD" in str(value), f"{name} holds a literal secret"
+    # No literal password anywhere in the file: every line naming one is a reference.
     for line in text.splitlines():
-        if "PASSWORD" in line and ":" in line:
+        if "PASSWORD" in line and ":" in line and not line.lstrip().startswith("#"):
             assert "${" in line, line
 
 
@@ -109,7 +199,8 @@ def test_compose_publishes_the_unauthenticated_ui_on_loopback_only():
         for name, service in compose["services"].items()
     }
     assert published.pop("webserver") == ["127.0.0.1:3000:3000"]
-    assert not any(published.values())  # Postgres and MLflow stay on the compose network
+    assert published.pop("mlflow") == ["127.0.0.1:5000:5000"]  # its UI has no login either
+    assert not any(published.values())  # Postgres and the code server stay on the network
 
 
 SLEEPY_JOB = textwrap.dedent(
@@ -146,7 +237,7 @@ def _production_home(postgres_server, database: str, tmp_path: Path, monkeypatch
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_a_run_whose_worker_is_sigkilled_is_failed_by_run_monitoring(
-    postgres_server, monkeypatch, tmp_path
+    postgres_server, gcs_emulator, monkeypatch, tmp_path
 ):
     """The production instance's run monitoring, with the daemon running: a run worker killed
     by SIGKILL leaves its run STARTED until the daemon marks it FAILURE (after the maximum
@@ -157,21 +248,26 @@ def test_a_run_whose_worker_is_sigkilled_is_failed_by_run_monitoring(
     monitoring.update(max_runtime_seconds=5, poll_interval_seconds=1)
     home = _production_home(postgres_server, "dagster_monitoring", tmp_path, monkeypatch)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    # The production instance uploads step logs to GCS (the emulator here).
+    monkeypatch.setenv("DAGSTER_COMPUTE_LOGS_BUCKET", gcs_emulator.make_bucket().name)
     job_file = tmp_path / "sleepy.py"
     job_file.write_text(SLEEPY_JOB)
     pid_file = tmp_path / "worker.pid"
     monkeypatch.setenv("PID_FILE", str(pid_file))
     bin_dir = Path(sys.executable).parent
+    worker_log = tmp_path / "worker.log"
     worker = subprocess.Popen(
         [str(bin_dir / "dagster"), "job", "execute", "-f", str(job_file), "-j", "sleepy"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=worker_log.open("w"),
     )
     daemon = None
     try:
         deadline = time.monotonic() + 120
         while not (pid_file.exists() and pid_file.read_text()):
-            assert worker.poll() is None and time.monotonic() < deadline, "the run never started"
+            assert worker.poll() is None and time.monotonic() < deadline, (
+                f"the run never started:\n{worker_log.read_text()[-3000:]}"
+            )
             time.sleep(0.2)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()

@@ -20,8 +20,8 @@ import dagster as dg
 from energy_assets.defs.features import build_features_assets
 from energy_assets.defs.forecasting import build_forecasting_assets
 from energy_assets.defs.ingestion import build_ingestion_assets
-from energy_assets.defs.io_manager import ParquetIOManager
-from energy_assets.defs.jobs import JOBS
+from energy_assets.defs.io_manager import STEP_IO_MANAGER, ParquetIOManager, StepValueIOManager
+from energy_assets.defs.jobs import build_jobs
 from energy_assets.defs.monitoring import build_monitoring_assets
 from energy_assets.defs.partitions import Partitions
 from energy_assets.defs.resources import (
@@ -57,6 +57,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
     return {
         "storage": storage,
         "io_manager": ParquetIOManager(storage=storage),
+        STEP_IO_MANAGER: StepValueIOManager(storage=storage),
         "energidata": EnergiDataResource(
             api_url=_from_env(settings, "api_url"), dataset=_from_env(settings, "dataset")
         ),
@@ -88,8 +89,13 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=JOBS,
+        jobs=build_jobs(settings.retrain_executor),
         schedules=build_schedules(settings),
-        sensors=[build_retrain_sensor(thresholds_from_settings(settings))],
+        sensors=[
+            build_retrain_sensor(
+                thresholds_from_settings(settings),
+                interval_seconds=settings.retrain_sensor_interval_seconds,
+            )
+        ],
         resources=build_resources(settings),
     )

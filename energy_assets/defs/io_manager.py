@@ -16,6 +16,7 @@ Per asset, two metadata keys steer it:
   before the first materialised hour).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -96,3 +97,38 @@ def _to_pandas(obj: Any) -> Any:
     if hasattr(obj, "to_pandas"):  # polars / Arrow
         return obj.to_pandas()
     raise TypeError(f"ParquetIOManager stores DataFrames, got {type(obj).__name__}")
+
+
+STEP_IO_MANAGER = "step_io_manager"
+STEP_VALUES_FOLDER = "_step_values"
+
+
+class StepValueIOManager(dg.ConfigurableIOManager):
+    """Small JSON values passed between the ops of one run (the tuning plan, a worker's tally).
+
+    Stored through the same `storage` as the assets, under
+    ``{root}/_step_values/{run_id}/{step_key}/{output}[/{mapping_key}].json``, so steps in other
+    processes (multiprocess executor) or pods (k8s_job_executor) read what earlier steps wrote.
+    Holds no secrets: plans carry names and ids, never storage URLs.
+    """
+
+    storage: StorageResource
+
+    @staticmethod
+    def _relpath(identifier: Sequence[str]) -> str:
+        return f"{STEP_VALUES_FOLDER}/" + "/".join(identifier) + ".json"
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        import json
+
+        relpath = self._relpath(context.get_identifier())
+        data = json.dumps(obj, sort_keys=True).encode()
+        self.storage.store().write_bytes(relpath, data, content_type="application/json")
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        import json
+
+        upstream = context.upstream_output
+        assert upstream is not None, "a step value is always some step's output"
+        relpath = self._relpath(upstream.get_identifier())
+        return json.loads(self.storage.store().read_bytes(relpath))

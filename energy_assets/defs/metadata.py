@@ -51,9 +51,10 @@ def link_or_text(text: str) -> dg.MetadataValue:
     return dg.MetadataValue.text(text)
 
 
-def dagster_run_tags(context: dg.AssetExecutionContext) -> dict[str, str]:
-    """MLflow run tags linking a run to the Dagster run (dagster-mlflow's tag names)."""
-    tags = {"dagster_run_id": context.run_id, "dagster_asset": context.asset_key.to_user_string()}
+def dagster_run_tags(context: dg.OpExecutionContext, asset_key: dg.AssetKey) -> dict[str, str]:
+    """MLflow run tags linking a run to the Dagster run and the asset it materialises
+    (dagster-mlflow's tag names); works in an asset body and in an op of a graph-backed asset."""
+    tags = {"dagster_run_id": context.run_id, "dagster_asset": asset_key.to_user_string()}
     if context.has_partition_key:
         tags["dagster_partition"] = context.partition_key
     return tags

@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from energy_assets.defs import keys
-from energy_assets.defs.jobs import retrain_job
+from energy_assets.defs.jobs import RETRAIN_JOB
 from energy_assets.monitoring.retrain_policy import (
     EventKind,
     MonitoringEvent,
@@ -80,14 +80,16 @@ def read_new_events(
 
 
 def build_retrain_sensor(
-    thresholds: RetrainThresholds, name: str = "retrain_on_drift_or_error"
+    thresholds: RetrainThresholds,
+    name: str = "retrain_on_drift_or_error",
+    interval_seconds: int = 60,
 ) -> dg.SensorDefinition:
     """A sensor requesting one `forecasting_model` run when drift or error crosses `thresholds`."""
 
     @sensor(
         name=name,
-        job=retrain_job,
-        minimum_interval_seconds=60,
+        job_name=RETRAIN_JOB,
+        minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.STOPPED,
         description=(
             "Reads every new drift_report and forecast_accuracy materialisation since its cursor "

@@ -397,7 +397,7 @@ class TrialCounter:
 
     def __init__(self, storage_url: str, study_name: str) -> None:
         self.storage_url, self.study_name = storage_url, study_name
-        self._storage = None
+        self._storage: Any = None  # an optuna RDBStorage, opened at the first poll
 
     def finished(self) -> int:
         import optuna

@@ -161,6 +161,7 @@ def backtest(
     horizon_hours: int = 24,
     params: Mapping | None = None,
     random_state: int = 0,
+    num_threads: int = 1,
 ) -> BacktestResult:
     """Train on everything <= cutoff; forecast each origin from data <= that origin; score.
 
@@ -175,7 +176,9 @@ def backtest(
     train = consumption[consumption["datetime_utc"] <= cutoff]
     if len(train) == 0:
         raise ValueError(f"no data at or before the cutoff {cutoff}")
-    model = GlobalLGBMForecaster(params, horizon_hours=horizon_hours, random_state=random_state)
+    model = GlobalLGBMForecaster(
+        params, horizon_hours=horizon_hours, random_state=random_state, num_threads=num_threads
+    )
     started = time.perf_counter()
     model.fit(train)
     fit_seconds = time.perf_counter() - started

@@ -84,15 +84,53 @@ def train_candidate(
             run_tags=run_tags,
         )
         params = {**DEFAULT_PARAMS, **tuned.best_params, **fixed}
+    return score_candidate(
+        consumption,
+        cutoff,
+        origins,
+        params,
+        horizon_hours=horizon_hours,
+        fit_final=fit_final,
+        tuned=tuned,
+    )
+
+
+def score_candidate(
+    consumption: pd.DataFrame,
+    cutoff: Any,
+    origins: int | Sequence[Any],
+    params: Mapping[str, Any],
+    *,
+    horizon_hours: int = FORECAST_HORIZON_HOURS,
+    fit_final: bool = True,
+    tuned: tuning.TuningResult | None = None,
+    num_threads: int = 1,
+) -> Candidate:
+    """The candidate with `params`: its backtest on the origins after `cutoff` (trained on the
+    data up to it) and, with `fit_final`, the forecaster fitted on all of `consumption`."""
+    cutoff = utc(cutoff)
     origin_list = daily_origins(cutoff, origins) if isinstance(origins, int) else list(origins)
-    scored = backtest(consumption, cutoff, origin_list, horizon_hours=horizon_hours, params=params)
+    scored = backtest(
+        consumption,
+        cutoff,
+        origin_list,
+        horizon_hours=horizon_hours,
+        params=params,
+        num_threads=num_threads,
+    )
     forecaster = (
-        GlobalLGBMForecaster(params, horizon_hours=horizon_hours).fit(consumption)
+        GlobalLGBMForecaster(params, horizon_hours=horizon_hours, num_threads=num_threads).fit(
+            consumption
+        )
         if fit_final
         else None
     )
     return Candidate(
-        params=params, scored=scored, forecaster=forecaster, tuned=tuned, origins=scored.origins
+        params=dict(params),
+        scored=scored,
+        forecaster=forecaster,
+        tuned=tuned,
+        origins=scored.origins,
     )
 
 

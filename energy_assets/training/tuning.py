@@ -1,6 +1,9 @@
 """Optuna search over the forecaster's parameters, scored on rolling backtest folds, in MLflow.
 
-One `tune()` call = one MLflow parent run (a tuning session) of one Optuna study. Every trial is a
+A tuning session = one MLflow parent run of one Optuna study, in three steps that may run in
+different processes or pods: `start_session` (study, warm start, parent run), any number of
+`run_worker` calls at once (each adds trials), `finish_session` (best trial, summary, plots).
+`tune()` runs the three in this process. Every trial is a
 nested MLflow run with its parameters, per-fold metrics and a `pruned` flag. The study lives in an
 RDB (sqlite file by default, Postgres in deploy) and is opened with `load_if_exists=True`, so a
 second call resumes it and several workers can tune the same study at once.
@@ -134,6 +137,235 @@ def _pooled_over_folds(fold_metrics: list[dict[str, dict[str, float]]]) -> dict[
     return combined
 
 
+@dataclass(frozen=True)
+class TuningSession:
+    """One tuning session of a study, shared by every worker that adds trials to it.
+
+    parent_run_id: the MLflow run (kind=tuning) every worker's trials nest under; the other
+    fields are how each trial is scored, identical for all workers. JSON-able (`as_dict` /
+    `from_dict`) so it can travel between processes or pods; it holds no storage URL (those can
+    carry passwords): each worker gets the URL from its own configuration.
+    """
+
+    study_name: str
+    parent_run_id: str
+    n_folds: int = 3
+    fold_days: int = 1
+    horizon_hours: int = 24
+    seed: int = 0
+    fixed_params: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "study_name": self.study_name,
+            "parent_run_id": self.parent_run_id,
+            "n_folds": self.n_folds,
+            "fold_days": self.fold_days,
+            "horizon_hours": self.horizon_hours,
+            "seed": self.seed,
+            "fixed_params": dict(self.fixed_params),
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> TuningSession:
+        return cls(**{**values, "fixed_params": dict(values.get("fixed_params") or {})})
+
+
+def split_trials(n_trials: int, n_workers: int) -> list[int]:
+    """`n_trials` shared as evenly as possible by `n_workers` (earlier workers take the rest)."""
+    if n_workers < 1:
+        raise ValueError("n_workers must be at least 1")
+    return [
+        n_trials // n_workers + (1 if i < n_trials % n_workers else 0) for i in range(n_workers)
+    ]
+
+
+def available_cores() -> int:
+    """Cores this process may use: the cgroup v2 CPU quota (a Kubernetes pod's limit) when there
+    is one, else the CPUs it may run on. `os.cpu_count()` would count the whole node."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores or 1, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return cores or 1
+
+
+def threads_per_worker(n_workers: int, cores: int | None = None) -> int:
+    """Each worker's LightGBM threads: its share of the cores where the run is planned, at least
+    one. With the multiprocess executor the workers share that machine; with `k8s_job_executor`
+    every step pod gets the same CPU limit (1 core as shipped), so each worker gets 1 thread."""
+    return max(1, (cores or available_cores()) // max(1, n_workers))
+
+
+def start_session(
+    *,
+    storage_url: str,
+    tracking: MlflowSettings,
+    study_name: str = STUDY_NAME,
+    n_trials: int,
+    n_workers: int = 1,
+    timeout_seconds: float | None = None,
+    n_folds: int = 3,
+    fold_days: int = 1,
+    horizon_hours: int = 24,
+    seed: int = 0,
+    fixed_params: Mapping[str, Any] | None = None,
+    run_tags: Mapping[str, str] | None = None,
+) -> TuningSession:
+    """Create (or resume) the study, enqueue the warm start and open the MLflow parent run.
+
+    The parent run stays RUNNING until `finish_session` (or `abandon_session`) ends it.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    fixed = dict(fixed_params or {})
+    study = open_study(storage_url, study_name, seed=seed)
+    # Warm start: the shipped defaults are trial 0 of a new study (skipped when already tried).
+    study.enqueue_trial(dict(DEFAULT_PARAMS), skip_if_exists=True)
+    client = tracking.client()
+    tags = {
+        "mlflow.runName": f"tune-{study_name}",
+        "optuna.study": study_name,
+        "kind": "tuning",
+        **{k: str(v) for k, v in dict(run_tags or {}).items()},
+    }
+    parent = client.create_run(
+        tracking.experiment_id(client), run_name=tags["mlflow.runName"], tags=tags
+    )
+    session = TuningSession(
+        study_name=study_name,
+        parent_run_id=parent.info.run_id,
+        n_folds=n_folds,
+        fold_days=fold_days,
+        horizon_hours=horizon_hours,
+        seed=seed,
+        fixed_params=fixed,
+    )
+    tracking.run(session.parent_run_id).log_params(
+        {
+            "study_name": study_name,
+            "n_trials_budget": n_trials,
+            "n_workers": n_workers,
+            "timeout_seconds": timeout_seconds if timeout_seconds is not None else "none",
+            "n_folds": n_folds,
+            "fold_days": fold_days,
+            "horizon_hours": horizon_hours,
+            "seed": seed,
+            "sampler": "TPESampler",
+            "pruner": type(study.pruner).__name__,
+            **{f"fixed.{k}": v for k, v in loggable(fixed).items()},
+        }
+    )
+    return session
+
+
+def run_worker(
+    consumption: pd.DataFrame,
+    session: TuningSession,
+    *,
+    storage_url: str,
+    tracking: MlflowSettings,
+    n_trials: int,
+    timeout_seconds: float | None = None,
+    worker: int = 0,
+    num_threads: int = 1,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> int:
+    """Add up to `n_trials` trials (within `timeout_seconds`) to the session's study; returns how
+    many ran. Any number of workers may run at once, in processes or pods: the study's RDB
+    serialises trial numbers, and the pruner compares a trial's folds with every worker's
+    trials stored there. Each trial is a nested MLflow run under the session's parent run.
+
+    worker: this worker's index (its sampler's seed offset, so workers do not propose the same
+    point at once); num_threads: LightGBM threads of each fit (see `threads_per_worker`).
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if n_trials <= 0:
+        return 0
+    study = open_study(storage_url, session.study_name, seed=session.seed + worker, pruner=pruner)
+    folds = rolling_folds(
+        consumption,
+        session.n_folds,
+        fold_days=session.fold_days,
+        horizon_hours=session.horizon_hours,
+    )
+    fixed = dict(session.fixed_params)
+    trials_run = 0
+    # Every worker derives the same folds from the same window; logging the same value again is
+    # allowed, a different one would fail loudly (workers on different data).
+    tracking.run(session.parent_run_id).log_params(
+        {"fold_cutoffs": ",".join(pd.Timestamp(f.cutoff).isoformat() for f in folds)[:500]}
+    )
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal trials_run
+        trials_run += 1
+        params = {**suggest_params(trial), **fixed}
+        with tracked_run(
+            tracking,
+            f"trial-{trial.number}",
+            parent_run_id=session.parent_run_id,
+            tags={
+                "optuna.study": session.study_name,
+                "optuna.trial": trial.number,
+                "pruned": "false",
+                "worker": worker,
+            },
+            finished_on=(optuna.TrialPruned,),
+        ) as run:
+            run.log_params(params)
+            return _score_trial(
+                run, trial, consumption, folds, params, session.horizon_hours, num_threads
+            )
+
+    study.optimize(objective, n_trials=n_trials, timeout=timeout_seconds, gc_after_trial=True)
+    return trials_run
+
+
+def finish_session(
+    session: TuningSession,
+    *,
+    storage_url: str,
+    tracking: MlflowSettings,
+    trials_run: int,
+    consumption: pd.DataFrame | None = None,
+) -> TuningResult:
+    """Pick the study's best trial, log the summary and plots on the parent run and end it.
+
+    consumption: when given, the best configuration is fitted on it once to log its feature
+    importances (`feature_importance` of the result); callers that fit the final model anyway
+    log that one's with `log_feature_importance`. Raises RuntimeError (parent run FAILED) when
+    the study has no completed trial.
+    """
+    study = open_study(storage_url, session.study_name, seed=session.seed)
+    parent = tracking.run(session.parent_run_id)
+    try:
+        result = _summarise(study, session.fixed_params, trials_run, session.parent_run_id)
+        _log_summary(parent, study, result)
+        if consumption is not None:
+            forecaster = GlobalLGBMForecaster(
+                params=result.best_params,
+                horizon_hours=session.horizon_hours,
+                random_state=session.seed,
+            ).fit(consumption)
+            result.feature_importance = forecaster.feature_importance()
+            log_feature_importance(parent, result.feature_importance)
+    except BaseException:
+        abandon_session(session, tracking)
+        raise
+    parent.client.set_terminated(session.parent_run_id, status="FINISHED")
+    return result
+
+
+def abandon_session(session: TuningSession, tracking: MlflowSettings) -> None:
+    """Mark the parent run FAILED (a worker or the final step failed)."""
+    tracking.client().set_terminated(session.parent_run_id, status="FAILED")
+
+
 def tune(
     consumption: pd.DataFrame,
     n_trials: int,
@@ -150,8 +382,10 @@ def tune(
     pruner: optuna.pruners.BasePruner | None = None,
     fit_best: bool = True,
     run_tags: Mapping[str, str] | None = None,
+    num_threads: int = 1,
 ) -> TuningResult:
-    """Tune GlobalLGBMForecaster on `consumption` (CLEAN frame) and log everything to MLflow.
+    """Tune GlobalLGBMForecaster on `consumption` (CLEAN frame) in this process and log
+    everything to MLflow: `start_session`, one `run_worker`, `finish_session`.
 
     n_trials / timeout_seconds: budget of THIS call (whichever ends first); earlier trials of a
       resumed study count towards the best result, not towards the budget.
@@ -162,59 +396,40 @@ def tune(
       the caller fits the final model anyway and logs it with `log_feature_importance`.
     run_tags: extra tags on the parent run (e.g. the Dagster run id).
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    fixed = dict(fixed_params or {})
-    study = open_study(storage_url, study_name, seed=seed, pruner=pruner)
-    # Warm start: the shipped defaults are trial 0 of a new study (skipped when already tried).
-    study.enqueue_trial(dict(DEFAULT_PARAMS), skip_if_exists=True)
-    folds = rolling_folds(consumption, n_folds, fold_days=fold_days, horizon_hours=horizon_hours)
-    trials_run = 0
-
-    with tracked_run(
-        tracking,
-        f"tune-{study_name}",
-        tags={"optuna.study": study_name, "kind": "tuning", **dict(run_tags or {})},
-    ) as parent:
-
-        def objective(trial: optuna.Trial) -> float:
-            nonlocal trials_run
-            trials_run += 1
-            params = {**suggest_params(trial), **fixed}
-            with tracked_run(
-                tracking,
-                f"trial-{trial.number}",
-                parent_run_id=parent.run_id,
-                tags={"optuna.study": study_name, "optuna.trial": trial.number, "pruned": "false"},
-                finished_on=(optuna.TrialPruned,),
-            ) as run:
-                run.log_params(params)
-                return _score_trial(run, trial, consumption, folds, params, horizon_hours)
-
-        parent.log_params(
-            {
-                "study_name": study_name,
-                "n_trials_budget": n_trials,
-                "timeout_seconds": timeout_seconds if timeout_seconds is not None else "none",
-                "n_folds": n_folds,
-                "fold_days": fold_days,
-                "horizon_hours": horizon_hours,
-                "seed": seed,
-                "sampler": "TPESampler",
-                "pruner": type(study.pruner).__name__,
-                "fold_cutoffs": ",".join(pd.Timestamp(f.cutoff).isoformat() for f in folds)[:500],
-                **{f"fixed.{k}": v for k, v in loggable(fixed).items()},
-            }
+    session = start_session(
+        storage_url=storage_url,
+        tracking=tracking,
+        study_name=study_name,
+        n_trials=n_trials,
+        timeout_seconds=timeout_seconds,
+        n_folds=n_folds,
+        fold_days=fold_days,
+        horizon_hours=horizon_hours,
+        seed=seed,
+        fixed_params=fixed_params,
+        run_tags=run_tags,
+    )
+    try:
+        trials_run = run_worker(
+            consumption,
+            session,
+            storage_url=storage_url,
+            tracking=tracking,
+            n_trials=n_trials,
+            timeout_seconds=timeout_seconds,
+            num_threads=num_threads,
+            pruner=pruner,
         )
-        study.optimize(objective, n_trials=n_trials, timeout=timeout_seconds, gc_after_trial=True)
-        result = _summarise(study, fixed, trials_run, parent.run_id)
-        _log_summary(parent, study, result)
-        if fit_best:
-            forecaster = GlobalLGBMForecaster(
-                params=result.best_params, horizon_hours=horizon_hours, random_state=seed
-            ).fit(consumption)
-            result.feature_importance = forecaster.feature_importance()
-            log_feature_importance(parent, result.feature_importance)
-    return result
+    except BaseException:
+        abandon_session(session, tracking)
+        raise
+    return finish_session(
+        session,
+        storage_url=storage_url,
+        tracking=tracking,
+        trials_run=trials_run,
+        consumption=consumption if fit_best else None,
+    )
 
 
 def _score_trial(
@@ -224,13 +439,19 @@ def _score_trial(
     folds: list,
     params: dict[str, Any],
     horizon_hours: int,
+    num_threads: int = 1,
 ) -> float:
     """Backtest `params` fold by fold, reporting each fold's MAPE so the pruner can stop it."""
     fold_metrics: list[dict[str, dict[str, float]]] = []
     fold_values: list[float] = []
     for step, fold in enumerate(folds):
         result = backtest(
-            consumption, fold.cutoff, fold.origins, horizon_hours=horizon_hours, params=params
+            consumption,
+            fold.cutoff,
+            fold.origins,
+            horizon_hours=horizon_hours,
+            params=params,
+            num_threads=num_threads,
         )
         metrics = {name: finite_metrics(values) for name, values in result.metrics.items()}
         fold_metrics.append(metrics)

@@ -82,11 +82,51 @@ def test_jobs_schedules_sensors_and_resources(defs):
         ("hourly_forecast_schedule", "5 * * * *", "hourly_forecast_job"),
         ("daily_monitoring_schedule", "30 6 * * *", "daily_monitoring_job"),
     }
-    assert [(s.name, s.job_name) for s in defs.sensors] == [
-        ("retrain_on_drift_or_error", "retrain_job")
+    assert [(s.name, s.job_name, s.minimum_interval_seconds) for s in defs.sensors] == [
+        ("retrain_on_drift_or_error", "retrain_job", 60)
     ]
-    assert set(defs.resources) == {"storage", "io_manager", "energidata", "mlflow", "optuna", "gx"}
+    assert set(defs.resources) == {
+        "storage",
+        "io_manager",
+        "step_io_manager",
+        "energidata",
+        "mlflow",
+        "optuna",
+        "gx",
+    }
     defs.validate_loadable(defs)
+
+
+def test_forecasting_model_fans_tuning_out_over_worker_steps(defs):
+    """prepare -> N tune workers (a dynamic fan-out) -> finalize, under the contract key."""
+    model = defs.get_assets_def("forecasting_model")
+    graph = model.node_def
+    assert {node.name for node in graph.nodes} == {
+        "prepare_tuning",
+        "tune_worker",
+        "finalize_model",
+    }
+    assert graph.dependency_structure.is_dynamic_mapped("tune_worker")
+    assert model.dependency_keys == {dg.AssetKey("consumption_features")}
+    # The run config keeps a plain asset's shape: ops.forecasting_model.config.
+    job = defs.resolve_job_def("retrain_job")
+    assert job.executor_def.name == "multiprocess"  # the location default is in-process
+    config = {"ops": {"forecasting_model": {"config": {"n_trials": 4, "n_workers": 2}}}}
+    from dagster._config import validate_config
+
+    assert validate_config(job.run_config_schema.config_type, config).success
+    bad = {"ops": {"forecasting_model": {"config": {"n_workers": "two"}}}}
+    assert not validate_config(job.run_config_schema.config_type, bad).success
+
+
+def test_the_retrain_job_runs_its_steps_as_pods_with_the_k8s_executor():
+    settings = Settings.for_home(
+        "/nonexistent/home", partitions_start="2022-12-21-16:00", retrain_executor="k8s"
+    )
+    job = build_definitions(settings).resolve_job_def("retrain_job")
+    assert job.executor_def.name == "k8s_tuning_executor"
+    other = build_definitions(settings).resolve_job_def("ingestion_backfill_job")
+    assert other.executor_def.name == "in_process"
 
 
 @pytest.mark.slow

@@ -167,3 +167,51 @@ def test_two_workers_tune_one_study_in_postgres(postgres_server, tracking):
         [experiment.experiment_id], filter_string="tags.kind = 'tuning'"
     )
     assert len(parents) == 2
+
+
+def test_split_trials_and_threads_share_the_budget_and_the_cores():
+    assert tuning.split_trials(5, 2) == [3, 2]
+    assert tuning.split_trials(2, 2) == [1, 1]
+    assert sum(tuning.split_trials(20, 3)) == 20
+    with pytest.raises(ValueError):
+        tuning.split_trials(4, 0)
+    assert tuning.threads_per_worker(2, cores=2) == 1
+    assert tuning.threads_per_worker(1, cores=2) == 2
+    assert tuning.threads_per_worker(4, cores=2) == 1  # at least one
+    assert tuning.available_cores() >= 1
+
+
+@pytest.mark.filterwarnings("ignore:Fixed parameter learning_rate:UserWarning")
+def test_workers_of_one_session_nest_under_one_parent_and_prune_across_workers(
+    consumption, tracking, tmp_path
+):
+    """The retrain job's shape: one session, several workers, one parent run; the pruner judges
+    a worker's trial against the trials other workers stored in the study."""
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    session = tuning.start_session(
+        storage_url=storage,
+        tracking=tracking,
+        study_name="fan_out",
+        n_trials=3,
+        n_workers=2,
+        n_folds=2,
+        fixed_params=FAST,
+    )
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    common = dict(storage_url=storage, tracking=tracking, pruner=pruner)
+    # Worker 0 runs the warm start and one searched trial; worker 1 then tries a hopeless one.
+    assert tuning.run_worker(consumption, session, n_trials=2, worker=0, **common) == 2
+    optuna.load_study(study_name="fan_out", storage=storage).enqueue_trial(HOPELESS)
+    assert tuning.run_worker(consumption, session, n_trials=1, worker=1, **common) == 1
+    result = tuning.finish_session(session, trials_run=3, storage_url=storage, tracking=tracking)
+
+    states = [t.state for t in result.study.trials]
+    assert states[:2] == [TrialState.COMPLETE] * 2 and states[2] == TrialState.PRUNED
+    client = tracking.client()
+    experiment_id = client.get_experiment_by_name("test_tuning").experiment_id
+    children = _children(client, experiment_id, session.parent_run_id)
+    assert sorted(run.data.tags["worker"] for run in children) == ["0", "0", "1"]
+    parent = client.get_run(session.parent_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.params["n_workers"] == "2"
+    assert parent.data.metrics["n_trials_pruned"] == 1
