@@ -36,7 +36,7 @@ class ForecastingModelConfig(dg.Config):
     backtest_days: int = 7
     n_trials: int = 20
     # Tuning steps sharing the trials; each runs in its own process (or pod on Kubernetes) with
-    # its share of the cores for LightGBM.
+    # its share of the cores for LightGBM. At most n_trials start (each gets a trial).
     n_workers: int = 2
     timeout_seconds: int = 900
     n_folds: int = 3
@@ -117,10 +117,10 @@ def prepare_tuning(
     mlflow: MlflowResource,
     optuna: OptunaResource,
 ):
-    if not 1 <= config.n_workers <= config.n_trials:
+    if config.n_workers < 1 or config.n_trials < 1:
         raise dg.Failure(
-            f"n_workers={config.n_workers} with n_trials={config.n_trials}: every tuning worker "
-            "needs at least one trial; use 1 ≤ n_workers ≤ n_trials."
+            f"n_workers={config.n_workers} with n_trials={config.n_trials}: tuning needs at "
+            "least one worker and one trial."
         )
     with services_reachable(mlflow, optuna):
         yield from _prepare_tuning(context, config, storage, mlflow, optuna)
@@ -137,6 +137,8 @@ def _prepare_tuning(
 
     from energy_assets.training import tuning
 
+    # Every worker gets at least one trial: more workers than trials would start idle steps.
+    n_workers = min(config.n_workers, config.n_trials)
     end = training_end_hour(context, config.training_end)
     start = end - pd.Timedelta(days=config.training_window_days) + pd.Timedelta(hours=1)
     cutoff = end - pd.Timedelta(days=config.backtest_days)
@@ -145,20 +147,20 @@ def _prepare_tuning(
         "window_end": end.isoformat(),
         "cutoff": cutoff.isoformat(),
         "backtest_days": config.backtest_days,
-        "n_workers": config.n_workers,
+        "n_workers": n_workers,
     }
     consumption = read_training_window(storage, plan)
     context.log.info(
         f"Training window {hour_text(start)} → {hour_text(end)}: {len(consumption)} rows over "
         f"{consumption['datetime_utc'].nunique()} hours; {config.n_trials} trials over "
-        f"{config.n_workers} worker(s)"
+        f"{n_workers} worker(s)"
     )
     session = tuning.start_session(
         storage_url=optuna.storage_url,
         tracking=mlflow.settings(),
         study_name=config.study_name,
         n_trials=config.n_trials,
-        n_workers=config.n_workers,
+        n_workers=n_workers,
         timeout_seconds=config.timeout_seconds,
         n_folds=config.n_folds,
         fixed_params=config.fixed_params,
@@ -166,8 +168,8 @@ def _prepare_tuning(
     )
     plan["session"] = session.as_dict()
     yield dg.Output(plan, "plan")
-    threads = tuning.threads_per_worker(config.n_workers)
-    for worker, n_trials in enumerate(tuning.split_trials(config.n_trials, config.n_workers)):
+    threads = tuning.threads_per_worker(n_workers)
+    for worker, n_trials in enumerate(tuning.split_trials(config.n_trials, n_workers)):
         yield dg.DynamicOutput(
             {
                 **plan,
@@ -266,8 +268,10 @@ def _finalize_model(
     )
     cutoff = utc(plan["cutoff"])
     params = {**DEFAULT_PARAMS, **tuned.best_params, **session.fixed_params}
+    # The workers are done: the backtest, the final fit and the champion's refit have the cores.
+    threads = tuning.available_cores()
     candidate = train.score_candidate(
-        consumption, cutoff, plan["backtest_days"], params, tuned=tuned
+        consumption, cutoff, plan["backtest_days"], params, tuned=tuned, num_threads=threads
     )
     forecaster = candidate.forecaster
     assert forecaster is not None
@@ -284,7 +288,9 @@ def _finalize_model(
         candidate_score=candidate.scored.metrics["model"]["mape"],
         # Refit the champion's configuration on the same cutoff: a champion trained days
         # ago may have seen part of this window, which would make it look better than it is.
-        evaluate_champion=refit_evaluator(consumption, cutoff, candidate.origins),
+        evaluate_champion=refit_evaluator(
+            consumption, cutoff, candidate.origins, num_threads=threads
+        ),
         candidate=forecaster,
         window=f"the {plan['backtest_days']} daily origins from {hour_text(cutoff)}",
         window_start=candidate.origins[0],

@@ -268,6 +268,7 @@ def refit_evaluator(
     origins: int | Iterable[Any],
     horizon_hours: int = 24,
     metric: str = "mape",
+    num_threads: int = 1,
 ) -> Callable[[GlobalLGBMForecaster], float]:
     """Score a forecaster's CONFIGURATION on one backtest: refit its params on `consumption` up to
     `cutoff` and forecast `origins`. Used to compare a candidate with the champion when the
@@ -277,7 +278,12 @@ def refit_evaluator(
 
     def evaluate(forecaster: GlobalLGBMForecaster) -> float:
         result = backtest(
-            consumption, cutoff, origin_arg, horizon_hours=horizon_hours, params=forecaster.params
+            consumption,
+            cutoff,
+            origin_arg,
+            horizon_hours=horizon_hours,
+            params=forecaster.params,
+            num_threads=num_threads,
         )
         return float(result.metrics["model"][metric])
 

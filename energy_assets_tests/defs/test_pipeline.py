@@ -89,7 +89,8 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
 
         model_config = {
             "training_end": "2023-01-15T23:00:00+00:00",
-            "n_trials": 2,
+            # One trial (the demo's budget): of the default two tuning workers, only one starts.
+            "n_trials": 1,
             "n_folds": 1,
             "backtest_days": 2,
             # Small trees: this test is about the wiring, test_backtest about accuracy.
@@ -103,6 +104,7 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         )
         model = latest_metadata(instance, "forecasting_model")
         assert model["champion"] is True
+        assert model["tuning_workers"] == 1 and model["trials_run"] == 1
         assert model["backtest_mape"] < model["seasonal_naive_168_mape"]
         for key in ("backtest_chart", "feature_importance_chart", "optimisation_history_chart"):
             assert chart_size(model[key])[0] >= 600, key
