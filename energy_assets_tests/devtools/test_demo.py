@@ -95,7 +95,8 @@ def test_the_budget_flags():
     end = pd.Timestamp("2026-11-12 23:00", tz="UTC")
     default = demo.training_config(_args(), end)
     assert default["n_trials"] == 1 and default["n_folds"] == 1
-    assert default["fixed_params"] == {"num_boost_round": 200, "max_train_rows": 100_000}
+    # The shipped tree count; the shipped sample size per day of history (12 of 27 days).
+    assert default["fixed_params"] == {"num_boost_round": 200, "max_train_rows": 44_444}
     assert demo.training_config(_args(trials=4), end)["n_trials"] == 4
     full = demo.training_config(_args(full=True), end)
     assert full == {"training_end": end.isoformat()}  # the asset's own study
