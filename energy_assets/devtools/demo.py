@@ -67,9 +67,6 @@ DRIFT_REINGEST_DAYS = 1
 # as deploy/ ships it (README "Backfills and the event log"). The demo is its own process and
 # sets it for itself unless you did; `make dev` afterwards shows the same runs.
 PLANNED_EVENTS_VARIABLE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
-# Imported by later steps (training, charts, drift). A thread imports them while the backfill
-# waits on sqlite commits, instead of the steps paying for them one after another.
-LATER_IMPORTS = ("lightgbm", "mlflow.pyfunc", "optuna", "evidently", "matplotlib.figure")
 LOGGER_NAME = "demo_event_log"
 LOG_FORMAT = "%(asctime)s - dagster - %(levelname)s - %(message)s"
 
@@ -453,22 +450,6 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def warm_imports(modules: tuple[str, ...] = LATER_IMPORTS) -> threading.Thread:
-    """Import `modules` in a daemon thread (an import error surfaces later, where it is used)."""
-    import importlib
-
-    def load() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - the step that needs it reports it properly
-                return
-
-    thread = threading.Thread(target=load, name="demo-warm-imports", daemon=True)
-    thread.start()
-    return thread
-
-
 def run(args, settings: Settings) -> int:
     started, cpu_started = time.perf_counter(), _cpu_seconds()
     os.environ.setdefault(PLANNED_EVENTS_VARIABLE, "true")
@@ -529,7 +510,6 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         terminal.line()
 
         # 1. backfill
-        warm_imports()
         t0 = time.perf_counter()
         result = demo.backfill(
             "ingestion_backfill_job", hour_key(first), hour_key(last), 2 * hours, "backfill"
