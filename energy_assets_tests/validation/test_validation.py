@@ -67,6 +67,28 @@ def test_features_with_engineered_columns_pass_and_inf_fails(raw_day):
     assert ("expect_column_values_to_be_between", ("hour_of_day",)) in failed(outcome)
 
 
+def test_narrow_calendar_columns_are_checked_like_wide_ones(raw_day):
+    """The engineering step writes hour_of_day as int8: GX gets it widened (vectorised between),
+    with the same verdicts, the offending value shown, and the dtype still checked as written."""
+    from energy_assets.validation.gx import widen_narrow_numbers
+
+    features = to_clean(raw_day)
+    features["hour_of_day"] = features["datetime_utc"].dt.hour.astype("int8")
+    features["day_of_year"] = features["datetime_utc"].dt.dayofyear.astype("int16")
+    features["lag_24h"] = features["energy_consumption"].astype("float32")
+    assert validate_consumption_features(features).success
+    widened = widen_narrow_numbers(features)
+    assert widened["hour_of_day"].dtype == "int64" and widened["lag_24h"].dtype == "float64"
+    assert widened["hour_of_day"].tolist() == features["hour_of_day"].tolist()
+    assert features["hour_of_day"].dtype == "int8"  # the caller's frame is not touched
+    features.loc[4, "hour_of_day"] = 24
+    features.loc[5, "day_of_year"] = 400
+    outcome = failed(validate_consumption_features(features))
+    hour = outcome[("expect_column_values_to_be_between", ("hour_of_day",))]
+    assert hour.unexpected_count == 1 and hour.unexpected_rows["hour_of_day"].tolist() == [24]
+    assert ("expect_column_values_to_be_between", ("day_of_year",)) in outcome
+
+
 @pytest.mark.parametrize(
     "corrupt, expectation, column, shown",
     [
