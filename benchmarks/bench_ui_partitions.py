@@ -38,31 +38,13 @@ BIN = Path(sys.executable).parent
 
 def materialise_year() -> None:
     """A no-op `raw_consumption` with the platform's partitions, backfilled over 2023 in one run."""
-    from dagster import (
-        AssetKey,
-        BackfillPolicy,
-        DagsterInstance,
-        Definitions,
-        IOManager,
-        asset,
-        io_manager,
-    )
+    from dagster import AssetKey, BackfillPolicy, DagsterInstance, Definitions, asset
 
+    from benchmarks.bench_ingestion import null_io_manager
     from energy_assets.defs.partitions import Partitions
     from energy_assets.settings import Settings
 
     hourly = Partitions.from_settings(Settings.for_home(".dagster_home")).hourly
-
-    class NullIOManager(IOManager):
-        def handle_output(self, context, obj):
-            return None
-
-        def load_input(self, context):
-            return None
-
-    @io_manager
-    def null_io_manager():
-        return NullIOManager()
 
     @asset(
         key=AssetKey("raw_consumption"),
@@ -73,7 +55,7 @@ def materialise_year() -> None:
         return None
 
     job = Definitions(
-        assets=[raw_consumption], resources={"io_manager": null_io_manager}
+        assets=[raw_consumption], resources={"io_manager": null_io_manager()}
     ).resolve_implicit_global_asset_job_def()
     with DagsterInstance.get() as instance:
         job.execute_in_process(
