@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterable
 
 from energy_assets.storage.parquet_store import ParquetStore
@@ -21,3 +22,18 @@ def existing_keys(
 ) -> list[str | None]:
     """The subset of `partition_keys` that have a stored object, in the given order."""
     return [key for key in partition_keys if exists(store, asset, key)]
+
+
+def stop_process(process: subprocess.Popen, timeout: float) -> bool:
+    """SIGTERM `process` and wait up to `timeout` seconds, then SIGKILL it. True if it ended on
+    SIGTERM (already ended counts too); either way it has exited when this returns."""
+    if process.poll() is not None:
+        return True
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return False

@@ -25,6 +25,7 @@ import yaml
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, asset, materialize
 
 from energy_assets.settings import ENVIRONMENT_VARIABLES
+from energy_assets_tests.helpers import stop_process
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
@@ -289,10 +290,5 @@ def test_a_run_whose_worker_is_sigkilled_is_failed_by_run_monitoring(
             assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
     finally:
         for process in (worker, daemon):
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            if process is not None:
+                stop_process(process, timeout=30)

@@ -15,6 +15,7 @@ import requests
 from energy_assets.devtools.replay_api import ReplayServer, shift_to_current
 from energy_assets.devtools.synth import synthesize
 from energy_assets.ingestion.files import read_api_frame
+from energy_assets_tests.helpers import stop_process
 
 DATASET = "ConsumptionDE35Hour"
 
@@ -216,13 +217,7 @@ def test_cli_prints_its_url_and_serves(shared_slice_path):
         assert requests.get(endpoint, params={"limit": 1}, timeout=10).status_code == 503
         assert requests.get(endpoint, params={"limit": 1}, timeout=10).json()["total"] == 49_780
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise
+        assert stop_process(process, timeout=10), "the replay API ignored SIGTERM for 10 s"
 
 
 def test_dynamic_start_relative_to_now(replay_server, shared_slice):
