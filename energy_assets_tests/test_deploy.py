@@ -175,6 +175,20 @@ def test_compose_provides_every_variable_the_code_reads():
     assert env["DAGSTER_CODE_SERVER_HOST"] == "user_code"
 
 
+def test_compose_migrates_the_instance_once_before_its_users_start():
+    # On an empty database, services that each create Dagster's schema race (a fresh-clone run of
+    # the topology test lost it: DuplicateObject). One migrate step goes first.
+    services = _compose()["services"]
+    migrate = services["migrate"]
+    assert migrate["command"] == "dagster instance migrate"
+    assert migrate["environment"] == services["daemon"]["environment"]  # the same instance
+    assert migrate["depends_on"]["postgres"] == {"condition": "service_healthy"}
+    for name in DAGSTER_SERVICES:
+        assert services[name]["depends_on"]["migrate"] == {
+            "condition": "service_completed_successfully"
+        }, name
+
+
 def test_compose_takes_secrets_only_by_reference():
     text = (DEPLOY / "docker-compose.yaml").read_text()
     compose = yaml.safe_load(text)

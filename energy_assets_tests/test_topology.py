@@ -179,10 +179,12 @@ def platform(postgres_server, gcs_emulator, shared_slice, tmp_path_factory) -> I
     shared = ("DAGSTER_HOME", "DAGSTER_COMPUTE_LOGS_BUCKET", *postgres_server.dagster_env(""))
     saved = {k: os.environ.get(k) for k in shared}
     try:
-        # Slowest first (MLflow migrates its schema on first start), all in parallel.
+        # Slowest first (MLflow migrates its schema on first start); Dagster's schema once, then
+        # its three services in parallel.
         mlflow = topology.start_mlflow(
             mlflow_port, platform.mlflow_backend, platform.mlflow_artifacts
         )
+        topology.migrate_instance()
         code_server = topology.start_code_server()
         webserver = topology.start_webserver()
         topology.start_daemon()
