@@ -275,6 +275,7 @@ def test_a_run_whose_worker_is_sigkilled_is_failed_by_run_monitoring(
         [str(bin_dir / "dagster"), "job", "execute", "-f", str(job_file), "-j", "sleepy"],
         stdout=subprocess.DEVNULL,
         stderr=worker_log.open("w"),
+        start_new_session=True,  # the worker and its step process: one group, killed together
     )
     daemon = None
     try:
@@ -284,7 +285,9 @@ def test_a_run_whose_worker_is_sigkilled_is_failed_by_run_monitoring(
                 f"the run never started:\n{worker_log.read_text()[-3000:]}"
             )
             time.sleep(0.2)
-        os.kill(worker.pid, signal.SIGKILL)
+        # A lost node: the worker and its step process go at once (killing only the worker
+        # would leave its step sleeping on, past the test).
+        os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
         with DagsterInstance.get() as instance:
             (run,) = instance.get_runs()
