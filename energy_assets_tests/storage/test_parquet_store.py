@@ -47,9 +47,10 @@ class TcpRelay:
     closes every relayed connection, as a server does with idle kept-alive ones.
     """
 
-    def __init__(self, target: tuple[str, int], tamper=None):
+    def __init__(self, target: tuple[str, int], tamper=None, tamper_sent=None):
         self.target = target
         self.tamper = tamper  # applied to each chunk the server sends back
+        self.tamper_sent = tamper_sent  # applied to each chunk the client sends
         self.sent = bytearray()
         self.connections = 0
         self._sockets: list[socket.socket] = []
@@ -77,6 +78,8 @@ class TcpRelay:
                 if record:
                     with self._lock:
                         self.sent += data
+                    if self.tamper_sent is not None:
+                        data = self.tamper_sent(data)
                 elif self.tamper is not None:
                     data = self.tamper(data)
                 dst.sendall(data)
@@ -289,6 +292,98 @@ def test_gcs_media_gets_carry_the_clients_credentials(gcs_emulator, relay):
         assert b"?alt=media http/1.1" in head
         assert b"\r\nauthorization: bearer t0k3n" in head
         assert b"\r\nx-goog-user-project: billing-project" in head
+
+
+def test_gcs_uploads_carry_the_clients_credentials_and_a_crc32c(gcs_emulator, relay):
+    """Writes skip Blob.upload_from_string but send what it would: credentials' headers, one
+    multipart request per object, the bytes' crc32c in the metadata (GCS checks it)."""
+    import base64
+    import json
+
+    import google_crc32c
+    from google.cloud import storage
+    from google.oauth2.credentials import Credentials
+
+    bucket = gcs_emulator.make_bucket()
+    credentials = Credentials(token="t0k3n", quota_project_id="billing-project")
+    client = storage.Client(
+        project="test", credentials=credentials, client_options={"api_endpoint": relay.url}
+    )
+    store = ParquetStore(f"gs://{bucket.name}/energy", client, max_workers=4)
+    assert store._media is not None
+    store.write_many("raw", {h: hour_frame(h) for h in HOURS})
+    uploads = bytes(relay.sent).split(b"POST ")[1:]
+    assert len(uploads) == len(HOURS)  # one request each, no resumable session
+    names = set()
+    for request in uploads:
+        head, _, body = request.partition(b"\r\n\r\n")
+        head = head.lower()
+        assert head.startswith(
+            b"/upload/storage/v1/b/" + bucket.name.encode() + b"/o?uploadtype=multipart "
+        )
+        assert b"\r\nauthorization: bearer t0k3n" in head
+        assert b"\r\nx-goog-user-project: billing-project" in head
+        # multipart/related: the JSON metadata part, then the parquet bytes.
+        boundary = head.split(b'boundary="')[1].split(b'"')[0]
+        parts = body.split(b"--" + boundary)
+        metadata = json.loads(parts[1].split(b"\r\n\r\n", 1)[1])
+        payload = parts[2].split(b"\r\n\r\n", 1)[1][: -len(b"\r\n")]
+        assert metadata["contentType"] == "application/vnd.apache.parquet"
+        assert (
+            metadata["crc32c"]
+            == base64.b64encode(google_crc32c.Checksum(payload).digest()).decode()
+        )
+        names.add(metadata["name"])
+    assert names == {f"energy/{ParquetStore.relpath('raw', h)}" for h in HOURS}
+    reader = ParquetStore(f"gs://{bucket.name}/energy", gcs_emulator.client())
+    pd.testing.assert_frame_equal(reader.read("raw", HOURS[2]), hour_frame(HOURS[2]))
+
+
+def test_gcs_upload_corrupted_in_transit_is_refused_and_stores_nothing(gcs_emulator):
+    """Bytes changed between client and server fail the crc32c the metadata carries: the fast
+    path's upload is refused, the client's own upload (same wire) is refused too and raises."""
+    bucket = gcs_emulator.make_bucket()
+    host, port = gcs_emulator.host.removeprefix("http://").split(":")
+    payload = b"A" * 100 + b"MARK"
+    corrupting = TcpRelay(
+        (host, int(port)), tamper_sent=lambda data: data.replace(b"MARK", b"MARX")
+    )
+    try:
+        client = gcs_emulator.client()
+        client._connection.API_BASE_URL = corrupting.url
+        store = ParquetStore(f"gs://{bucket.name}", client)
+        assert store._media is not None
+        with pytest.raises(Exception, match="(?i)crc32c|checksum|conflict|corrupt"):
+            store.write_bytes("raw/blob.bin", payload)
+        assert corrupting.sent.count(b"POST /upload/") >= 2  # fast path, then the client
+    finally:
+        corrupting.close()
+    clean = ParquetStore(f"gs://{bucket.name}", gcs_emulator.client())
+    with pytest.raises(FileNotFoundError):
+        clean.read_bytes("raw/blob.bin")
+
+
+def test_gcs_upload_falls_back_to_the_clients_upload(gcs_emulator):
+    """A transport failure on the fast path goes to Blob.upload_from_string (its retries)."""
+    bucket = gcs_emulator.make_bucket()
+    store = ParquetStore(f"gs://{bucket.name}", gcs_emulator.client())
+    assert store._media is not None
+    with socket.socket() as sock:  # a port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        store._media.port = sock.getsockname()[1]
+    store._media._idle.clear()
+    store.write_many("raw", {h: hour_frame(h) for h in HOURS[:2]})
+    reader = ParquetStore(f"gs://{bucket.name}", gcs_emulator.client())
+    pd.testing.assert_frame_equal(reader.read("raw", HOURS[1]), hour_frame(HOURS[1]))
+
+
+def test_gcs_upload_to_a_missing_bucket_fails_with_the_clients_error(gcs_emulator):
+    from google.api_core.exceptions import NotFound
+
+    store = ParquetStore("gs://no-such-bucket-here", gcs_emulator.client())
+    assert store._media is not None
+    with pytest.raises(NotFound, match="no-such-bucket-here"):
+        store.write("raw", HOURS[0], hour_frame(HOURS[0]))
 
 
 def test_gcs_read_survives_closed_keepalive_connections(gcs_emulator, relay):
