@@ -6,7 +6,7 @@ from energy_assets.contracts import FEATURES, LOOKBACK_HOURS
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_COLUMN
-from energy_assets.defs.metadata import frame_metadata
+from energy_assets.defs.metadata import frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions, lookback_mapping
 from energy_assets.defs.resources import GreatExpectationsResource
 
@@ -50,7 +50,12 @@ def build_features_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         outcome = validate_consumption_features(
             features, expected_hours=(window.start, window.end), validator=gx.validator()
         )
-        metadata = frame_metadata(features, FEATURES.time_column, FEATURES.series_columns)
+        metadata = frame_metadata(
+            features,
+            FEATURES.time_column,
+            FEATURES.series_columns,
+            preview=not is_range_run(context),
+        )
         metadata["history_hours_loaded"] = int(history[FEATURES.time_column].nunique())
         yield from validated_output(
             features, outcome, FEATURES_CHECK, FEATURES.name, metadata, blocking=True

@@ -6,7 +6,7 @@ from energy_assets.contracts import RAW, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import PARTITION_COLUMN
-from energy_assets.defs.metadata import frame_metadata
+from energy_assets.defs.metadata import frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions
 from energy_assets.defs.resources import EnergiDataResource, GreatExpectationsResource
 
@@ -65,7 +65,9 @@ def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
             raw, expected_hours=(window.start, window.end), validator=gx.validator()
         )
         metadata = {
-            **frame_metadata(raw, RAW.time_column, RAW.series_columns),
+            **frame_metadata(
+                raw, RAW.time_column, RAW.series_columns, preview=not is_range_run(context)
+            ),
             "api_requests": api.request_count,
             "dataset": energidata.dataset,
             "records_served": len(served),

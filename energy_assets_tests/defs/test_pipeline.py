@@ -86,6 +86,18 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         assert len(features) == 76 and features["lag_168h"].notna().all()
         checks = backfill.get_asset_check_evaluations()
         assert checks and all(c.passed for c in checks)
+        # A range run's metadata (copied by Dagster onto each partition) describes the run and
+        # carries no preview; a one-partition run's shows that partition's first rows.
+        for asset in ("raw_consumption", "consumption_features"):
+            ranged = latest_metadata(instance, asset)
+            assert ranged["partitions_written"] == 655 and "preview" not in ranged, asset
+            assert ranged["rows"] == ranged["series"] * 655 and ranged["series"] == 76, asset
+        run_job(defs, "ingestion_backfill_job", instance, partition_key="2023-01-10-12:00")
+        for asset in ("raw_consumption", "consumption_features"):
+            single = latest_metadata(instance, asset)
+            assert single["partitions_written"] == 1 and single["rows"] == 76, asset
+            assert single["first_hour_utc"] == single["last_hour_utc"], asset
+            assert single["preview"].count("\n") == 11, asset  # header, rule, 10 rows
 
         model_config = {
             "training_end": "2023-01-15T23:00:00+00:00",
