@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from energy_assets.contracts import FEATURES, LOOKBACK_HOURS
+from energy_assets.contracts import FEATURES, LOOKBACK_HOURS, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_COLUMN
@@ -50,13 +50,18 @@ def build_features_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         outcome = validate_consumption_features(
             features, expected_hours=(window.start, window.end), validator=gx.validator()
         )
+        range_run = is_range_run(context)
         metadata = frame_metadata(
-            features,
-            FEATURES.time_column,
-            FEATURES.series_columns,
-            preview=not is_range_run(context),
+            features, FEATURES.time_column, FEATURES.series_columns, range_run=range_run
         )
-        metadata["history_hours_loaded"] = int(history[FEATURES.time_column].nunique())
+        history_hours = int(history[FEATURES.time_column].nunique())
+        if range_run:
+            context.log.info(
+                f"Built {len(features)} feature rows for {hour_text(window.start)} → "
+                f"{hour_text(window.end)} from {history_hours} hours of raw history"
+            )
+        else:
+            metadata["history_hours_loaded"] = history_hours
         yield from validated_output(
             features, outcome, FEATURES_CHECK, FEATURES.name, metadata, blocking=True
         )

@@ -64,19 +64,18 @@ def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         outcome = validate_raw_consumption(
             raw, expected_hours=(window.start, window.end), validator=gx.validator()
         )
+        range_run = is_range_run(context)
         metadata = {
-            **frame_metadata(
-                raw, RAW.time_column, RAW.series_columns, preview=not is_range_run(context)
-            ),
-            "api_requests": api.request_count,
-            "dataset": energidata.dataset,
+            **frame_metadata(raw, RAW.time_column, RAW.series_columns, range_run=range_run),
             "records_served": len(served),
             "exact_duplicates_collapsed": exact_duplicates,
         }
+        if not range_run:
+            metadata.update(api_requests=api.request_count, dataset=energidata.dataset)
         collapsed = f"; {exact_duplicates} exact duplicate(s) collapsed" if exact_duplicates else ""
         context.log.info(
-            f"Fetched {len(served)} records for {hour_text(window.start)} → "
-            f"{hour_text(window.end)} in {api.request_count} requests{collapsed}"
+            f"Fetched {len(served)} records of {energidata.dataset} for {hour_text(window.start)} "
+            f"→ {hour_text(window.end)} in {api.request_count} requests{collapsed}"
         )
         yield from validated_output(raw, outcome, RAW_CHECK, RAW.name, metadata, blocking=False)
 

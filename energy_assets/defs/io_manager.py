@@ -8,7 +8,8 @@ Per asset, two metadata keys steer it:
 - asset definition metadata ``partition_column`` (e.g. "HourUTC", "datetime_utc",
   "forecast_origin"): in a single-run backfill (`BackfillPolicy.single_run()`) the asset returns
   one frame for the whole range; the IO manager splits it by that column (floored to the hour
-  for hourly keys, the day for daily keys, UTC) and writes every partition's object in parallel.
+  for hourly keys, the day for daily keys, UTC) and writes every partition's object in parallel;
+  the metadata's `uri` is then the asset's folder (Dagster copies it onto every partition).
   A partition of the range with no rows, or rows outside the range, fail the run before anything
   is written.
 - input metadata ``allow_missing_partitions: True`` (on an `AssetIn`): partitions of the loaded
@@ -64,21 +65,13 @@ class ParquetIOManager(dg.ConfigurableIOManager):
                 f"no '{PARTITION_COLUMN}' metadata naming the column to split the frame by"
             )
         frames = split_by_partition(frame, str(column), keys, asset)
-        uris = store.write_many(asset, frames)
-        self._record(context, uris[keys[0]], len(frame), len(keys), uris[keys[-1]])
+        store.write_many(asset, frames)
+        # Dagster copies this onto every partition's event: the asset's folder holds for each.
+        self._record(context, store.uri(asset) + "/", len(frame), len(keys))
 
-    def _record(
-        self,
-        context: dg.OutputContext,
-        uri: str,
-        rows: int,
-        partitions: int,
-        last_uri: str | None = None,
-    ) -> None:
+    def _record(self, context: dg.OutputContext, uri: str, rows: int, partitions: int) -> None:
         link = dg.MetadataValue.url(uri) if self.storage.is_gcs else dg.MetadataValue.path(uri)
         metadata: dict[str, Any] = {"uri": link, "rows": rows, "partitions_written": partitions}
-        if last_uri is not None:
-            metadata["last_uri"] = last_uri
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:

@@ -9,11 +9,11 @@ import dagster as dg
 
 
 def frame_metadata(
-    frame: Any, time_column: str, series_columns: Sequence[str], preview: bool = True
+    frame: Any, time_column: str, series_columns: Sequence[str], range_run: bool = False
 ) -> dict[str, Any]:
     """Rows, series, time range and a preview of a pandas frame: what every hourly asset shows.
 
-    `preview=False` (see `is_range_run`) leaves out the markdown preview.
+    In a range run (`is_range_run`) only rows and the time range: see there why.
     """
     import pandas as pd
 
@@ -21,11 +21,12 @@ def frame_metadata(
     times = pd.to_datetime(frame[time_column]) if rows else None
     metadata: dict[str, Any] = {
         "rows": rows,
-        "series": int(frame[list(series_columns)].drop_duplicates().shape[0]) if rows else 0,
         "first_hour_utc": str(times.min()) if times is not None else "",
         "last_hour_utc": str(times.max()) if times is not None else "",
     }
-    if preview:
+    if not range_run:
+        series = frame[list(series_columns)].drop_duplicates().shape[0] if rows else 0
+        metadata["series"] = int(series)
         metadata["preview"] = dg.MetadataValue.md(frame.head(10).to_markdown(index=False))
     return metadata
 
@@ -33,12 +34,14 @@ def frame_metadata(
 def is_range_run(context: dg.AssetExecutionContext) -> bool:
     """Whether this step materialises more than one partition (a single-run backfill).
 
-    Dagster copies the output's metadata onto every partition's materialisation event, so in a
-    range run the metadata describes the run (rows, first and last hour of the range, with the
-    IO manager's `partitions_written`), and the preview is left out: the first rows of the range
-    say nothing about the other partitions, and a 1-4 KB preview on each of a year's 8,760
-    events was ~40 % of the metadata's cost (a 120-day raw + features backfill on Postgres:
-    44.2 s with it, 38.6 s without, 31.4 s with no metadata at all).
+    Dagster copies the output's metadata onto every partition's materialisation event (a year:
+    8,760 events per asset, each serialised twice into the event log), so a range run's
+    metadata is the run's few facts that hold for each of its partitions: rows and hours of the
+    run, the check's summary, the integrity counters, where the objects are (the asset's
+    folder). Left out: the preview (the range's first rows say nothing about the others),
+    the series count, API and history figures (in the run's log instead). Measured on a
+    120-day raw + features backfill on Postgres: 44.2 s with the full metadata, 38.6 s without
+    the preview, ~32 s with this set, 31.4 s with no metadata at all.
     """
     if not context.has_partition_key_range:
         return False

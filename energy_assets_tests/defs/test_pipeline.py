@@ -91,11 +91,18 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         for asset in ("raw_consumption", "consumption_features"):
             ranged = latest_metadata(instance, asset)
             assert ranged["partitions_written"] == 655 and "preview" not in ranged, asset
-            assert ranged["rows"] == ranged["series"] * 655 and ranged["series"] == 76, asset
+            assert ranged["rows"] == 76 * 655, asset
+            assert ranged["uri"] == str(tmp_path / "storage" / asset) + "/", asset
+            hours = (ranged["first_hour_utc"], ranged["last_hour_utc"])
+            assert [pd.Timestamp(h).tz_localize(None) for h in hours] == [
+                pd.Timestamp("2022-12-21 16:00"),
+                pd.Timestamp("2023-01-17 22:00"),
+            ], asset
         run_job(defs, "ingestion_backfill_job", instance, partition_key="2023-01-10-12:00")
         for asset in ("raw_consumption", "consumption_features"):
             single = latest_metadata(instance, asset)
             assert single["partitions_written"] == 1 and single["rows"] == 76, asset
+            assert single["series"] == 76 and single["uri"].endswith("hour=12/data.parquet"), asset
             assert single["first_hour_utc"] == single["last_hour_utc"], asset
             assert single["preview"].count("\n") == 11, asset  # header, rule, 10 rows
 
