@@ -210,18 +210,28 @@ def _tune_worker(
     from energy_assets.contracts import utc
     from energy_assets.training import tuning
 
-    consumption = read_training_window(storage, assignment)
-    before_cutoff = consumption[consumption["datetime_utc"] <= utc(assignment["cutoff"])]
-    trials = tuning.run_worker(
-        before_cutoff,
-        tuning.TuningSession.from_dict(assignment["session"]),
-        storage_url=optuna.storage_url,
-        tracking=mlflow.settings(),
-        n_trials=assignment["n_trials"],
-        timeout_seconds=assignment["timeout_seconds"],
-        worker=assignment["worker"],
-        num_threads=assignment["num_threads"],
-    )
+    session = tuning.TuningSession.from_dict(assignment["session"])
+    try:
+        consumption = read_training_window(storage, assignment)
+        before_cutoff = consumption[consumption["datetime_utc"] <= utc(assignment["cutoff"])]
+        trials = tuning.run_worker(
+            before_cutoff,
+            session,
+            storage_url=optuna.storage_url,
+            tracking=mlflow.settings(),
+            n_trials=assignment["n_trials"],
+            timeout_seconds=assignment["timeout_seconds"],
+            worker=assignment["worker"],
+            num_threads=assignment["num_threads"],
+        )
+    except Exception:
+        # The session's parent MLflow run would otherwise stay RUNNING forever: the final step
+        # that ends it never runs. A retry that completes marks it FINISHED again.
+        try:
+            tuning.abandon_session(session, mlflow.settings())
+        except Exception as error:  # MLflow itself may be what failed
+            context.log.warning(f"could not mark the tuning session's MLflow run FAILED: {error}")
+        raise
     context.log.info(
         f"worker {assignment['worker']}: {trials} trial(s) with {assignment['num_threads']} "
         "LightGBM thread(s)"

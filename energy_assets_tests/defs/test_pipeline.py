@@ -106,6 +106,33 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
             assert single["first_hour_utc"] == single["last_hour_utc"], asset
             assert single["preview"].count("\n") == 11, asset  # header, rule, 10 rows
 
+        # A tuning worker that fails (LightGBM refuses num_leaves=1) fails the run and ends the
+        # session's parent MLflow run as FAILED instead of leaving it RUNNING.
+        broken = defs.resolve_job_def("retrain_job").execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={
+                "ops": {
+                    "forecasting_model": {
+                        "config": {
+                            "training_end": "2023-01-15T23:00:00+00:00",
+                            "n_trials": 1,
+                            "n_folds": 1,
+                            "backtest_days": 2,
+                            "fixed_params": {"num_leaves": 1, "max_train_rows": 5_000},
+                        }
+                    }
+                }
+            },
+        )
+        assert not broken.success
+        tracking = MlflowSettings(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        runs = tracking.client().search_runs(
+            [tracking.experiment_id()], filter_string=f"tags.dagster_run_id = '{broken.run_id}'"
+        )
+        (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        assert parent.info.status == "FAILED"
+
         model_config = {
             "training_end": "2023-01-15T23:00:00+00:00",
             # One trial (the demo's budget): of the default two tuning workers, only one starts.
