@@ -249,11 +249,9 @@ class _MediaClient:
         transport error."""
         return self._request("GET", path, None, {})
 
-    def upload(
-        self, bucket: str, name: str, data: bytes, content_type: str
-    ) -> tuple[int, bytes, str | None] | None:
+    def upload(self, bucket: str, name: str, data: bytes, content_type: str) -> int | None:
         """One multipart upload (metadata + bytes in a single request: the object appears only
-        when it completes); (status, body, None), or None on a transport error.
+        when it completes); the response's status, or None on a transport error.
 
         The metadata carries the bytes' crc32c, so GCS refuses an upload corrupted in transit
         (as the client does with its default checksum="auto").
@@ -281,7 +279,7 @@ class _MediaClient:
         path = f"/upload/storage/v1/b/{quote(bucket, safe='')}/o?uploadType=multipart"
         headers = {"Content-Type": f'multipart/related; boundary="{boundary}"'}
         result = self._request("POST", path, body, headers)
-        return None if result is None else (result[0], result[1], None)
+        return None if result is None else result[0]
 
     def _request(
         self, method: str, path: str, body: bytes | None, extra: Mapping[str, str]
@@ -402,8 +400,7 @@ class ParquetStore:
         an expired token, 429, 5xx, a missing bucket) goes to `Blob.upload_from_string` for its
         token refresh, retries and error messages."""
         if self._media is not None:
-            result = self._media.upload(self.bucket_name, blob_name, data, content_type)
-            if result is not None and result[0] == 200:
+            if self._media.upload(self.bucket_name, blob_name, data, content_type) == 200:
                 return
         self.bucket.blob(blob_name).upload_from_string(data, content_type=content_type)
 
