@@ -16,6 +16,9 @@ Event-log options (environment variables read by the installed Dagster, see the 
   carrying the range as a partition subset, instead of one per partition.
 - subset+batch: both.
 
+`--floor-checks` adds a third run per configuration: the floor's assets each carrying one passing
+asset check, as the platform's assets do (Dagster's own cost of a checked asset in a range run).
+
 Usage (the lead re-runs it on a quiet machine; hold the lock so helpers do not overlap):
     flock /tmp/energy-bench.lock uv run python benchmarks/bench_backfill.py            # a year
     uv run python benchmarks/bench_backfill.py --days 30 --storage postgres --events subset+batch
@@ -62,8 +65,9 @@ def hour_key(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%d-%H:%M")
 
 
-def run_child(days: int, profile: str | None = None) -> dict:
-    """In a child process: the platform backfill, then the floor, on DagsterInstance.get()."""
+def run_child(days: int, profile: str | None = None, floor_checks: bool = False) -> dict:
+    """In a child process: the platform backfill, then the floor (and with `floor_checks` the
+    floor whose assets carry one check each), on DagsterInstance.get()."""
     from dagster import AssetKey, DagsterInstance
 
     from benchmarks.bench_ingestion import noop_floor_definitions, run_range
@@ -90,15 +94,23 @@ def run_child(days: int, profile: str | None = None) -> dict:
         cpu = time.process_time()
         floor_seconds, _ = run_range(floor_job, instance, first, last)
         floor_cpu_seconds = time.process_time() - cpu
+        names = ["raw_consumption", "consumption_features", "noop_raw", "noop_features"]
+        checked_seconds = None
+        if floor_checks:
+            checked_job = noop_floor_definitions(
+                checks=True
+            ).resolve_implicit_global_asset_job_def()
+            checked_seconds, _ = run_range(checked_job, instance, first, last)
+            names += ["noop_checked_raw", "noop_checked_features"]
         recorded = {
-            name: len(instance.get_materialized_partitions(AssetKey(name)))
-            for name in ("raw_consumption", "consumption_features", "noop_raw", "noop_features")
+            name: len(instance.get_materialized_partitions(AssetKey(name))) for name in names
         }
     return {
         "seconds": seconds,
         "floor_seconds": floor_seconds,
         "cpu_seconds": cpu_seconds,
         "floor_cpu_seconds": floor_cpu_seconds,
+        "floor_checks_seconds": checked_seconds,
         "partitions": len(hours),
         "recorded": recorded,
     }
@@ -123,9 +135,14 @@ def main() -> int:
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile", help="cProfile the platform run of each child into FILE.N")
+    parser.add_argument(
+        "--floor-checks",
+        action="store_true",
+        help="also the floor whose no-op assets carry one passing check each (like ours)",
+    )
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(run_child(args.days, args.profile)), flush=True)
+        print(json.dumps(run_child(args.days, args.profile, args.floor_checks)), flush=True)
         return 0
 
     storages = [s for s in args.storage.split(",") if s]
@@ -185,7 +202,8 @@ def main() -> int:
                 started = time.perf_counter()
                 done = subprocess.run(
                     [sys.executable, __file__, "--child", "--days", str(args.days)]
-                    + (["--profile", f"{args.profile}.{n}"] if args.profile else []),
+                    + (["--profile", f"{args.profile}.{n}"] if args.profile else [])
+                    + (["--floor-checks"] if args.floor_checks else []),
                     env=env,
                     capture_output=True,
                     text=True,
@@ -233,6 +251,14 @@ def main() -> int:
             f"{row['seconds'] / row['floor_seconds']:8.2f} {row['cpu_seconds']:7.1f} "
             f"{row['floor_cpu_seconds']:11.1f} {row['load']:5.2f}"
         )
+    for row in rows:
+        if row.get("floor_checks_seconds") is not None:
+            print(
+                f"{row['storage']}/{row['events']}: floor with one check per asset "
+                f"{row['floor_checks_seconds']:.1f} s "
+                f"({row['floor_checks_seconds'] - row['floor_seconds']:+.1f} s: Dagster's own "
+                "bookkeeping of the checks)"
+            )
     baseline = next(
         (r for r in rows if r["storage"] == "sqlite" and r["events"] == "default"), None
     )

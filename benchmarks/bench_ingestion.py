@@ -49,9 +49,22 @@ def null_io_manager():
     return null
 
 
-def noop_floor_definitions():
-    """Two hourly assets that do nothing, shaped like raw_consumption → consumption_features."""
-    from dagster import AssetIn, BackfillPolicy, Definitions, asset
+def noop_floor_definitions(checks: bool = False):
+    """Two hourly assets that do nothing, shaped like raw_consumption → consumption_features.
+
+    checks: each asset also carries one asset check that passes, yielded from the asset's body as
+    the platform's GX checks are (keys `noop_checked_raw` / `noop_checked_features`): what
+    Dagster's own bookkeeping costs for a checked asset.
+    """
+    from dagster import (
+        AssetCheckResult,
+        AssetCheckSpec,
+        AssetIn,
+        BackfillPolicy,
+        Definitions,
+        Output,
+        asset,
+    )
 
     from energy_assets.defs.partitions import Partitions
     from energy_assets.settings import Settings
@@ -59,18 +72,42 @@ def noop_floor_definitions():
     hourly_partitions = Partitions.from_settings(Settings.for_home(".dagster_home")).hourly
 
     policy = BackfillPolicy.single_run()
+    if not checks:
 
-    @asset(partitions_def=hourly_partitions, backfill_policy=policy)
-    def noop_raw():
-        return None
+        @asset(partitions_def=hourly_partitions, backfill_policy=policy)
+        def noop_raw():
+            return None
 
-    @asset(partitions_def=hourly_partitions, backfill_policy=policy, ins={"noop_raw": AssetIn()})
-    def noop_features(noop_raw):
-        return None
+        @asset(
+            partitions_def=hourly_partitions, backfill_policy=policy, ins={"noop_raw": AssetIn()}
+        )
+        def noop_features(noop_raw):
+            return None
 
-    return Definitions(
-        assets=[noop_raw, noop_features], resources={"io_manager": null_io_manager()}
-    )
+        assets = [noop_raw, noop_features]
+    else:
+
+        @asset(
+            partitions_def=hourly_partitions,
+            backfill_policy=policy,
+            check_specs=[AssetCheckSpec("noop_check", asset="noop_checked_raw")],
+        )
+        def noop_checked_raw():
+            yield Output(None)
+            yield AssetCheckResult(passed=True)
+
+        @asset(
+            partitions_def=hourly_partitions,
+            backfill_policy=policy,
+            ins={"noop_checked_raw": AssetIn()},
+            check_specs=[AssetCheckSpec("noop_check", asset="noop_checked_features")],
+        )
+        def noop_checked_features(noop_checked_raw):
+            yield Output(None)
+            yield AssetCheckResult(passed=True)
+
+        assets = [noop_checked_raw, noop_checked_features]
+    return Definitions(assets=assets, resources={"io_manager": null_io_manager()})
 
 
 def run_range(job, instance, first: str, last: str):
