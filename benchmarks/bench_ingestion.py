@@ -70,43 +70,27 @@ def noop_floor_definitions(checks: bool = False):
     from energy_assets.settings import Settings
 
     hourly_partitions = Partitions.from_settings(Settings.for_home(".dagster_home")).hourly
+    prefix = "noop_checked" if checks else "noop"
+    raw_key, features_key = f"{prefix}_raw", f"{prefix}_features"
 
-    policy = BackfillPolicy.single_run()
-    if not checks:
-
-        @asset(partitions_def=hourly_partitions, backfill_policy=policy)
-        def noop_raw():
-            return None
+    def noop(key: str, ins: dict | None = None):
+        """A single-run-backfilled hourly asset `key` that outputs None (and passes its check)."""
 
         @asset(
-            partitions_def=hourly_partitions, backfill_policy=policy, ins={"noop_raw": AssetIn()}
-        )
-        def noop_features(noop_raw):
-            return None
-
-        assets = [noop_raw, noop_features]
-    else:
-
-        @asset(
+            name=key,
             partitions_def=hourly_partitions,
-            backfill_policy=policy,
-            check_specs=[AssetCheckSpec("noop_check", asset="noop_checked_raw")],
+            backfill_policy=BackfillPolicy.single_run(),
+            ins=ins,
+            check_specs=[AssetCheckSpec("noop_check", asset=key)] if checks else None,
         )
-        def noop_checked_raw():
+        def body(**_upstream):
             yield Output(None)
-            yield AssetCheckResult(passed=True)
+            if checks:
+                yield AssetCheckResult(passed=True)
 
-        @asset(
-            partitions_def=hourly_partitions,
-            backfill_policy=policy,
-            ins={"noop_checked_raw": AssetIn()},
-            check_specs=[AssetCheckSpec("noop_check", asset="noop_checked_features")],
-        )
-        def noop_checked_features(noop_checked_raw):
-            yield Output(None)
-            yield AssetCheckResult(passed=True)
+        return body
 
-        assets = [noop_checked_raw, noop_checked_features]
+    assets = [noop(raw_key), noop(features_key, ins={"upstream": AssetIn(raw_key)})]
     return Definitions(assets=assets, resources={"io_manager": null_io_manager()})
 
 
