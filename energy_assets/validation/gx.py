@@ -148,8 +148,9 @@ def widen_narrow_numbers(df: pd.DataFrame) -> pd.DataFrame:
     GX 1.x checks "between" with vectorised pandas only on int64 / float64 and nanosecond
     datetimes; any other numeric dtype goes through a Python function per value (656,640 calls for
     the three calendar features, int8 / int16, of 120 days of 76 series: ~1-2 s of that backfill,
-    a few seconds of a year's). The widened values are the same numbers, so every value expectation gives the same answer; the
-    dtypes themselves are checked outside GX (suites.dtype_outcome) on the original frame.
+    a few seconds of a year's). The widened values are the same numbers, so every value
+    expectation gives the same answer; the dtypes themselves are checked outside GX
+    (suites.dtype_outcome) on the original frame.
     """
     import numpy as np
 
