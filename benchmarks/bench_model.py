@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._machine import cpu_model, machine_description  # noqa: E402
 from energy_assets.devtools import SAMPLE_DATA_PATH  # noqa: E402
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 
 DATA = str(SAMPLE_DATA_PATH)
 
@@ -71,7 +72,7 @@ def accuracy(args) -> dict:
             course, timings = course_backtest(consumption, args.cutoff, args.origins)
             course_total = time.perf_counter() - started
         points = result.predictions.merge(
-            course, on=["area", "consumer_type", "forecast_origin", "datetime_utc", "horizon_hours"]
+            course, on=["area", "segment", "forecast_origin", "datetime_utc", "horizon_hours"]
         )
         if len(points) != len(result.predictions):
             raise RuntimeError("the course pipeline did not predict the same points")
@@ -104,7 +105,7 @@ def scale_one(n_series: int) -> dict:
         ) from error
     # 27 days like the real slice; forecasts from its last hour.
     raw = synthesize(n_series, "2022-12-21T16:00", "2023-01-17T23:00", seed=0)
-    clean = clean_consumption(raw)
+    clean = clean_consumption(raw, DE35)
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     model = GlobalLGBMForecaster()
     started = time.perf_counter()

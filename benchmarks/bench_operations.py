@@ -143,11 +143,11 @@ import time
 import numpy as np, pandas as pd
 from energy_assets.reporting import charts
 origin = pd.Timestamp("2023-01-10 05:00", tz="UTC")
-rows = [dict(area=a, consumer_type=c, forecast_origin=origin, datetime_utc=origin + pd.Timedelta(hours=h),
+rows = [dict(area=a, segment=c, forecast_origin=origin, datetime_utc=origin + pd.Timedelta(hours=h),
              horizon_hours=h, prediction=100.0 + h, prediction_lower=90.0, prediction_upper=120.0 + h,
              model_version="1") for a, c in (("DK1", 111), ("DK2", 999)) for h in range(1, 25)]
 hours = pd.date_range(origin - pd.Timedelta(days=3), origin, freq="h")
-history = pd.DataFrame([dict(datetime_utc=t, area=a, consumer_type=c, energy_consumption=100.0)
+history = pd.DataFrame([dict(datetime_utc=t, area=a, segment=c, energy_consumption=100.0)
                         for a, c in (("DK1", 111), ("DK2", 999)) for t in hours])
 started = time.perf_counter()
 charts.forecast_chart(pd.DataFrame(rows), history)

@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -37,7 +39,7 @@ def consumption():
     from energy_assets.devtools import SAMPLE_DATA_PATH
     from energy_assets.features.engineering import clean_consumption
 
-    frame = clean_consumption(pd.read_csv(SAMPLE_DATA_PATH))
+    frame = clean_consumption(pd.read_csv(SAMPLE_DATA_PATH), DE35)
     return frame[frame["datetime_utc"] <= utc(CUTOFF)]
 
 

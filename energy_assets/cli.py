@@ -64,7 +64,10 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
 
 
 def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="CSV / CSV.gz / parquet in the API's columns")
+    parser.add_argument(
+        "--data", required=True, help="CSV / CSV.gz / parquet in the dataset's own columns"
+    )
+    add_dataset_argument(parser)
     parser.add_argument("--cutoff", required=True, help="last training hour, ISO (UTC)")
     parser.add_argument("--origins", type=int, required=True, help="number of daily origins")
     parser.add_argument("--horizon", type=int, default=24, help="hours ahead (default 24)")
@@ -92,7 +95,7 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if args.trials < 0:
         raise InputError(f"--trials must be 0 (no tuning) or more (got {args.trials})")
     cutoff = parse_hour(args.cutoff, "--cutoff")
-    consumption = read_consumption_file(args.data)
+    consumption = read_consumption_file(args.data, dataset_spec(args, settings))
     check_backtest_window(consumption, cutoff, args.origins, args.horizon, source=args.data)
     plan = (
         TuningPlan(n_trials=args.trials, storage_url=settings.optuna_storage_url)
@@ -115,6 +118,22 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     print(summary_table(result))
     print(f"wrote {len(result.predictions)} predictions to {out}")
     return 0
+
+
+def add_dataset_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        help="the dataset whose columns the file has (a source spec's name; default "
+        "ENERGIDATA_DATASET's)",
+    )
+
+
+def dataset_spec(args: argparse.Namespace, settings: Settings):  # -> SourceSpec
+    """The source spec --dataset names, else the configured one (InputError if unknown)."""
+    from energy_assets.sources import spec_for
+
+    return spec_for(args.dataset) if args.dataset else settings.source
 
 
 def add_clean_temp_arguments(parser: argparse.ArgumentParser) -> None:
@@ -169,7 +188,11 @@ def parse_duration(text: str, name: str) -> float:
 def add_forecasts_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--area", help="price area, e.g. DK1 (default: every area)")
     parser.add_argument(
-        "--consumer-type", type=int, help="DE35 consumer type, e.g. 111 (default: every type)"
+        "--segment",
+        "--consumer-type",
+        dest="segment",
+        help="segment within the area, e.g. 111 (a DE35 code), 'Region Hovedstaden / Privat' "
+        "(default: every segment); --consumer-type is the older name",
     )
     parser.add_argument(
         "--origin",
@@ -190,7 +213,7 @@ def run_forecasts(args: argparse.Namespace, settings: Settings) -> int:
     from energy_assets.forecasting.read import open_store, read_forecasts, render
 
     store = open_store(settings.storage_url, settings.gcp_project)
-    forecasts = read_forecasts(store, args.origin, args.area, args.consumer_type)
+    forecasts = read_forecasts(store, args.origin, args.area, args.segment)
     try:
         print(render(forecasts, args.format), flush=True)
     except BrokenPipeError:

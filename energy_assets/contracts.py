@@ -4,11 +4,12 @@ partition key formats and how time is handled.
 Four tables flow through the asset graph:
 
     RAW        `raw_consumption`: the API's records for an hour, columns as the API names them
+               (declared per dataset by its source spec: `energy_assets.sources`)
     CLEAN      the typed rows every later stage works on (the first columns of FEATURES)
     FEATURES   `consumption_features`: CLEAN plus calendar, lag and rolling features
     FORECASTS  `forecasts`: for each origin hour, predictions for the next 24 hours per series
 
-Time: every timestamp is an hour in UTC. RAW keeps the API's naive `HourUTC` (UTC by definition);
+Time: every timestamp is an hour in UTC. RAW keeps the API's naive `HourUTC` / `TimeUTC`;
 CLEAN, FEATURES and FORECASTS hold tz-aware UTC. Local Danish time is only used to compute
 calendar features. Partition keys are Dagster's: hourly "2023-01-05-10:00", daily "2023-01-05".
 
@@ -30,18 +31,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-# --------------------------------------------------------------------------- the dataset
+# --------------------------------------------------------------------------- series
 
-DATASET = "ConsumptionDE35Hour"
-# First hour of ConsumptionDE35Hour (UTC) as an hourly partition key.
-DATASET_FIRST_HOUR = "2020-06-30-22:00"
+# The platform's price areas. A series is (area, segment); each dataset's source spec
+# (`energy_assets.sources`) says how its own columns make one.
 PRICE_AREAS: tuple[str, ...] = ("DK1", "DK2")
-# Energinet's DE35 industry codes (consumer types) in ConsumptionDE35Hour.
-DE35_CONSUMER_TYPES: tuple[int, ...] = (
-    111, 112, 119, 121, 122, 123, 130, 211, 212, 215, 220, 310, 320, 330, 340, 350, 360, 370,
-    381, 382, 390, 410, 421, 422, 431, 432, 433, 441, 442, 443, 444, 445, 446, 447, 450, 461,
-    462, 999,
-)  # fmt: skip
 DANISH_TZ = "Europe/Copenhagen"
 
 # Asset names (contract) besides the tables below (RAW, FEATURES and FORECASTS name their own).
@@ -116,7 +110,7 @@ class Table:
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     time_column: str
-    series_columns: tuple[str, str]
+    series_columns: tuple[str, ...]
     description: str = ""
     # The measured value: shown next to the key wherever a check names offending rows.
     value_column: str | None = None
@@ -184,41 +178,22 @@ class Table:
         return pd.Series(invalid, index=frame.index, name="invalid")
 
 
-# --------------------------------------------------------------------------- RAW
-
-RAW = Table(
-    name="raw_consumption",
-    description="The API's records for an hour, all series, columns as the API names them.",
-    columns=(
-        Column("HourUTC", NAIVE_DATETIME, "the hour's start in UTC (naive)"),
-        Column("HourDK", NAIVE_DATETIME, "the hour's start in Danish local time (naive)"),
-        Column("PriceArea", STRING, "price area", allowed=PRICE_AREAS),
-        Column("ConsumerType_DE35", INTEGER, "DE35 industry code", allowed=DE35_CONSUMER_TYPES),
-        Column("TotalCon", (*FLOAT, *INTEGER), "consumption in kWh", min_value=0, max_value=FINITE),
-    ),
-    key=("HourUTC", "PriceArea", "ConsumerType_DE35"),
-    time_column="HourUTC",
-    series_columns=("PriceArea", "ConsumerType_DE35"),
-    value_column="TotalCon",
-)
-# The order the client asks the API for pages in: ties on HourUTC would make offset paging unstable.
-RAW_SORT = ",".join(f"{name} asc" for name in RAW.key)
-
 # --------------------------------------------------------------------------- CLEAN
 
+SEGMENT_COLUMN = "segment"
 CLEAN_COLUMN_DEFS = (
     Column("datetime_utc", UTC_DATETIME, "the hour's start, tz-aware UTC"),
     Column("area", STRING, "price area", allowed=PRICE_AREAS),
-    Column("consumer_type", INTEGER, "DE35 industry code", allowed=DE35_CONSUMER_TYPES),
+    Column(SEGMENT_COLUMN, STRING, "the series within its area (see sources)", min_length=1),
     Column("energy_consumption", FLOAT, "consumption in kWh", min_value=0, max_value=FINITE),
 )
 CLEAN = Table(
     name="clean",
-    description="Typed, cleaned rows: one per (hour, area, consumer type).",
+    description="Typed, cleaned rows: one per (hour, area, segment).",
     columns=CLEAN_COLUMN_DEFS,
-    key=("datetime_utc", "area", "consumer_type"),
+    key=("datetime_utc", "area", "segment"),
     time_column="datetime_utc",
-    series_columns=("area", "consumer_type"),
+    series_columns=("area", "segment"),
     value_column="energy_consumption",
 )
 SERIES_KEYS = list(CLEAN.series_columns)
@@ -281,7 +256,7 @@ FORECASTS = Table(
     description="For origin hour H: predictions for H+1 … H+24 for every series.",
     columns=(
         Column("area", STRING, "price area", allowed=PRICE_AREAS),
-        Column("consumer_type", INTEGER, "DE35 industry code", allowed=DE35_CONSUMER_TYPES),
+        Column(SEGMENT_COLUMN, STRING, "the series within its area (see sources)", min_length=1),
         Column("forecast_origin", UTC_DATETIME, "the last observed hour the forecast uses"),
         Column("datetime_utc", UTC_DATETIME, "the forecast hour: origin + horizon"),
         Column("horizon_hours", INTEGER, "hours ahead of the origin", min_value=1),
@@ -313,9 +288,9 @@ FORECASTS = Table(
         ),
         Column("model_version", STRING, "the registered model version", min_length=1),
     ),
-    key=("forecast_origin", "area", "consumer_type", "horizon_hours"),
+    key=("forecast_origin", "area", "segment", "horizon_hours"),
     time_column="forecast_origin",
-    series_columns=("area", "consumer_type"),
+    series_columns=("area", "segment"),
 )
 # What the forecaster returns: the FORECASTS columns the asset does not add itself.
 FORECASTER_OUTPUT_COLUMNS = [name for name in FORECASTS.names if name != "model_version"]

@@ -63,7 +63,7 @@ def median_series_mape(
     frame: pd.DataFrame,
     actual_col: str,
     predicted_col: str,
-    series_cols: Sequence[str] = ("area", "consumer_type"),
+    series_cols: Sequence[str] = ("area", "segment"),
 ) -> float:
     """Median over series of each series' MAPE (fraction): the typical series' error.
 
@@ -81,7 +81,7 @@ def median_series_mape(
 
 def score(frame: pd.DataFrame, predicted_col: str, actual_col: str = "actual") -> dict:
     """The reported metrics of one prediction column: mape, wape, median_series_mape, n_points."""
-    series_cols = [c for c in ("area", "consumer_type") if c in frame.columns]
+    series_cols = [c for c in ("area", "segment") if c in frame.columns]
     return {
         "mape": pooled_mape(frame[actual_col], frame[predicted_col]),
         "wape": wape(frame[actual_col], frame[predicted_col]),

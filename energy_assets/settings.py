@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from energy_assets import contracts
+from energy_assets import contracts, sources
 
 DEFAULT_API_URL = "https://api.energidataservice.dk"
-# Energinet publishes DE35 consumption about 15 days late.
-DEFAULT_PUBLICATION_DELAY_HOURS = 15 * 24
+# How late the default dataset (DE35) was published; each dataset's spec has its own.
+DEFAULT_PUBLICATION_DELAY_HOURS = sources.spec_for(sources.DEFAULT_DATASET).publication_lag_hours
 
 # Settings field -> the environment variable it is read from.
 ENVIRONMENT_VARIABLES: dict[str, str] = {
@@ -55,8 +55,11 @@ class Settings:
     dagster_home: the instance folder; the default stores live under it.
     storage_url: a folder path or gs://bucket/prefix where asset values live.
     mlflow_tracking_uri / optuna_storage_url: MLflow tracking + registry, Optuna study storage.
-    partitions_start: the first hourly partition key (fewer partitions = a lighter UI).
-    publication_delay_hours: how late the source publishes an hour.
+    dataset: the Energi Data Service dataset, one with a source spec (`source`).
+    partitions_start: the first hourly partition key (fewer partitions = a lighter UI); by
+    default the dataset's first hour.
+    publication_delay_hours: how late the source publishes an hour; by default the dataset's
+    publication lag.
     retrain_max_drift_share / retrain_max_mape: the retrain sensor's thresholds (fractions).
     reports_url: where a browser opens stored reports (`energy-assets reports serve`, or a proxy
     in front of it); None: `reporting.links` picks (the console URL on gs://, 127.0.0.1:3001 locally).
@@ -71,9 +74,9 @@ class Settings:
     mlflow_tracking_uri: str
     optuna_storage_url: str
     api_url: str = DEFAULT_API_URL
-    dataset: str = contracts.DATASET
-    partitions_start: str = contracts.DATASET_FIRST_HOUR
-    publication_delay_hours: int = DEFAULT_PUBLICATION_DELAY_HOURS
+    dataset: str = sources.DEFAULT_DATASET
+    partitions_start: str = None  # type: ignore[assignment]  # the spec's when None
+    publication_delay_hours: int = None  # type: ignore[assignment]  # the spec's when None
     retrain_max_drift_share: float = 0.5
     retrain_max_mape: float = 0.15
     gcp_project: str | None = None
@@ -81,6 +84,26 @@ class Settings:
     retrain_executor: str = "multiprocess"
     retrain_sensor_interval_seconds: int = 60
     from_environment: frozenset[str] = field(default_factory=frozenset)
+    # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
+    from_spec: frozenset[str] = field(default=frozenset(), compare=False)
+
+    def __post_init__(self) -> None:
+        spec = sources.spec_for(self.dataset)
+        object.__setattr__(self, "dataset", spec.dataset)
+        derived = set()
+        for name, value in (
+            ("partitions_start", spec.first_hour),
+            ("publication_delay_hours", spec.publication_lag_hours),
+        ):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
+                derived.add(name)
+        object.__setattr__(self, "from_spec", frozenset(derived))
+
+    @property
+    def source(self) -> sources.SourceSpec:
+        """The configured dataset's source spec."""
+        return sources.spec_for(self.dataset)
 
     @classmethod
     def for_home(cls, dagster_home: Path | str, **overrides: Any) -> Settings:
@@ -126,6 +149,8 @@ class Settings:
         new value itself rather than a reference to the variable.
         """
         overridden = {ENVIRONMENT_VARIABLES.get(name) for name in changes}
+        if "dataset" in changes:  # what came from the old dataset's spec comes from the new one's
+            changes = {**{name: None for name in self.from_spec}, **changes}
         updated = replace(self, **changes, from_environment=self.from_environment - overridden)
         updated.validate()
         return updated

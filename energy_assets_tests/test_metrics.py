@@ -19,7 +19,7 @@ def test_median_series_mape_is_robust_to_one_bad_series():
     frame = pd.DataFrame(
         {
             "area": ["DK1"] * 2 + ["DK2"] * 2 + ["DK1"] * 2,
-            "consumer_type": [111, 111, 111, 111, 999, 999],
+            "segment": [111, 111, 111, 111, 999, 999],
             "actual": [100.0] * 6,
             "predicted": [101.0, 99.0, 102.0, 98.0, 300.0, 300.0],
         }
@@ -28,7 +28,7 @@ def test_median_series_mape_is_robust_to_one_bad_series():
 
 
 def test_score_returns_all_metrics():
-    frame = pd.DataFrame({"area": ["DK1"], "consumer_type": [111], "actual": [10.0], "p": [11.0]})
+    frame = pd.DataFrame({"area": ["DK1"], "segment": [111], "actual": [10.0], "p": [11.0]})
     result = score(frame, "p")
     assert result == {
         "mape": pytest.approx(0.1),

@@ -77,8 +77,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             "ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning
         )
         assets = [
-            *build_ingestion_assets(partitions),
-            *build_features_assets(partitions),
+            *build_ingestion_assets(partitions, settings.source),
+            *build_features_assets(partitions, settings.source),
             *build_training_assets(),
             *build_forecasting_assets(partitions),
             *build_monitoring_assets(partitions),

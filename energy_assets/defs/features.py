@@ -9,11 +9,12 @@ from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_CO
 from energy_assets.defs.metadata import frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions, lookback_mapping
 from energy_assets.defs.resources import GreatExpectationsResource
+from energy_assets.sources import SourceSpec
 
 FEATURES_CHECK = "consumption_features_gx_suite"
 
 
-def build_features_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
+def build_features_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=keys.CONSUMPTION_FEATURES,
         partitions_def=partitions.hourly,
@@ -32,7 +33,7 @@ def build_features_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         },
         check_specs=gx_check_specs(FEATURES.name, FEATURES_CHECK, blocking=True),
         description=(
-            "Typed, cleaned rows (datetime_utc, area, consumer_type, energy_consumption in kWh) "
+            "Typed, cleaned rows (datetime_utc, area, segment, energy_consumption in kWh) "
             "plus calendar and Danish holiday features and lag / rolling statistics (1 h, 24 h, "
             "168 h) computed from the week of raw hours before each partition. Blocking checks: "
             "bad data never reaches a forecast."
@@ -45,7 +46,7 @@ def build_features_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         from energy_assets.validation.suites import validate_consumption_features
 
         window = context.partition_time_window
-        history = clean_consumption(raw_consumption)
+        history = clean_consumption(raw_consumption, spec)
         features = build_features(history, window.start, window.end)
         outcome = validate_consumption_features(
             features, expected_hours=(window.start, window.end), validator=gx.validator()

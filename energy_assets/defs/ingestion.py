@@ -1,19 +1,24 @@
-"""`raw_consumption`: the API's records for each UTC hour, all series, columns as the API names them."""
+"""`raw_consumption`: the dataset's records for each UTC hour, all series, columns as the API
+names them (the configured dataset's source spec says which)."""
 
 import dagster as dg
 
-from energy_assets.contracts import RAW, hour_text
+from energy_assets.contracts import hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import PARTITION_COLUMN
 from energy_assets.defs.metadata import frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions
 from energy_assets.defs.resources import EnergiDataResource, GreatExpectationsResource
+from energy_assets.sources import SourceSpec
 
 RAW_CHECK = "raw_consumption_gx_suite"
 
 
-def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
+def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.AssetsDefinition]:
+    RAW = spec.raw
+    series = ", ".join(spec.series_columns)
+
     @dg.asset(
         key=keys.RAW_CONSUMPTION,
         partitions_def=partitions.hourly,
@@ -23,10 +28,10 @@ def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         metadata={PARTITION_COLUMN: RAW.time_column},
         check_specs=gx_check_specs(RAW.name, RAW_CHECK, blocking=False),
         description=(
-            "Hourly consumption records from Energi Data Service (dataset ENERGIDATA_DATASET), "
-            "one partition per UTC hour with every (PriceArea, ConsumerType_DE35) series, columns "
-            "exactly as the API names them. A backfill over any range is one run and a few paged "
-            "requests."
+            f"Hourly consumption records of Energi Data Service's {spec.dataset} "
+            f"(ENERGIDATA_DATASET; {spec.title}), one partition per UTC hour with every "
+            f"({series}) series, columns exactly as the API names them. A backfill over any "
+            "range is one run and a few paged requests."
         ),
     )
     def raw_consumption(
@@ -45,15 +50,15 @@ def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         served = api.fetch_hours(window.start, window.end)
         # Copies equal in every column are dropped (and counted); conflicting ones are kept.
         raw, exact_duplicates = collapse_exact_duplicates(served)
-        absent = missing_hours(raw, window.start, window.end)
+        absent = missing_hours(raw, window.start, window.end, spec.time_utc)
         if absent:
             shown = ", ".join(hour_text(h) for h in absent[:5])
             more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
             raise dg.Failure(
                 description=(
                     f"{energidata.dataset} has no records for {len(absent)} hour(s): {shown}{more}. "
-                    "The source publishes with a delay (about 15 days for DE35); the hour is "
-                    "retried later — nothing was written."
+                    f"The source publishes about {spec.publication_lag_hours // 24} days late; "
+                    "the hour is retried later — nothing was written."
                 ),
                 metadata={
                     "missing_hours": len(absent),
@@ -62,7 +67,7 @@ def build_ingestion_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
                 allow_retries=True,
             )
         outcome = validate_raw_consumption(
-            raw, expected_hours=(window.start, window.end), validator=gx.validator()
+            raw, spec, expected_hours=(window.start, window.end), validator=gx.validator()
         )
         range_run = is_range_run(context)
         metadata = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from energy_assets import contracts
+from energy_assets import contracts, sources
 
-RAW_CONSUMPTION = dg.AssetKey(contracts.RAW.name)
+RAW_CONSUMPTION = dg.AssetKey(sources.RAW_ASSET)
 CONSUMPTION_FEATURES = dg.AssetKey(contracts.FEATURES.name)
 FORECASTING_MODEL = dg.AssetKey(contracts.FORECASTING_MODEL_ASSET)
 FORECASTS = dg.AssetKey(contracts.FORECASTS.name)

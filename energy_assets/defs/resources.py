@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr
 
 if TYPE_CHECKING:
     from energy_assets.ingestion.energidata_api import EnergiDataApi
+    from energy_assets.sources import SourceSpec
     from energy_assets.storage.parquet_store import ParquetStore
     from energy_assets.training.tracking import MlflowSettings
     from energy_assets.validation.gx import FrameValidator
@@ -73,12 +74,19 @@ class EnergiDataResource(dg.ConfigurableResource):
     max_retries: int = Field(default=5, description="retries on timeouts, 429 and 5xx")
     backoff_seconds: float = Field(default=1.0, description="first retry delay; doubles each time")
 
+    @property
+    def spec(self) -> "SourceSpec":
+        """The dataset's source spec (its columns, series, lag)."""
+        from energy_assets.sources import spec_for
+
+        return spec_for(self.dataset)
+
     def api(self) -> "EnergiDataApi":
         from energy_assets.ingestion.energidata_api import EnergiDataApi
 
         return EnergiDataApi(
             self.api_url,
-            self.dataset,
+            self.spec,
             page_size=self.page_size,
             timeout_seconds=self.timeout_seconds,
             max_retries=self.max_retries,

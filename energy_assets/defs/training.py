@@ -79,7 +79,7 @@ def read_training_window(storage: StorageResource, plan: dict[str, Any]) -> Any:
             f"No consumption_features between {hour_text(start)} and {hour_text(end)}: "
             "backfill them first (job ingestion_backfill_job)."
         )
-    return features[CLEAN_COLUMNS].sort_values(["datetime_utc", "area", "consumer_type"])
+    return features[CLEAN_COLUMNS].sort_values(["datetime_utc", "area", "segment"])
 
 
 @contextmanager
@@ -358,7 +358,7 @@ def forecasting_model_metadata(
         "training_window": f"{hour_text(utc(plan['window_start']))} → "
         f"{hour_text(utc(plan['window_end']))}",
         "training_rows": len(consumption),
-        "series": int(consumption[["area", "consumer_type"]].drop_duplicates().shape[0]),
+        "series": int(consumption[["area", "segment"]].drop_duplicates().shape[0]),
         "tuning_workers": len(workers),
         "trials_run": tuned.n_trials_run,
         "trials_per_worker": ", ".join(

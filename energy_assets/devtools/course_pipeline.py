@@ -67,24 +67,34 @@ def build_course_pipeline(lgbm_params: dict | None = None):
 
 
 def to_hierarchical(consumption: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(y, X) in sktime's pd_multiindex_hier mtype: index (area, consumer_type, datetime_utc
+    """(y, X) in sktime's pd_multiindex_hier mtype: index (area, segment, datetime_utc
     as an hourly PeriodIndex); X holds the series' codes as exogenous columns (the course's
     AttachAreaConsumerType, integer-encoded so LightGBM can use them)."""
     frame = consumption.copy()
     frame["datetime_utc"] = (
         pd.DatetimeIndex(frame["datetime_utc"]).tz_convert("UTC").tz_localize(None).to_period("h")
     )
-    frame = frame.set_index(["area", "consumer_type", "datetime_utc"]).sort_index()
+    frame = frame.set_index(["area", "segment", "datetime_utc"]).sort_index()
     y = frame[["energy_consumption"]]
     areas = frame.index.get_level_values("area")
     X = pd.DataFrame(
         {
             "area_exog": pd.Categorical(areas, categories=sorted(set(areas))).codes.astype(float),
-            "consumer_type_exog": frame.index.get_level_values("consumer_type").astype(float),
+            "segment_exog": _segment_codes(frame.index.get_level_values("segment")),
         },
         index=frame.index,
     )
     return y, X
+
+
+def _segment_codes(segments: pd.Index) -> np.ndarray:
+    """The segments as numbers: their value where they are numeric (DE35 codes, as the course
+    used them), else their rank among the distinct segments (the same series give the same
+    codes in fit and predict)."""
+    numbers = pd.to_numeric(pd.Series(segments), errors="coerce")
+    if not numbers.isna().any():
+        return numbers.to_numpy(dtype=float)
+    return pd.Categorical(segments, categories=sorted(set(segments))).codes.astype(float)
 
 
 def _future_exog(y: pd.DataFrame, origin: pd.Period, horizon: int) -> pd.DataFrame:
@@ -98,7 +108,7 @@ def _future_exog(y: pd.DataFrame, origin: pd.Period, horizon: int) -> pd.DataFra
     return pd.DataFrame(
         {
             "area_exog": pd.Categorical(areas, categories=all_areas).codes.astype(float),
-            "consumer_type_exog": index.get_level_values("consumer_type").astype(float),
+            "segment_exog": _segment_codes(index.get_level_values("segment")),
         },
         index=index,
     )
@@ -115,7 +125,7 @@ def course_backtest(
 
     Fits once on data <= cutoff, then for each origin appends the data up to that origin without
     refitting (sktime update(update_params=False)) and predicts fh=1..horizon. Returns
-    (predictions [area, consumer_type, forecast_origin, datetime_utc, horizon_hours,
+    (predictions [area, segment, forecast_origin, datetime_utc, horizon_hours,
     course_predicted], timings {fit_seconds, predict_seconds}).
     """
     from energy_assets.contracts import utc
@@ -143,7 +153,7 @@ def course_backtest(
         X_future = _future_exog(y, origin_p, horizon)
         pred = pipe.predict(fh=list(range(1, horizon + 1)), X=X_future)
         out = pred.reset_index()
-        out.columns = ["area", "consumer_type", "datetime_utc", "course_predicted"]
+        out.columns = ["area", "segment", "datetime_utc", "course_predicted"]
         out["datetime_utc"] = out["datetime_utc"].dt.to_timestamp().dt.tz_localize("UTC")
         out["forecast_origin"] = pd.Timestamp(origin).tz_convert("UTC")
         out["horizon_hours"] = (
@@ -154,7 +164,7 @@ def course_backtest(
     predictions = pd.concat(frames, ignore_index=True)[
         [
             "area",
-            "consumer_type",
+            "segment",
             "forecast_origin",
             "datetime_utc",
             "horizon_hours",

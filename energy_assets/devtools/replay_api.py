@@ -1,5 +1,9 @@
 """A local stand-in for Energi Data Service: serves a CSV/parquet file as `GET /dataset/<name>`.
 
+It serves any dataset with a source spec (`energy_assets.sources`), in that dataset's own columns:
+`--dataset ConsumptionConsumerCategoryHour` serves a file with TimeUTC / TimeDK / RegionName / ...
+and sorts and pages by that dataset's time column.
+
 This is how the platform runs offline, in tests and in demos. It takes the real API's parameters
 (`start`, `end`, `limit`, `offset`, `sort`, `filter`, `columns`, `timezone`) with the real API's
 meaning, answers with the same JSON shape, and can inject faults (failures, bad JSON, slow answers,
@@ -11,7 +15,7 @@ Semantics copied from the real API guide (energidataservice.dk/guides/api-guides
   optional `+`/`-` ISO-8601 duration (`now-P1D`).
 - start/end are Danish local time unless `timezone=UTC` (the default is DK, as in the real API).
 - `limit` defaults to 100; `limit=0` returns all records. `sort` like `HourUTC desc` or several keys
-  separated by commas; the default is `HourUTC desc` (newest first, like the real API).
+  separated by commas; the default is the time column descending (newest first, like the real API).
 - `filter` is JSON: `{"PriceArea":["DK1"],"ConsumerType_DE35":[111,112]}`.
 
 `--as-current` makes an old file look live: every timestamp is shifted by whole weeks (so weekday and
@@ -39,12 +43,12 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import DANISH_TZ, DATASET, InputError, naive_utc
+from energy_assets.contracts import DANISH_TZ, InputError, naive_utc
 from energy_assets.ingestion.files import read_api_frame
 from energy_assets.settings import DEFAULT_PUBLICATION_DELAY_HOURS, Settings
+from energy_assets.sources import DEFAULT_DATASET, SourceSpec, spec_for
 
 DEFAULT_LIMIT = 100
-DEFAULT_SORT = "HourUTC desc"
 _WEEK = pd.Timedelta(weeks=1)
 _DYNAMIC = re.compile(r"^(now|startofday|startofmonth|startofyear)(?:([+-])(P.+))?$", re.IGNORECASE)
 
@@ -54,20 +58,26 @@ class ApiRequestError(ValueError):
 
 
 def shift_to_current(
-    frame: pd.DataFrame, now_utc: pd.Timestamp, publication_delay_hours: float
+    frame: pd.DataFrame,
+    now_utc: pd.Timestamp,
+    publication_delay_hours: float,
+    spec: SourceSpec | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """Shift HourUTC by the fewest whole weeks so the last hour is ≥ now − delay; recompute HourDK.
+    """Shift the UTC time column by the fewest whole weeks so the last hour is ≥ now − delay;
+    recompute the Danish one.
 
     Returns the shifted frame and the number of weeks (may be 0 or negative).
     """
+    spec = spec or spec_for(DEFAULT_DATASET)
+    time_utc, time_local = spec.time_utc, spec.time_local
     newest_published = naive_utc(now_utc) - pd.Timedelta(hours=publication_delay_hours)
-    last = frame["HourUTC"].max()
+    last = frame[time_utc].max()
     weeks = int(np.ceil((newest_published - last) / _WEEK)) if len(frame) else 0
     shifted = frame.copy()
-    shifted["HourUTC"] = shifted["HourUTC"] + weeks * _WEEK
-    if "HourDK" in shifted.columns:
-        shifted["HourDK"] = (
-            shifted["HourUTC"].dt.tz_localize("UTC").dt.tz_convert(DANISH_TZ).dt.tz_localize(None)
+    shifted[time_utc] = shifted[time_utc] + weeks * _WEEK
+    if time_local in shifted.columns:
+        shifted[time_local] = (
+            shifted[time_utc].dt.tz_localize("UTC").dt.tz_convert(DANISH_TZ).dt.tz_localize(None)
         )
     return shifted, weeks
 
@@ -219,11 +229,12 @@ class ReplayStats:
 class _Table:
     """The served data, sorted by time, with its JSON fragments pre-rendered."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
-        order = [c for c in ("HourUTC", "PriceArea", "ConsumerType_DE35") if c in frame.columns]
+    def __init__(self, frame: pd.DataFrame, spec: SourceSpec) -> None:
+        order = [c for c in spec.raw.key if c in frame.columns]
         self.frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
         self.columns = list(self.frame.columns)
-        self.hour_utc = self.frame["HourUTC"].to_numpy("datetime64[ns]")
+        self.time_column = spec.time_utc
+        self.hour_utc = self.frame[spec.time_utc].to_numpy("datetime64[ns]")
         self.fragments = _json_fragments(self.frame)
         self.rows = self._join_rows(self.columns)
 
@@ -249,12 +260,13 @@ class ReplayServer:
         data: pd.DataFrame | str | Path,
         host: str = "127.0.0.1",
         port: int = 0,
-        dataset: str = DATASET,
+        dataset: str = DEFAULT_DATASET,
         as_current: bool = False,
         publication_delay_hours: float = DEFAULT_PUBLICATION_DELAY_HOURS,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.dataset = dataset
+        self.spec = spec_for(dataset)
+        self.dataset = self.spec.dataset
         self.as_current = as_current
         self.publication_delay_hours = publication_delay_hours
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -271,12 +283,12 @@ class ReplayServer:
     # -- data -------------------------------------------------------------------------------
     def set_data(self, data: pd.DataFrame | str | Path) -> None:
         """Replace the served data (takes effect for the next request)."""
-        frame = read_api_frame(data)
+        frame = read_api_frame(data, self.spec)
         if self.as_current:
             frame, self.shift_weeks = shift_to_current(
-                frame, pd.Timestamp(self.clock()), self.publication_delay_hours
+                frame, pd.Timestamp(self.clock()), self.publication_delay_hours, self.spec
             )
-        table = _Table(frame)
+        table = _Table(frame, self.spec)
         with self._table_lock:
             self._table = table
 
@@ -365,8 +377,8 @@ class ReplayServer:
         if filters_text:
             mask &= _filter_mask(table.frame, filters_text)
         indices = np.flatnonzero(mask)
-        sort_text = params.get("sort") or DEFAULT_SORT
-        indices = _sorted_indices(table.frame, indices, sort_text)
+        sort_text = params.get("sort") or f"{table.time_column} desc"
+        indices = _sorted_indices(table.frame, indices, sort_text, table.time_column)
         total = len(indices)
         offset = _int_param(params, "offset", 0)
         limit = _int_param(params, "limit", DEFAULT_LIMIT)
@@ -471,7 +483,9 @@ def _filter_mask(frame: pd.DataFrame, filters_text: str) -> np.ndarray:
     return mask
 
 
-def _sorted_indices(frame: pd.DataFrame, indices: np.ndarray, sort_text: str) -> np.ndarray:
+def _sorted_indices(
+    frame: pd.DataFrame, indices: np.ndarray, sort_text: str, time_column: str
+) -> np.ndarray:
     """Order the selected rows by `sort` ("HourUTC asc, PriceArea desc"); ties keep data order."""
     keys: list[tuple[str, bool]] = []
     for part in sort_text.split(","):
@@ -485,12 +499,12 @@ def _sorted_indices(frame: pd.DataFrame, indices: np.ndarray, sort_text: str) ->
         keys.append((words[0], len(words) == 1 or words[1].lower() == "asc"))
     if not keys or len(indices) == 0:
         return indices
-    # The table is stored sorted by (HourUTC, PriceArea, ConsumerType_DE35): skip the sort then.
-    if keys[0] == ("HourUTC", True) and all(asc for _, asc in keys):
+    # The table is stored sorted by its key (time first): skip the sort then.
+    if keys[0] == (time_column, True) and all(asc for _, asc in keys):
         return indices
-    if [k for k, _ in keys] == ["HourUTC"] and not keys[0][1]:
+    if [k for k, _ in keys] == [time_column] and not keys[0][1]:
         # Newest hour first, series in their usual order within the hour.
-        hours = frame["HourUTC"].to_numpy()[indices]
+        hours = frame[time_column].to_numpy()[indices]
         return indices[np.lexsort((np.arange(len(indices)), -hours.astype(np.int64)))]
     sort_keys = []
     for column, ascending in reversed(keys):
@@ -620,10 +634,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 # -- CLI ------------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
-    parser.add_argument("--data", required=True, help="CSV, CSV.gz or parquet in the API's columns")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="CSV (the API's or the website's ';' convention), CSV.gz or parquet in the "
+        "dataset's own columns",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
-    parser.add_argument("--dataset", default=settings.dataset, help="dataset name in the URL path")
+    parser.add_argument(
+        "--dataset",
+        default=settings.dataset,
+        help="the dataset served (a source spec's name): its name in the URL path and its columns",
+    )
     parser.add_argument(
         "--as-current",
         action="store_true",
@@ -632,8 +655,9 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument(
         "--publication-delay-hours",
         type=float,
-        default=settings.publication_delay_hours,
-        help="with --as-current: hours newer than now − this are not yet published (default 360)",
+        default=None,
+        help="with --as-current: hours newer than now − this are not yet published (default: "
+        "the dataset's publication lag)",
     )
     parser.add_argument("--fail-first", type=int, default=0, help="fail the first N requests")
     parser.add_argument("--fail-status", type=int, default=503, help="status of those failures")
@@ -652,7 +676,11 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
         port=args.port,
         dataset=args.dataset,
         as_current=args.as_current,
-        publication_delay_hours=args.publication_delay_hours,
+        publication_delay_hours=(
+            args.publication_delay_hours
+            if args.publication_delay_hours is not None
+            else spec_for(args.dataset).publication_lag_hours
+        ),
     )
     server.faults.fail_next(args.fail_first, status=args.fail_status)
     server.faults.slow_next(args.slow_first, seconds=args.slow_seconds)
@@ -666,7 +694,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
         ) from None
     # One line on stdout, flushed, so a parent process can read where we listen; details on stderr.
     print(server.url, flush=True)
-    hours = server.data["HourUTC"]
+    hours = server.data[server.spec.time_utc]
     detail = f", shifted {server.shift_weeks} weeks" if args.as_current else ""
     print(
         f"replay-api: {len(hours):,} records of {args.dataset} ({hours.min()} → {hours.max()} UTC"

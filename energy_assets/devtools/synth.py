@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import DANISH_TZ, DE35_CONSUMER_TYPES, PRICE_AREAS, InputError, utc
+from energy_assets.contracts import DANISH_TZ, PRICE_AREAS, InputError, utc
 from energy_assets.features.calendar import calendar_features
 from energy_assets.settings import Settings
+from energy_assets.sources import DE35_CONSUMER_TYPES
 
 FIRST_INVENTED_CODE = 1000
 MIN_KWH, MAX_KWH = 89.0, 1_652_149.0

@@ -18,7 +18,6 @@ from energy_assets.contracts import (
     CLEAN_COLUMNS,
     FEATURE_COLUMNS,
     LAG_HOURS,
-    RAW,
     ROLLING_WINDOWS_HOURS,
     SERIES_KEYS,
     utc,
@@ -26,41 +25,60 @@ from energy_assets.contracts import (
 )
 from energy_assets.features.calendar import calendar_features
 from energy_assets.ingestion.files import ApiFileError, read_api_frame
+from energy_assets.sources import SEGMENT_SEPARATOR, WHOLE_AREA_SEGMENT, SourceSpec
 
 
-def clean_consumption(raw: pd.DataFrame) -> pd.DataFrame:
-    """Typed rows in the CLEAN contract from records in the API's columns.
+def clean_consumption(raw: pd.DataFrame, spec: SourceSpec) -> pd.DataFrame:
+    """Typed rows in the CLEAN contract from records in `spec`'s dataset columns.
 
-    `datetime_utc` comes from HourUTC (never HourDK, which repeats an hour when DST ends);
-    energy_consumption is kWh as float. Rows are sorted by hour then series.
+    `datetime_utc` comes from the UTC time column (never the Danish one, which repeats an hour
+    when DST ends); `area` is the price area (mapped from a region or municipality where the spec
+    says so; a value with no mapping is kept as it is, so the checks name it); `segment` joins the
+    spec's segment columns ("111", "Region Hovedstaden / Privat", "total");
+    `energy_consumption` is kWh as float. Rows are sorted by hour then series.
     """
+    area = raw[spec.area_column].astype(str)
+    if spec.area_of is not None:
+        area = area.map(spec.area_of).fillna(area)
+    if spec.segment_columns:
+        parts = [raw[column].astype(str) for column in spec.segment_columns]
+        segment = parts[0]
+        for part in parts[1:]:
+            segment = segment + SEGMENT_SEPARATOR + part
+    else:
+        segment = pd.Series(WHOLE_AREA_SEGMENT, index=raw.index)
     clean = pd.DataFrame(
         {
-            "datetime_utc": utc_series(raw["HourUTC"]),
-            "area": raw["PriceArea"].astype(str),
-            "consumer_type": pd.to_numeric(raw["ConsumerType_DE35"]).astype("int64"),
-            "energy_consumption": pd.to_numeric(raw["TotalCon"]).astype("float64"),
+            "datetime_utc": utc_series(raw[spec.time_utc]),
+            "area": area.astype(object),
+            "segment": segment.astype(object),
+            "energy_consumption": pd.to_numeric(raw[spec.value_column]).astype("float64")
+            * spec.kwh_per_unit,
         }
     )
     return clean.sort_values(["datetime_utc", *SERIES_KEYS], kind="stable").reset_index(drop=True)
 
 
-def read_consumption_file(path: str | Path) -> pd.DataFrame:
-    """CLEAN rows from a CSV / CSV.gz / parquet file in the API's columns (the backtest's input).
+def read_consumption_file(path: str | Path, spec: SourceSpec) -> pd.DataFrame:
+    """CLEAN rows from a CSV / CSV.gz / parquet file in `spec`'s dataset columns (the backtest's
+    input).
 
     Raises ApiFileError (one line naming the file, the row and the fix) for a file that cannot be
-    read, a missing column, or a time, code or kWh that does not parse. An empty TotalCon is a
+    read, a missing column, or a time, code or value that does not parse. An empty value is a
     missing value (NaN), not an error: the forecaster treats it like a missing hour.
     """
-    # HourDK is not needed: datetime_utc comes from HourUTC.
-    needed = [column for column in RAW.required_names if column != "HourDK"]
-    raw = read_api_frame(path, required=needed)
+    # The Danish time column is not needed: datetime_utc comes from the UTC one.
+    needed = [column for column in spec.raw.required_names if column != spec.time_local]
+    raw = read_api_frame(path, spec, required=needed)
     csv = Path(path).suffix != ".parquet"
-    for column, nullable in (("HourUTC", False), ("ConsumerType_DE35", False), ("TotalCon", True)):
+    checked = [(spec.time_utc, False, False)]
+    checked += [(column, False, True) for column in spec.integer_columns]
+    checked += [(spec.value_column, True, False)]
+    for column, nullable, whole in checked:
         values = raw[column]
-        parsed = values if column == "HourUTC" else pd.to_numeric(values, errors="coerce")
+        parsed = values if column == spec.time_utc else pd.to_numeric(values, errors="coerce")
         bad = (parsed.isna() & (values.notna() | (not nullable))).to_numpy()
-        if column == "ConsumerType_DE35":
+        if whole:
             bad |= parsed.notna().to_numpy() & (parsed % 1 != 0).to_numpy()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
@@ -69,7 +87,9 @@ def read_consumption_file(path: str | Path) -> pd.DataFrame:
                 f"{path}: {column} on {place} is {values.iloc[row]!r} ({int(bad.sum())} such "
                 "row(s)); fix or remove those rows"
             )
-    return clean_consumption(raw)
+    for column in spec.integer_columns:
+        raw[column] = pd.to_numeric(raw[column]).astype("int64")
+    return clean_consumption(raw, spec)
 
 
 def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

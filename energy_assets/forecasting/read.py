@@ -128,10 +128,10 @@ def read_forecasts(
     store: ParquetStore,
     origin: str | pd.Timestamp | None = LATEST,
     area: str | None = None,
-    consumer_type: int | None = None,
+    segment: str | None = None,
 ) -> pd.DataFrame:
     """One origin's FORECASTS rows (the newest with `origin` 'latest' or None), optionally for
-    one area and / or consumer type, sorted by series and horizon."""
+    one area and / or segment, sorted by series and horizon."""
     stamp = parse_origin(origin) if isinstance(origin, str) else origin
     check_reachable(store)
     if stamp is None:
@@ -157,19 +157,19 @@ def read_forecasts(
     selected = frame
     if area is not None:
         selected = selected[selected["area"].astype(str).str.upper() == area.upper()]
-    if consumer_type is not None:
-        selected = selected[selected["consumer_type"].astype("int64") == int(consumer_type)]
+    if segment is not None:
+        selected = selected[selected["segment"].astype(str).str.lower() == str(segment).lower()]
     if selected.empty:
         asked = ", ".join(
             f"{name} {value}"
-            for name, value in (("area", area), ("consumer type", consumer_type))
+            for name, value in (("area", area), ("segment", segment))
             if value is not None
         )
         areas = ", ".join(sorted(frame["area"].astype(str).unique()))
-        types = ", ".join(str(t) for t in sorted(frame["consumer_type"].astype(int).unique()))
+        types = ", ".join(sorted(frame["segment"].astype(str).unique()))
         raise ForecastReadError(
             f"no series with {asked} in the forecast from {hour_text(frame['forecast_origin'].max())}: "
-            f"areas are {areas}; consumer types are {types}"
+            f"areas are {areas}; segments are {types}"
         )
     columns = [c for c in FORECASTS.names if c in selected.columns]
     order = [*SERIES_KEYS, "horizon_hours"]
@@ -199,14 +199,15 @@ def to_json(forecasts: pd.DataFrame) -> str:
 
 
 def forecasts_from_json(text: str) -> pd.DataFrame:
-    """`to_json`'s output back as the FORECASTS frame (tz-aware UTC times, int consumer types)."""
+    """`to_json`'s output back as the FORECASTS frame (tz-aware UTC times, string segments)."""
     frame = pd.DataFrame(json.loads(text))
     for column in TIME_COLUMNS:
         if column in frame:
             frame[column] = pd.to_datetime(frame[column], utc=True)
-    for column in ("consumer_type", "horizon_hours"):
-        if column in frame:
-            frame[column] = frame[column].astype("int64")
+    if "segment" in frame:
+        frame["segment"] = frame["segment"].astype(str)
+    if "horizon_hours" in frame:
+        frame["horizon_hours"] = frame["horizon_hours"].astype("int64")
     for column in ("prediction", "prediction_lower", "prediction_upper"):
         if column in frame:
             frame[column] = frame[column].astype("float64")
@@ -235,7 +236,7 @@ def to_table(forecasts: pd.DataFrame) -> str:
         {
             "hour (UTC)": forecasts["datetime_utc"].dt.strftime("%Y-%m-%d %H:%M"),
             "area": forecasts["area"],
-            "type": forecasts["consumer_type"],
+            "segment": forecasts["segment"],
             "h": forecasts["horizon_hours"],
             "prediction": forecasts["prediction"].map("{:,.1f}".format),
         }

@@ -1,10 +1,12 @@
 """Client for Energi Data Service `GET /dataset/<name>` (or the replay API), no Dagster.
 
-`EnergiDataApi.fetch_hours(start, end)` returns the RAW contract frame for the UTC hours
-[start, end): HourUTC / HourDK (naive datetime64[ns]), PriceArea (str), ConsumerType_DE35 (int64),
-TotalCon (float64 kWh, NaN where the API sent null). It pages with `offset` until `total` is reached
-and returns every record served, duplicates included (`collapse_exact_duplicates` drops copies
-that are equal in every column; rows sharing a key with different values are left for the checks).
+`EnergiDataApi(base_url, spec).fetch_hours(start, end)` returns the dataset's RAW frame (its
+source spec's `raw` table) for the UTC hours [start, end): the two time columns as naive
+datetime64[ns], the series columns (int64 where the spec says the API serves integers, else str),
+the value column as float64 in the dataset's own unit (NaN where the API sent null). It asks for
+only the spec's columns, pages with `offset` until `total` is reached, and returns every record
+served, duplicates included (`collapse_exact_duplicates` drops copies that are equal in every
+column; rows sharing a key with different values are left for the checks).
 
 Error policy:
 - Retried with exponential backoff + jitter (honouring Retry-After): timeouts, connection errors,
@@ -26,7 +28,8 @@ import numpy as np
 import pandas as pd
 import requests
 
-from energy_assets.contracts import DANISH_TZ, RAW, RAW_SORT, hour_range_text, naive_utc, utc
+from energy_assets.contracts import DANISH_TZ, hour_range_text, naive_utc, utc
+from energy_assets.sources import SourceSpec
 
 _MAX_SLEEP_SECONDS = 300.0
 
@@ -41,19 +44,18 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def empty_raw_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "HourUTC": pd.Series(dtype="datetime64[ns]"),
-            "HourDK": pd.Series(dtype="datetime64[ns]"),
-            "PriceArea": pd.Series(dtype=object),
-            "ConsumerType_DE35": pd.Series(dtype=np.int64),
-            "TotalCon": pd.Series(dtype=np.float64),
-        }
-    )
+def empty_raw_frame(spec: SourceSpec) -> pd.DataFrame:
+    columns: dict[str, pd.Series] = {
+        spec.time_utc: pd.Series(dtype="datetime64[ns]"),
+        spec.time_local: pd.Series(dtype="datetime64[ns]"),
+    }
+    for name in spec.series_columns:
+        columns[name] = pd.Series(dtype=np.int64 if name in spec.integer_columns else object)
+    columns[spec.value_column] = pd.Series(dtype=np.float64)
+    return pd.DataFrame(columns)
 
 
-def _parse_times(values: pd.Series, field: str, context: str) -> pd.Series:
+def _parse_times(values: pd.Series, field: str, utc_field: bool, context: str) -> pd.Series:
     if values.isna().any():
         raise EnergiDataError(
             f"{context}: field {field} is null in {int(values.isna().sum())} records"
@@ -69,27 +71,30 @@ def _parse_times(values: pd.Series, field: str, context: str) -> pd.Series:
                 f"{context}: field {field} has unparseable timestamps, e.g. {bad.iloc[0]!r}"
             ) from None
     if parsed.dt.tz is not None:
-        parsed = parsed.dt.tz_convert("UTC" if field == "HourUTC" else DANISH_TZ)
+        parsed = parsed.dt.tz_convert("UTC" if utc_field else DANISH_TZ)
         parsed = parsed.dt.tz_localize(None)
     return parsed.astype("datetime64[ns]")
 
 
-def parse_records(records: list[dict[str, Any]], context: str = "records") -> pd.DataFrame:
-    """API records (list of dicts) → RAW frame, vectorised. Raises EnergiDataError on bad fields.
+def parse_records(
+    records: list[dict[str, Any]], spec: SourceSpec, context: str = "records"
+) -> pd.DataFrame:
+    """API records (list of dicts) → the spec's RAW frame, vectorised. Raises EnergiDataError on
+    bad fields.
 
-    `context` prefixes error messages (dataset and hour range). TotalCon null becomes NaN (the
+    `context` prefixes error messages (dataset and hour range). A null value becomes NaN (the
     checks downstream catch it); every other field must be present and parse.
     """
     if not records:
-        return empty_raw_frame()
+        return empty_raw_frame(spec)
     frame = pd.DataFrame.from_records(records)
-    missing = [c for c in RAW.names if c not in frame.columns]
+    missing = [c for c in spec.raw.names if c not in frame.columns]
     if missing:
         raise EnergiDataError(
             f"{context}: records have no field {', '.join(missing)} "
             f"(fields are {list(frame.columns)}); is this the right dataset?"
         )
-    for column in ("PriceArea", "ConsumerType_DE35"):
+    for column in spec.series_columns:
         absent = frame[column].isna()  # a record without the key shows up as NaN here
         if absent.any():
             raise EnergiDataError(
@@ -97,24 +102,28 @@ def parse_records(records: list[dict[str, Any]], context: str = "records") -> pd
             )
     out = pd.DataFrame(
         {
-            "HourUTC": _parse_times(frame["HourUTC"], "HourUTC", context),
-            "HourDK": _parse_times(frame["HourDK"], "HourDK", context),
-            "PriceArea": frame["PriceArea"].astype(str).astype(object),
+            spec.time_utc: _parse_times(frame[spec.time_utc], spec.time_utc, True, context),
+            spec.time_local: _parse_times(frame[spec.time_local], spec.time_local, False, context),
         }
     )
-    consumer = pd.to_numeric(frame["ConsumerType_DE35"], errors="coerce")
-    if consumer.isna().any() or (consumer % 1 != 0).any():
-        bad = frame["ConsumerType_DE35"][consumer.isna() | (consumer % 1 != 0)].iloc[0]
-        raise EnergiDataError(f"{context}: field ConsumerType_DE35 is not an integer, e.g. {bad!r}")
-    out["ConsumerType_DE35"] = consumer.astype(np.int64)
-    total = frame["TotalCon"]
-    numeric = pd.to_numeric(total, errors="coerce")
-    unparseable = numeric.isna() & total.notna()
+    for column in spec.series_columns:
+        if column not in spec.integer_columns:
+            out[column] = frame[column].astype(str).astype(object)
+            continue
+        codes = pd.to_numeric(frame[column], errors="coerce")
+        if codes.isna().any() or (codes % 1 != 0).any():
+            bad = frame[column][codes.isna() | (codes % 1 != 0)].iloc[0]
+            raise EnergiDataError(f"{context}: field {column} is not an integer, e.g. {bad!r}")
+        out[column] = codes.astype(np.int64)
+    values = frame[spec.value_column]
+    numeric = pd.to_numeric(values, errors="coerce")
+    unparseable = numeric.isna() & values.notna()
     if unparseable.any():
         raise EnergiDataError(
-            f"{context}: field TotalCon is not a number, e.g. {total[unparseable].iloc[0]!r}"
+            f"{context}: field {spec.value_column} is not a number, e.g. "
+            f"{values[unparseable].iloc[0]!r}"
         )
-    out["TotalCon"] = numeric.astype(np.float64)
+    out[spec.value_column] = numeric.astype(np.float64)
     return out
 
 
@@ -132,10 +141,12 @@ def collapse_exact_duplicates(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return raw[~duplicated].reset_index(drop=True), count
 
 
-def missing_hours(raw: pd.DataFrame, start: Any, end: Any) -> list[pd.Timestamp]:
+def missing_hours(
+    raw: pd.DataFrame, start: Any, end: Any, time_column: str = "HourUTC"
+) -> list[pd.Timestamp]:
     """UTC hours in [start, end) with no record at all: not yet published, or lost at the source."""
     expected = pd.date_range(utc(start), utc(end), freq="h", inclusive="left")
-    present = pd.DatetimeIndex(pd.to_datetime(raw["HourUTC"]).unique()).tz_localize("UTC")
+    present = pd.DatetimeIndex(pd.to_datetime(raw[time_column]).unique()).tz_localize("UTC")
     return list(expected.difference(present))
 
 
@@ -148,7 +159,7 @@ class EnergiDataApi:
     def __init__(
         self,
         base_url: str,
-        dataset: str,
+        spec: SourceSpec,
         page_size: int = 100_000,
         timeout_seconds: float = 60.0,
         max_retries: int = 5,
@@ -158,7 +169,8 @@ class EnergiDataApi:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.base_url = base_url.rstrip("/")
-        self.dataset = dataset
+        self.spec = spec
+        self.dataset = spec.dataset
         self.page_size = page_size
         self.timeout_seconds = timeout_seconds
         self.max_retries = max_retries
@@ -173,7 +185,7 @@ class EnergiDataApi:
     def fetch_hours(
         self, start_utc: datetime | str | pd.Timestamp, end_utc: datetime | str | pd.Timestamp
     ) -> pd.DataFrame:
-        """Every record with HourUTC in [start_utc, end_utc), as a RAW frame sorted by the key.
+        """Every record with its UTC hour in [start_utc, end_utc), as the spec's RAW frame.
 
         Naive inputs are UTC. An empty frame means the API has nothing for those hours (not yet
         published); deciding whether that is an error is the caller's job.
@@ -190,7 +202,8 @@ class EnergiDataApi:
                 "start": f"{start:%Y-%m-%dT%H:%M}",
                 "end": f"{end:%Y-%m-%dT%H:%M}",
                 "timezone": "UTC",
-                "sort": RAW_SORT,
+                "sort": self.spec.sort,
+                "columns": ",".join(self.spec.columns),
                 "limit": self.page_size,
                 "offset": offset,
             }
@@ -199,10 +212,10 @@ class EnergiDataApi:
             total = document["total"]
             if not records:
                 break  # total shrank under us, or a server that under-reports: stop, don't loop
-            pages.append(parse_records(records, context=f"{context} (offset {offset})"))
+            pages.append(parse_records(records, self.spec, f"{context} (offset {offset})"))
             offset += len(records)
         if not pages:
-            return empty_raw_frame()
+            return empty_raw_frame(self.spec)
         # Every record as served, duplicates included: deciding what a duplicate means is not
         # the transport's job (collapse_exact_duplicates; conflicting ones fail the checks).
         return pd.concat(pages, ignore_index=True)

@@ -1,5 +1,9 @@
-"""Files in the API's columns (CSV, CSV.gz, parquet): the replay API serves them, the backtest and
-the benchmarks read them. One reader, so a bad file gets the same clear error everywhere.
+"""Files in a dataset's own columns (CSV, CSV.gz, parquet): the replay API serves them, the backtest
+and the benchmarks read them. One reader, so a bad file gets the same clear error everywhere.
+
+CSV comes in two conventions: the API's (`,`-separated, `.` decimals, ISO timestamps) and the
+website's download (`;`-separated, decimal commas, "2017-07-14 08:00"); the reader tells them apart
+by the header line.
 """
 
 from __future__ import annotations
@@ -9,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from energy_assets.contracts import DANISH_TZ, RAW, InputError
+from energy_assets.contracts import DANISH_TZ, InputError
+from energy_assets.sources import SourceSpec
 
 
 class ApiFileError(InputError):
@@ -17,27 +22,30 @@ class ApiFileError(InputError):
 
 
 def read_api_frame(
-    data: pd.DataFrame | str | Path, required: Sequence[str] = (RAW.time_column,)
+    data: pd.DataFrame | str | Path, spec: SourceSpec, required: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """Records in the API's columns from a CSV / CSV.gz / parquet file (or a frame), typed.
+    """Records in `spec`'s dataset columns from a CSV / CSV.gz / parquet file (or a frame), typed.
 
-    HourUTC and HourDK become naive datetime64[ns] (tz-aware values are converted to UTC and
-    Danish time); the rest keep their types. `required` columns must be present. Raises
-    ApiFileError (one line: the file, the row or column, what to do) for a missing or unreadable
-    file, a missing column or a timestamp that does not parse.
+    The spec's UTC and Danish time columns become naive datetime64[ns] (tz-aware values are
+    converted to UTC and Danish time); the rest keep their types. `required` columns (default:
+    the UTC time column) must be present. Raises ApiFileError (one line: the file, the row or
+    column, what to do) for a missing or unreadable file, a missing column or a timestamp that
+    does not parse.
     """
     source = "the frame" if isinstance(data, pd.DataFrame) else str(data)
     if isinstance(data, pd.DataFrame):
         frame = data.copy()
     else:
-        frame = _read_file(Path(data))
+        frame = _read_file(Path(data), spec)
+    required = (spec.time_utc,) if required is None else required
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ApiFileError(
             f"{source} has no {', '.join(missing)} column(s); columns are {list(frame.columns)}. "
-            f"It needs the API's columns ({', '.join(RAW.names)})"
+            f"{spec.dataset} needs its own columns ({', '.join(spec.raw.names)}); is "
+            "--dataset right?"
         )
-    for column, tz in ((RAW.time_column, "UTC"), ("HourDK", DANISH_TZ)):
+    for column, tz in ((spec.time_utc, "UTC"), (spec.time_local, DANISH_TZ)):
         if column in frame.columns:
             values = _parse_times(frame[column], column, source, is_csv=_is_csv(data))
             if getattr(values.dt, "tz", None) is not None:
@@ -50,7 +58,7 @@ def _is_csv(data: pd.DataFrame | str | Path) -> bool:
     return not isinstance(data, pd.DataFrame) and Path(data).suffix != ".parquet"
 
 
-def _read_file(path: Path) -> pd.DataFrame:
+def _read_file(path: Path, spec: SourceSpec) -> pd.DataFrame:
     if not path.is_file():
         what = "a folder, not a file" if path.is_dir() else "no such file"
         raise ApiFileError(f"{path}: {what}; give a CSV, CSV.gz or parquet file")
@@ -58,11 +66,26 @@ def _read_file(path: Path) -> pd.DataFrame:
     try:
         if kind == "parquet":
             return pd.read_parquet(path)
-        return pd.read_csv(path, dtype={"PriceArea": str})
+        text_columns = {
+            name: str for name in spec.series_columns if name not in spec.integer_columns
+        }
+        if _website_download(path):
+            return pd.read_csv(path, sep=";", decimal=",", dtype=text_columns)
+        return pd.read_csv(path, dtype=text_columns)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         # pyarrow / the CSV parser explain in several lines; the first one says enough.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ApiFileError(f"{path}: cannot be read as {kind} ({reason})") from None
+
+
+def _website_download(path: Path) -> bool:
+    """Whether a CSV is the website's download (`;`-separated, decimal commas): by its header."""
+    import gzip
+
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    return header.count(";") > header.count(",")
 
 
 def _parse_times(values: pd.Series, column: str, source: str, is_csv: bool) -> pd.Series:

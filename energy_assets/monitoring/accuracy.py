@@ -26,7 +26,7 @@ JOIN_KEYS = list(CLEAN.key)
 class AccuracyResult:
     """Scores of one batch of forecasts.
 
-    per_series: area, consumer_type, n_points, mape, wape.
+    per_series: area, segment, n_points, mape, wape.
     per_horizon: horizon_hours, n_points, mape, wape.
     overall: mape, wape (NaN when nothing could be scored), n_points (scored forecast points),
         n_expected (forecast points given), coverage (n_points / n_expected, 0.0 when none).
@@ -40,7 +40,7 @@ class AccuracyResult:
 
 
 def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyResult:
-    """Join FORECASTS rows with CLEAN actuals on (datetime_utc, area, consumer_type) and score.
+    """Join FORECASTS rows with CLEAN actuals on (datetime_utc, area, segment) and score.
 
     Forecast points whose hour has no (or a NaN) actual yet are left out of every metric and
     lower `coverage`. A point with a zero actual has no percentage error: the MAPE of any group
@@ -61,7 +61,7 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
     if duplicated.any():
         first = actual_rows.loc[duplicated, JOIN_KEYS].iloc[0].tolist()
         raise ValueError(
-            f"{int(duplicated.sum())} duplicate actual rows per (hour, area, consumer_type), "
+            f"{int(duplicated.sum())} duplicate actual rows per (hour, area, segment), "
             f"e.g. {first}; actuals must be CLEAN (one row per series and hour)"
         )
     scored = keyed_forecasts.merge(actual_rows, on=JOIN_KEYS, how="inner", validate="many_to_one")
@@ -97,7 +97,7 @@ def _typed_keys(frame: pd.DataFrame) -> pd.DataFrame:
         "datetime64[ns, UTC]"
     )
     out["area"] = out["area"].astype(str)
-    out["consumer_type"] = out["consumer_type"].astype("int64")
+    out["segment"] = out["segment"].astype(str)
     return out
 
 

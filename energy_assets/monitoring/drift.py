@@ -1,6 +1,6 @@
 """Data-drift report of recent feature rows against a reference window (Evidently 0.7).
 
-What "drift" means here. Consumption spans 89 ... 1.6M kWh across the 76 (area, consumer_type)
+What "drift" means here. Consumption spans 89 ... 1.6M kWh across the 76 (area, segment)
 series, so the pooled distribution of `energy_consumption` mostly reflects the series mix, which
 never changes (every hour has every series). A real level shift in a few series barely moves it,
 and a day compared with weeks always differs on calendar columns. So by default the report
@@ -16,7 +16,7 @@ compares:
 - every other numeric feature (lags, rolling statistics, relative_to_weekly_mean), as the model
   sees them.
 
-Left out by default: the timestamp, area / consumer_type (constant mix; their presence is the
+Left out by default: the timestamp, area / segment (constant mix; their presence is the
 asset checks' job) and the calendar columns (hour_of_day, day_of_week, day_of_year, is_*): they are
 deterministic functions of the timestamp, so one day against four weeks would always "drift" on
 day_of_week without saying anything about the data. Pass `columns=` to override.
@@ -53,7 +53,7 @@ class DriftResult:
     column_scores: one row per requested column (column, stattest, threshold, score, drifted);
         a column without values on one side is listed as not compared (NaN score) and is not
         counted in drift_share.
-    series_levels: one row per series in `current` (area, consumer_type, level_ratio =
+    series_levels: one row per series in `current` (area, segment, level_ratio =
         median of the current energy over the series' reference median), largest move first:
         which series moved, for metadata and humans; not part of the drift verdict.
     """
@@ -107,7 +107,7 @@ def with_relative_energy(
 ) -> pd.DataFrame:
     """`frame` plus `column` = energy_consumption / series_median of the row's series.
 
-    `series_median` is indexed by (area, consumer_type). A series absent from it (or with a
+    `series_median` is indexed by (area, segment). A series absent from it (or with a
     median of 0) gets NaN, which Evidently treats as missing rather than as a huge value.
     """
     medians = series_median.replace(0.0, np.nan).rename("_series_median")
@@ -124,7 +124,7 @@ def build_drift_report(
 ) -> DriftResult:
     """Compare `current` feature rows with `reference` rows (typically the training window).
 
-    Both frames have the CLEAN columns (datetime_utc, area, consumer_type, energy_consumption)
+    Both frames have the CLEAN columns (datetime_utc, area, segment, energy_consumption)
     plus any numeric feature columns. `columns` picks the compared columns (may include
     `energy_relative`, which is derived here); by default see `default_drift_columns`.
     """

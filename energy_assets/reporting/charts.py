@@ -107,18 +107,18 @@ def _style(axes: Axes, numeric_y: bool = True) -> None:
 # --------------------------------------------------------------------------- forecasts
 
 
-def representative_series(forecasts: pd.DataFrame, count: int = 2) -> list[tuple[str, int, str]]:
-    """(area, consumer_type, why) of the series worth a look: the largest by predicted kWh, then
+def representative_series(forecasts: pd.DataFrame, count: int = 2) -> list[tuple[str, str, str]]:
+    """(area, segment, why) of the series worth a look: the largest by predicted kWh, then
     the widest 80% interval relative to its prediction (then the next largest, up to `count`)."""
     if forecasts.empty:
         return []
     grouped = forecasts.groupby(SERIES_KEYS, observed=True)
     level = grouped["prediction"].mean().sort_values(ascending=False, kind="stable")
-    chosen: list[tuple[str, int, str]] = []
+    chosen: list[tuple[str, str, str]] = []
 
     def add(key: tuple, why: str) -> None:
         if len(chosen) < count and all((a, c) != key for a, c, _ in chosen):
-            chosen.append((str(key[0]), int(key[1]), why))
+            chosen.append((str(key[0]), str(key[1]), why))
 
     add(level.index[0], "largest series")
     if {"prediction_lower", "prediction_upper"} <= set(forecasts.columns):
@@ -150,7 +150,7 @@ def forecast_chart(
     `context_hours` of actuals, one panel per series (default: `representative_series`).
 
     forecasts: FORECASTS rows (any number of origins; the newest is drawn).
-    history: CLEAN rows (datetime_utc, area, consumer_type, energy_consumption) up to the origin.
+    history: CLEAN rows (datetime_utc, area, segment, energy_consumption) up to the origin.
     """
     if forecasts.empty:
         raise ValueError("no forecast rows to draw")
@@ -162,10 +162,10 @@ def forecast_chart(
     recent = history[(times > start) & (times <= utc(origin))]
     figure = _figure()
     panels = figure.subplots(1, len(picked), squeeze=False)[0]
-    for axes, (area, consumer_type, why) in zip(panels, picked, strict=True):
-        path = newest[(newest["area"] == area) & (newest["consumer_type"] == consumer_type)]
+    for axes, (area, segment, why) in zip(panels, picked, strict=True):
+        path = newest[(newest["area"] == area) & (newest["segment"] == segment)]
         path = path.sort_values("datetime_utc")
-        actual = recent[(recent["area"] == area) & (recent["consumer_type"] == consumer_type)]
+        actual = recent[(recent["area"] == area) & (recent["segment"] == segment)]
         actual = actual.sort_values("datetime_utc")
         divisor, unit = _energy_unit(
             [*actual["energy_consumption"], *path.get("prediction_upper", path["prediction"])]
@@ -192,7 +192,7 @@ def forecast_chart(
             hours, path["prediction"] / divisor, color=MODEL_COLOR, linewidth=1.6, label="forecast"
         )
         axes.axvline(_naive([origin])[0], color="#999999", linewidth=0.8, linestyle="--")
-        axes.set_title(f"{area} · {consumer_type}: {why}", fontsize=9)
+        axes.set_title(f"{area} · {segment}: {why}", fontsize=9)
         axes.set_ylabel(f"{unit} per hour", fontsize=8)
         _style(axes)
         _date_axis(axes)
@@ -245,7 +245,7 @@ def backtest_chart(predictions: pd.DataFrame) -> bytes:
     """The backtest at a glance: total consumption over all series (actual, model, seasonal
     naive), and each daily origin's pooled MAPE for the model and both naive baselines.
 
-    predictions: the backtest's points (forecast_origin, datetime_utc, area, consumer_type,
+    predictions: the backtest's points (forecast_origin, datetime_utc, area, segment,
     predicted, actual, seasonal_naive_24, seasonal_naive_168).
     """
     from energy_assets.metrics import pooled_mape

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 _HOUR = pd.Timedelta(hours=1)
 PREDICTION_COLUMNS = [
     "area",
-    "consumer_type",
+    "segment",
     "forecast_origin",
     "datetime_utc",
     "horizon_hours",
@@ -141,13 +141,13 @@ def check_backtest_window(
 def seasonal_naive(
     consumption: pd.DataFrame, points: pd.DataFrame, lag_hours: int | None
 ) -> np.ndarray:
-    """Seasonal-naive value for each row of points (area, consumer_type, forecast_origin,
+    """Seasonal-naive value for each row of points (area, segment, forecast_origin,
     datetime_utc, horizon_hours). lag_hours=None: 24 * ceil(h / 24) (last same-hour value)."""
     h = points["horizon_hours"].to_numpy()
     lag = 24 * np.ceil(h / 24).astype(np.int64) if lag_hours is None else np.full(len(h), lag_hours)
     source = points["datetime_utc"] - pd.to_timedelta(lag, unit="h")
-    values = consumption.set_index(["area", "consumer_type", "datetime_utc"])["energy_consumption"]
-    key = pd.MultiIndex.from_arrays([points["area"], points["consumer_type"], source])
+    values = consumption.set_index(["area", "segment", "datetime_utc"])["energy_consumption"]
+    key = pd.MultiIndex.from_arrays([points["area"], points["segment"], source])
     out = values.reindex(key).to_numpy(dtype="float64")
     # Only values observed at the origin are allowed (lag-168 with h > 168 would peek).
     out[(source > points["forecast_origin"]).to_numpy()] = np.nan
@@ -190,8 +190,8 @@ def backtest(
     predict_seconds = time.perf_counter() - started
     actual = consumption.rename(columns={"energy_consumption": "actual"})
     points = forecasts.rename(columns={"prediction": "predicted"}).merge(
-        actual[["area", "consumer_type", "datetime_utc", "actual"]],
-        on=["area", "consumer_type", "datetime_utc"],
+        actual[["area", "segment", "datetime_utc", "actual"]],
+        on=["area", "segment", "datetime_utc"],
         how="inner",
     )
     if len(points) == 0:

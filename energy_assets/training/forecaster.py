@@ -1,4 +1,4 @@
-"""One global LightGBM that forecasts the next 24 hours of every (area, consumer_type) series.
+"""One global LightGBM that forecasts the next 24 hours of every (area, segment) series.
 
 How it forecasts (why each choice, with the measurements: docs/decisions/0001-forecaster.md):
 
@@ -12,7 +12,7 @@ How it forecasts (why each choice, with the measurements: docs/decisions/0001-fo
   before the target (never after the origin); same-hour profiles over the last 7 days and over
   the last 14 days of the target's kind (working vs off day); reference-day shapes and anchors;
   rolling mean 168 h / std 24 h at the origin; holiday / off-day flags of the lag reference days;
-  horizon; log(level); area and consumer_type as categoricals.
+  horizon; log(level); area and segment as categoricals.
 * shape blend: each 24-hour path is averaged geometrically with last week's same hours rescaled
   to the trees' daily level; the weight is chosen in fit() on a holdout of the last 7 days
   (`shape_blend="auto"`), so data where the trees already get the shape right keeps weight 0.
@@ -20,7 +20,7 @@ How it forecasts (why each choice, with the measurements: docs/decisions/0001-fo
   quantiles of log residuals, the mean of the in-sample and the holdout residuals' quantiles.
 
 Bad input policy (tested in energy_assets_tests/training/test_forecaster.py):
-* duplicate (datetime_utc, area, consumer_type) rows -> ValueError naming the series and hour.
+* duplicate (datetime_utc, area, segment) rows -> ValueError naming the series and hour.
 * missing hours / NaN values: each series is put on the full hourly grid and gaps of at most
   MAX_FILL_HOURS are forward-filled. A longer gap inside the 8 days that a forecast reads
   (origin - 191 h ... origin) -> ValueError naming the series and the first missing hour. Longer
@@ -137,11 +137,11 @@ class _Grid:
         times = times.tz_convert("UTC")
         # Factorise the two key columns separately: a MultiIndex of tuples costs ~1 s per million.
         area_codes, areas = pd.factorize(consumption["area"].astype(str), sort=True)
-        type_codes, types = pd.factorize(consumption["consumer_type"].astype("int64"), sort=True)
+        type_codes, types = pd.factorize(consumption["segment"].astype(str), sort=True)
         pair, codes = np.unique(
             area_codes.astype(np.int64) * len(types) + type_codes, return_inverse=True
         )
-        self.series = [(str(areas[k // len(types)]), int(types[k % len(types)])) for k in pair]
+        self.series = [(str(areas[k // len(types)]), str(types[k % len(types)])) for k in pair]
         self.start = times.min()
         self.end = times.max()
         t_idx = np.asarray((times - self.start) // _HOUR, dtype=np.int64)
@@ -152,7 +152,7 @@ class _Grid:
             s, t = divmod(int(np.argmax(counts > 1)), n_hours)
             raise ValueError(
                 f"duplicate rows for series {self.series[s]} at {self.start + t * _HOUR}; "
-                "the CLEAN contract is one row per (datetime_utc, area, consumer_type)"
+                "the CLEAN contract is one row per (datetime_utc, area, segment)"
             )
         values = np.full((n_series, n_hours), np.nan)
         values[codes, t_idx] = consumption["energy_consumption"].to_numpy(dtype="float64")
@@ -361,11 +361,11 @@ class GlobalLGBMForecaster:
         self.num_threads = int(num_threads)
         self.booster: lgb.Booster | None = None
         self.feature_names: list[str] = []
-        self.series: list[tuple[str, int]] = []
+        self.series: list[tuple[str, str]] = []
         self.training_start: pd.Timestamp | None = None
         self.training_end: pd.Timestamp | None = None
         self.areas: list[str] = []
-        self.consumer_types: list[int] = []
+        self.segments: list[str] = []
         self.interval_quantiles: dict[str, list[float]] = {}
         self.shape_blend = 0.0  # the weight predict() uses (resolved from params in fit())
         self.shape_blend_holdout: dict[str, float] = {}  # holdout MAPE per candidate weight
@@ -386,18 +386,18 @@ class GlobalLGBMForecaster:
     def _frame(self, features: dict, grid: _Grid, s: np.ndarray) -> pd.DataFrame:
         frame = pd.DataFrame(features)
         areas = np.array([a for a, _ in grid.series], dtype=object)[s]
-        types = np.array([c for _, c in grid.series], dtype=np.int64)[s]
+        types = np.array([c for _, c in grid.series], dtype=object)[s]
         frame["area"] = pd.Categorical(areas, categories=self.areas)
-        frame["consumer_type"] = pd.Categorical(types, categories=self.consumer_types)
+        frame["segment"] = pd.Categorical(types, categories=self.segments)
         return frame
 
     def fit(self, consumption: pd.DataFrame) -> GlobalLGBMForecaster:
-        """Train on a CLEAN frame (datetime_utc UTC, area, consumer_type, energy_consumption)."""
+        """Train on a CLEAN frame (datetime_utc UTC, area, segment, energy_consumption)."""
         started = time.perf_counter()
         grid = _Grid(consumption)
-        self.series = [(str(a), int(c)) for a, c in grid.series]
+        self.series = [(str(a), str(c)) for a, c in grid.series]
         self.areas = sorted({a for a, _ in self.series})
-        self.consumer_types = sorted({c for _, c in self.series})
+        self.segments = sorted({c for _, c in self.series})
         self.training_start, self.training_end = grid.start, grid.end
         H = self.horizon_hours
         # Every (series, origin, horizon) whose target is observed; origins need 24 h of level.
@@ -439,7 +439,7 @@ class GlobalLGBMForecaster:
             X,
             target,
             weight=weight,
-            categorical_feature=["area", "consumer_type"],
+            categorical_feature=["area", "segment"],
             free_raw_data=True,
         )
         self.booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
@@ -492,7 +492,7 @@ class GlobalLGBMForecaster:
             pick = rng.choice(len(grid.series), SHAPE_BLEND_MAX_SERIES, replace=False)
             sample = pd.MultiIndex.from_tuples([grid.series[i] for i in pick])
             keys = pd.MultiIndex.from_arrays(
-                [consumption["area"].astype(str), consumption["consumer_type"].astype("int64")]
+                [consumption["area"].astype(str), consumption["segment"].astype(str)]
             )
             scored_rows = consumption[keys.isin(sample)]
         else:
@@ -567,12 +567,12 @@ class GlobalLGBMForecaster:
         lower = prediction * np.exp(q[h - 1, 0])
         upper = prediction * np.exp(q[h - 1, 1])
         areas = np.array([a for a, _ in grid.series], dtype=object)[s]
-        types = np.array([c for _, c in grid.series], dtype=np.int64)[s]
+        types = np.array([c for _, c in grid.series], dtype=object)[s]
         origin_times = grid.start + pd.to_timedelta(o, unit="h")
         out = pd.DataFrame(
             {
                 "area": areas.astype(str),
-                "consumer_type": types,
+                "segment": types,
                 "forecast_origin": origin_times,
                 "datetime_utc": origin_times + pd.to_timedelta(h, unit="h"),
                 "horizon_hours": h.astype(np.int64),
@@ -655,7 +655,7 @@ class GlobalLGBMForecaster:
             "feature_names": self.feature_names,
             "series": [[a, c] for a, c in self.series],
             "areas": self.areas,
-            "consumer_types": self.consumer_types,
+            "segments": self.segments,
             "training_start": self.training_start.isoformat()
             if self.training_start is not None
             else None,
@@ -699,9 +699,9 @@ class GlobalLGBMForecaster:
             num_threads=meta["num_threads"],
         )
         model.feature_names = meta["feature_names"]
-        model.series = [(str(a), int(c)) for a, c in meta["series"]]
+        model.series = [(str(a), str(c)) for a, c in meta["series"]]
         model.areas = meta["areas"]
-        model.consumer_types = [int(c) for c in meta["consumer_types"]]
+        model.segments = [str(c) for c in meta.get("segments", meta.get("consumer_types", []))]
         model.training_start = pd.Timestamp(meta["training_start"])
         model.training_end = pd.Timestamp(meta["training_end"])
         model.interval_quantiles = meta["interval_quantiles"]

@@ -17,7 +17,7 @@ def clean_history(frame: pd.DataFrame) -> pd.DataFrame:
     history = frame[CLEAN_COLUMNS].copy()
     history["datetime_utc"] = utc_series(history["datetime_utc"])
     history["area"] = history["area"].astype(str)
-    history["consumer_type"] = history["consumer_type"].astype("int64")
+    history["segment"] = history["segment"].astype(str)
     history["energy_consumption"] = history["energy_consumption"].astype("float64")
     return history
 
@@ -25,7 +25,7 @@ def clean_history(frame: pd.DataFrame) -> pd.DataFrame:
 class ForecasterPyfunc(PythonModel):
     """pyfunc face of GlobalLGBMForecaster.
 
-    model_input: CLEAN history (datetime_utc, area, consumer_type, energy_consumption).
+    model_input: CLEAN history (datetime_utc, area, segment, energy_consumption).
     params: optional `origin` (ISO hour, UTC) = forecast from that hour; default the last hour
     of the history. Alternatively a `forecast_origin` column in the input lists the origins.
     Returns the forecaster's FORECASTS frame for the origin(s).

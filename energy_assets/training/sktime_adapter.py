@@ -1,7 +1,7 @@
 """sktime face of GlobalLGBMForecaster, so sktime's splitters, `evaluate`, metrics and baselines
 (NaiveForecaster) run on the same model.
 
-y: pd.DataFrame, sktime's "pd_multiindex_hier" mtype, index (area, consumer_type, time) with the
+y: pd.DataFrame, sktime's "pd_multiindex_hier" mtype, index (area, segment, time) with the
 time level an hourly PeriodIndex or DatetimeIndex (naive = UTC, or tz-aware), one column of kWh.
 fh: relative (1..24) or absolute; every step must lie within horizon_hours of the cutoff.
 The adapter only converts frames; all modelling lives in GlobalLGBMForecaster.
@@ -56,13 +56,13 @@ class SktimeGlobalForecaster(BaseForecaster):
     def _clean(self, y: pd.DataFrame) -> pd.DataFrame:
         if y.index.nlevels != 3:
             raise ValueError(
-                f"y needs a 3-level index (area, consumer_type, time); got {y.index.nlevels} levels"
+                f"y needs a 3-level index (area, segment, time); got {y.index.nlevels} levels"
             )
         return pd.DataFrame(
             {
                 "datetime_utc": _to_utc(y.index.get_level_values(-1)),
                 "area": y.index.get_level_values(0).astype(str),
-                "consumer_type": np.asarray(y.index.get_level_values(1), dtype=np.int64),
+                "segment": y.index.get_level_values(1).astype(str),
                 "energy_consumption": y.iloc[:, 0].to_numpy(dtype="float64"),
             }
         )
@@ -86,7 +86,7 @@ class SktimeGlobalForecaster(BaseForecaster):
         index = pd.MultiIndex.from_arrays(
             [
                 forecast["area"].to_numpy(),
-                forecast["consumer_type"].to_numpy(),
+                forecast["segment"].to_numpy(),
                 _from_utc(pd.DatetimeIndex(forecast["datetime_utc"]), time_like),
             ],
             names=self._y.index.names,

@@ -14,7 +14,7 @@ marker column to be non-null: a failure lists the missing (hour, area, consumer 
 
 `expected_hours` may be None (every hour between the frame's first and last), a `(start, end)`
 tuple (half-open UTC window, e.g. a Dagster partition time window), or any other sequence /
-DatetimeIndex of hours. `expected_series` is a collection of (area, consumer_type) pairs;
+DatetimeIndex of hours. `expected_series` is a collection of (area, segment) pairs;
 None means every series seen in the frame.
 """
 
@@ -27,17 +27,15 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.contracts import (
-    DE35_CONSUMER_TYPES,
     FEATURES,
     FORECAST_HORIZON_HOURS,
     FORECASTS,
-    PRICE_AREAS,
-    RAW,
     Column,
     Table,
     naive_utc,
     naive_utc_series,
 )
+from energy_assets.sources import SourceSpec
 from energy_assets.validation.gx import ExpectationOutcome, FrameValidator, ValidationOutcome
 
 PRESENT = "series_present"
@@ -125,21 +123,19 @@ def expected_hour_index(expected_hours: Any, observed: pd.Series) -> pd.Datetime
     return pd.DatetimeIndex([naive_utc(t) for t in expected_hours]).astype("datetime64[ns]")
 
 
-def _series_frame(
-    expected_series: Iterable[tuple[str, int]] | None, keys: pd.DataFrame
-) -> pd.DataFrame:
+def _series_frame(expected_series: Any, keys: pd.DataFrame, table: Table) -> pd.DataFrame:
+    columns = list(table.series_columns)
     if expected_series is None:
-        # Series seen in the frame; unknown areas / codes are reported by their own expectation
-        # rather than as "missing" in every other hour.
-        series = keys[["area", "consumer_type"]].drop_duplicates()
-        series = series[
-            series["area"].isin(PRICE_AREAS) & series["consumer_type"].isin(DE35_CONSUMER_TYPES)
-        ]
+        # Series seen in the frame; values a column does not allow (an unknown area) are
+        # reported by their own expectation rather than as "missing" in every other hour.
+        series = keys[columns].drop_duplicates()
+        for name in columns:
+            allowed = table.column(name).allowed
+            if allowed is not None:
+                series = series[series[name].isin([str(value) for value in allowed])]
     else:
-        series = pd.DataFrame(list(expected_series), columns=["area", "consumer_type"])
-    series = series.astype({"area": str})
-    series["consumer_type"] = pd.to_numeric(series["consumer_type"], errors="coerce")
-    return series.dropna().astype({"consumer_type": "int64"}).reset_index(drop=True)
+        series = pd.DataFrame([tuple(s) for s in expected_series], columns=columns)
+    return series.astype(str).reset_index(drop=True)
 
 
 def _completeness(
@@ -166,27 +162,25 @@ def _merge(
 
 
 def _series_keys(table: Table, df: pd.DataFrame, time_column: str) -> pd.DataFrame:
-    """(time as naive UTC, area, consumer_type) of every row whose key parses."""
-    area, consumer_type = table.series_columns
-    keys = pd.DataFrame(
-        {
-            time_column: naive_utc_series(df[table.time_column]),
-            "area": df[area].astype(str),
-            "consumer_type": pd.to_numeric(df[consumer_type], errors="coerce"),
-        }
-    ).dropna()
-    return keys.astype({"consumer_type": "int64"})
+    """(time as naive UTC, the series columns as strings) of every row whose key is present."""
+    keys = pd.DataFrame({time_column: naive_utc_series(df[table.time_column])})
+    for name in table.series_columns:
+        keys[name] = df[name].to_numpy()
+    keys = keys.dropna()
+    return keys.astype({name: str for name in table.series_columns})
 
 
 def _hourly_table(
     df: pd.DataFrame,
     table: Table,
     expected_hours: Any,
-    expected_series: Iterable[tuple[str, int]] | None,
+    expected_series: Any,
     validator: FrameValidator | None,
+    complete: bool = True,
 ) -> ValidationOutcome:
-    """A table with one row per (hour, series): the contract, every expected series in every
-    expected hour, and no hour outside the expected ones."""
+    """A table with one row per (hour, series): the contract, no hour outside the expected ones,
+    every expected hour present, and (`complete`) every expected series in every expected
+    hour."""
     validator = validator or FrameValidator()
     expectations, dtypes = contract_expectations(df, table)
     key = list(table.key)
@@ -197,17 +191,16 @@ def _hourly_table(
         return _merge(main, extra=dtypes)
     keys = _series_keys(table, df, "hour_utc")
     hour_index = expected_hour_index(expected_hours, keys["hour_utc"])
-    series = _series_frame(expected_series, keys)
-    grid = pd.DataFrame(
-        {
-            "hour_utc": np.repeat(hour_index.to_numpy(), len(series)),
-            "area": np.tile(series["area"].to_numpy(), len(hour_index)),
-            "consumer_type": np.tile(series["consumer_type"].to_numpy(), len(hour_index)),
-        }
-    )
-    completeness = _completeness(
-        validator, keys, grid, ["hour_utc", "area", "consumer_type"], table.name
-    )
+    series_columns = list(table.series_columns)
+    if complete:
+        series = _series_frame(expected_series, keys, table)
+    else:  # every hour must still be there, with at least one series
+        series_columns = series_columns[:0]
+        series = pd.DataFrame(index=range(1))
+    grid = pd.DataFrame({"hour_utc": np.repeat(hour_index.to_numpy(), len(series))})
+    for name in series_columns:
+        grid[name] = np.tile(series[name].to_numpy(), len(hour_index))
+    completeness = _completeness(validator, keys, grid, ["hour_utc", *series_columns], table.name)
     if len(hour_index):
         low, high = hour_index.min(), hour_index.max()
         if isinstance(df[table.time_column].dtype, pd.DatetimeTZDtype):
@@ -223,14 +216,16 @@ def _hourly_table(
 
 def validate_raw_consumption(
     df: pd.DataFrame,
+    spec: SourceSpec,
     expected_hours: Any = None,
     expected_series: Any = None,
     validator: FrameValidator | None = None,
 ) -> ValidationOutcome:
-    """RAW contract: API columns and types, allowed areas / DE35 codes, non-null non-negative
-    TotalCon, one row per (HourUTC, PriceArea, ConsumerType_DE35), every expected series for
-    every expected hour, and no hour outside the expected ones."""
-    return _hourly_table(df, RAW, expected_hours, expected_series, validator)
+    """The spec's RAW contract: the dataset's columns and types, known areas (or the regions /
+    municipalities that map to one), a non-null non-negative value, one row per (hour, series
+    columns), every expected series for every expected hour, and no hour outside the expected
+    ones."""
+    return _hourly_table(df, spec.raw, expected_hours, expected_series, validator)
 
 
 def validate_consumption_features(
@@ -240,10 +235,11 @@ def validate_consumption_features(
     validator: FrameValidator | None = None,
 ) -> ValidationOutcome:
     """FEATURES contract: the CLEAN columns strictly (types, allowed values, non-null,
-    non-negative, unique per (datetime_utc, area, consumer_type), complete grid), plus every
-    other column present as a feature: numeric, finite (NaN allowed where the history is too
-    short for a lag), calendar features non-null and in range."""
-    return _hourly_table(df, FEATURES, expected_hours, expected_series, validator)
+    non-negative, unique per (datetime_utc, area, segment), every expected hour present), plus
+    every other column present as a feature: numeric, finite (NaN allowed where the history is
+    too short for a lag), calendar features non-null and in range. Which series are present is
+    `series_changes`' concern: a series that comes or goes never blocks the others."""
+    return _hourly_table(df, FEATURES, expected_hours, expected_series, validator, complete=False)
 
 
 def validate_forecasts(
@@ -253,7 +249,7 @@ def validate_forecasts(
     validator: FrameValidator | None = None,
 ) -> ValidationOutcome:
     """FORECASTS contract: columns and types, allowed areas / codes, unique per
-    (forecast_origin, area, consumer_type, horizon_hours), exactly horizons 1..horizon_hours for
+    (forecast_origin, area, segment, horizon_hours), exactly horizons 1..horizon_hours for
     every expected series and origin, datetime_utc = origin + horizon, predictions non-null,
     finite and non-negative, lower <= prediction <= upper where intervals exist, and a
     non-empty model_version."""
@@ -291,7 +287,7 @@ def validate_forecasts(
     keys = _series_keys(table, df, "forecast_origin")
     keys["horizon_hours"] = pd.to_numeric(df["horizon_hours"], errors="coerce")
     keys = keys.dropna().astype({"horizon_hours": "int64"})
-    series = _series_frame(expected_series, keys)
+    series = _series_frame(expected_series, keys, table)
     origins = keys["forecast_origin"].drop_duplicates().to_numpy()
     horizons = np.arange(1, horizon_hours + 1)
     n_series, n_origins = len(series), len(origins)
@@ -299,9 +295,7 @@ def validate_forecasts(
         {
             "forecast_origin": np.repeat(origins, n_series * horizon_hours),
             "area": np.tile(np.repeat(series["area"].to_numpy(), horizon_hours), n_origins),
-            "consumer_type": np.tile(
-                np.repeat(series["consumer_type"].to_numpy(), horizon_hours), n_origins
-            ),
+            "segment": np.tile(np.repeat(series["segment"].to_numpy(), horizon_hours), n_origins),
             "horizon_hours": np.tile(horizons, n_origins * n_series),
         }
     )

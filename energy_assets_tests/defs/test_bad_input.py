@@ -95,7 +95,7 @@ def test_duplicates_reach_raw_as_published_and_conflicting_ones_block_features(g
         feature_check = checks["consumption_features_gx_suite"]
         assert not feature_check.passed and feature_check.severity == AssetCheckSeverity.ERROR
         summary = feature_check.metadata["summary"].value
-        assert "area=DK1, consumer_type=111" in summary
+        assert "area=DK1, segment="111"" in summary
         assert "energy_consumption=999999999.0 and energy_consumption=91391.0" in summary
         with pytest.raises(MissingPartitionsError):
             store.read_many(FEATURES.name, ["2023-01-10-11:00", "2023-01-10-12:00"])
@@ -103,7 +103,7 @@ def test_duplicates_reach_raw_as_published_and_conflicting_ones_block_features(g
         # The next hour builds: the conflicting key is treated as missing, never as either value.
         assert run_range(defs, instance, "2023-01-10-13:00", "2023-01-10-13:00").success
         features = store.read(FEATURES.name, "2023-01-10-13:00")
-        bad_series = (features["area"] == "DK1") & (features["consumer_type"] == 111)
+        bad_series = (features["area"] == "DK1") & (features["segment"] == "111")
         assert features.loc[bad_series, "lag_1h"].isna().all()
         assert features.loc[~bad_series, "lag_1h"].notna().all()
 
@@ -126,7 +126,7 @@ def test_a_blocked_value_never_reaches_later_lags_rolling_stats_or_drift_inputs(
 
     def dk1_111(hour: pd.Timestamp) -> pd.Series:
         frame = store.read(FEATURES.name, hour.strftime("%Y-%m-%d-%H:%M"))
-        return frame[(frame["area"] == "DK1") & (frame["consumer_type"] == 111)].iloc[0]
+        return frame[(frame["area"] == "DK1") & (frame["segment"] == "111")].iloc[0]
 
     # ...with the bad hour's value treated as missing: no lag, and not in any rolling window.
     assert np.isnan(dk1_111(BAD_HOUR + 24 * HOUR)["lag_24h"])

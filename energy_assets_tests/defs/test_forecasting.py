@@ -37,7 +37,7 @@ def test_a_range_of_origins_loads_one_window_ending_at_the_last_origin():
 def test_origins_missing_series_are_named():
     hours = pd.date_range("2023-01-10 00:00", periods=3, freq="h", tz="UTC")
     rows = [
-        {"datetime_utc": h, "area": area, "consumer_type": 111, "energy_consumption": 1.0}
+        {"datetime_utc": h, "area": area, "segment": 111, "energy_consumption": 1.0}
         for h in hours
         for area in ("DK1", "DK2")
     ]

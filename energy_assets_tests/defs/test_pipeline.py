@@ -180,7 +180,7 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         capsys.readouterr()
         assert main(["forecasts", "--origin", "2023-01-16T05:00Z", "--format", "json"]) == 0
         from_cli = forecasts_from_json(capsys.readouterr().out)
-        order = ["area", "consumer_type", "horizon_hours"]
+        order = ["area", "segment", "horizon_hours"]
         pd.testing.assert_frame_equal(
             from_cli, forecast.sort_values(order).reset_index(drop=True), check_exact=True
         )

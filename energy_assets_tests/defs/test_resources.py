@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from energy_assets.contracts import DATASET
 from energy_assets.defs import build_definitions, build_resources
 from energy_assets.settings import Settings
+from energy_assets.sources import DEFAULT_DATASET as DATASET
 
 
 def test_resource_builds_a_client_from_the_environment(replay_server, shared_slice, monkeypatch):

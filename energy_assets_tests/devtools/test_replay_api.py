@@ -15,6 +15,7 @@ import requests
 from energy_assets.devtools.replay_api import ReplayServer, shift_to_current
 from energy_assets.devtools.synth import synthesize
 from energy_assets.ingestion.files import read_api_frame
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets_tests.helpers import stop_process
 
 DATASET = "ConsumptionDE35Hour"
@@ -25,7 +26,7 @@ def get(server: ReplayServer, **params) -> requests.Response:
 
 
 def records_frame(response: requests.Response) -> pd.DataFrame:
-    return read_api_frame(pd.DataFrame(response.json()["records"]))
+    return read_api_frame(pd.DataFrame(response.json()["records"]), DE35)
 
 
 def test_serves_the_shared_file_with_the_real_api_defaults(replay_server, shared_slice_path):

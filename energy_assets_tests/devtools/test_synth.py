@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from energy_assets.devtools import synth
 from energy_assets.devtools.synth import DE35_CONSUMER_TYPES, FIRST_INVENTED_CODE, synthesize
 from energy_assets.ingestion.files import read_api_frame
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def _series(frame: pd.DataFrame, area: str, code: int) -> pd.Series:
     return one.set_index("HourDK")["TotalCon"]
 
 
-def test_patterns_differ_by_consumer_type(year):
+def test_patterns_differ_by_segment(year):
     household, industry, services = (_series(year, "DK1", c) for c in (111, 330, 431))
     hour = household.index.hour
     assert household[hour == 18].mean() > 1.3 * household[hour == 3].mean()  # evening peak
@@ -123,7 +124,7 @@ def test_cli_writes_each_format_readable_as_api_data(tmp_path, name):
     out = tmp_path / name
     assert synth.main(["--series", "5", "--start", "2023-10-28", "--end", "2023-10-30",
                        "--out", str(out), "--seed", "4"]) == 0  # fmt: skip
-    back = read_api_frame(out)
+    back = read_api_frame(out, DE35)
     expected = synthesize(5, "2023-10-28", "2023-10-30", seed=4)
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
     if name != "data.parquet":

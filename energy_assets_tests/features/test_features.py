@@ -11,15 +11,16 @@ from hypothesis import strategies as st
 from energy_assets.contracts import CLEAN_COLUMNS, FEATURE_COLUMNS
 from energy_assets.features.calendar import calendar_features, is_danish_holiday
 from energy_assets.features.engineering import build_features, clean_consumption
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 
 
-def clean_series(values, start="2023-01-01 00:00", area="DK1", consumer_type=111) -> pd.DataFrame:
+def clean_series(values, start="2023-01-01 00:00", area="DK1", segment=111) -> pd.DataFrame:
     hours = pd.date_range(start, periods=len(values), freq="h", tz="UTC")
     return pd.DataFrame(
         {
             "datetime_utc": hours,
             "area": area,
-            "consumer_type": consumer_type,
+            "segment": segment,
             "energy_consumption": np.asarray(values, dtype=float),
         }
     )
@@ -36,12 +37,12 @@ def test_clean_uses_utc_hours_even_when_danish_time_repeats(shared_slice):
             "TotalCon": [10, 12],
         }
     )
-    clean = clean_consumption(raw)
+    clean = clean_consumption(raw, DE35)
     assert list(clean.columns) == CLEAN_COLUMNS
     assert clean["datetime_utc"].is_unique
     assert str(clean["datetime_utc"].dt.tz) == "UTC"
     assert clean["energy_consumption"].dtype == np.float64
-    assert len(clean_consumption(shared_slice)) == len(shared_slice)
+    assert len(clean_consumption(shared_slice, DE35)) == len(shared_slice)
 
 
 def test_lags_are_taken_by_timestamp_so_a_missing_hour_gives_nan_not_a_shifted_value():
@@ -76,7 +77,7 @@ def test_first_week_has_nan_windows_rather_than_made_up_ones():
 
 
 def test_features_of_the_real_slice_are_complete_after_the_first_week(shared_slice):
-    clean = clean_consumption(shared_slice)
+    clean = clean_consumption(shared_slice, DE35)
     start = pd.Timestamp("2023-01-01", tz="UTC")
     features = build_features(clean, start, start + pd.Timedelta(days=2))
     assert list(features.columns) == CLEAN_COLUMNS + FEATURE_COLUMNS
@@ -114,7 +115,7 @@ def _corrupt(history: pd.DataFrame, kind: str) -> pd.DataFrame:
         extra = history[at].assign(energy_consumption=999_999_999.0)
         return pd.concat([history, extra], ignore_index=True)
     if kind == "unknown_code":  # the row exists, for a code outside DE35
-        history.loc[at, "consumer_type"] = 555
+        history.loc[at, "segment"] = 555
         return history
     history.loc[at, "energy_consumption"] = {"negative": -5000.0, "nan": np.nan, "inf": np.inf}[
         kind

@@ -24,20 +24,20 @@ from energy_assets.forecasting.read import (
 )
 from energy_assets.storage.parquet_store import ParquetStore
 
-SERIES = [("DK1", 111), ("DK1", 999), ("DK2", 122)]
+SERIES = [("DK1", "111"), ("DK1", "999"), ("DK2", "122")]
 
 
 def _forecast(origin: pd.Timestamp) -> pd.DataFrame:
     """A FORECASTS frame as the asset writes it, with awkward floats (no round decimals)."""
     rng = np.random.default_rng(int(origin.hour))
     rows = []
-    for area, consumer_type in SERIES:
+    for area, segment in SERIES:
         for h in range(1, 25):
             prediction = float(rng.uniform(50, 2e6)) / 3
             rows.append(
                 {
                     "area": area,
-                    "consumer_type": consumer_type,
+                    "segment": segment,
                     "forecast_origin": origin,
                     "datetime_utc": origin + pd.Timedelta(hours=h),
                     "horizon_hours": h,
@@ -76,17 +76,15 @@ def test_latest_and_a_given_origin(published):
 
 
 def test_one_series(published):
-    one = read_forecasts(published, "latest", area="dk1", consumer_type=999)
-    assert set(zip(one["area"], one["consumer_type"], strict=True)) == {("DK1", 999)}
+    one = read_forecasts(published, "latest", area="dk1", segment="999")
+    assert set(zip(one["area"], one["segment"], strict=True)) == {("DK1", "999")}
     assert one["horizon_hours"].tolist() == list(range(1, 25))
 
 
 def test_json_round_trips_what_was_written(published):
     written = published.read("forecasts", "2023-01-16-05:00")
     read_back = forecasts_from_json(to_json(read_forecasts(published, "2023-01-16T05:00Z")))
-    expected = written.sort_values(["area", "consumer_type", "horizon_hours"]).reset_index(
-        drop=True
-    )
+    expected = written.sort_values(["area", "segment", "horizon_hours"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(read_back, expected, check_exact=True)
     assert str(read_back["forecast_origin"].dt.tz) == "UTC"
 
@@ -96,25 +94,25 @@ def test_csv_and_table(published):
     csv_text = render(frame, "csv")
     table = render(frame, "table")
 
-    assert csv_text.splitlines()[0].startswith("area,consumer_type,forecast_origin,datetime_utc")
+    assert csv_text.splitlines()[0].startswith("area,segment,forecast_origin,datetime_utc")
     assert "2023-01-16T05:00:00Z" in csv_text.splitlines()[1]
     assert table.splitlines()[0].startswith("forecast from 2023-01-16T05:00Z · model v3 · 1 series")
     assert len(table.splitlines()) == 2 + 24
 
 
 @pytest.mark.parametrize(
-    "origin, area, consumer_type, message",
+    "origin, area, segment, message",
     [
         ("2023-01-16T07:00Z", None, None, "no forecast for origin 2023-01-16T07:00Z"),
         ("latest", "DK3", None, "no series with area DK3 in the forecast from 2023-01-16T05:00Z"),
-        ("latest", "DK1", 122, "consumer types are 111, 122, 999"),
+        ("latest", "DK1", "122", "segments are 111, 122, 999"),
         ("yesterday", None, None, "is neither 'latest' nor an ISO hour"),
         ("2023-01-16T05:30Z", None, None, "is not a whole hour"),
     ],
 )
-def test_clear_errors(published, origin, area, consumer_type, message):
+def test_clear_errors(published, origin, area, segment, message):
     with pytest.raises(ForecastReadError, match=message) as raised:
-        read_forecasts(published, origin, area, consumer_type)
+        read_forecasts(published, origin, area, segment)
     assert "\n" not in str(raised.value)
     if origin.startswith("2023-01-16T07"):
         assert "the newest published origin is 2023-01-16T05:00Z" in str(raised.value)

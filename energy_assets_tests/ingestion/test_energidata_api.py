@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -11,21 +12,23 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from energy_assets.contracts import DATASET, RAW
 from energy_assets.ingestion.energidata_api import (
     EnergiDataApi,
     EnergiDataError,
     collapse_exact_duplicates,
     parse_records,
 )
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
+from energy_assets.sources import DEFAULT_DATASET as DATASET
 
+RAW = DE35.raw
 RAW_COLUMNS = RAW.names
 DAY_RANGE = "2023-01-01T00:00Z–2023-01-02T00:00Z"
 
 
 def client(server, **kwargs) -> EnergiDataApi:
     kwargs.setdefault("backoff_seconds", 0.01)
-    return EnergiDataApi(server.url, server.dataset, **kwargs)
+    return EnergiDataApi(server.url, server.spec, **kwargs)
 
 
 def test_pages_through_the_whole_slice(replay_server, shared_slice):
@@ -104,7 +107,7 @@ def test_connection_refused_is_retried_then_reported(replay_server, shared_slice
     server = replay_server(shared_slice)
     url = server.url
     server.stop()
-    api = EnergiDataApi(url, DATASET, max_retries=1, backoff_seconds=0.01)
+    api = EnergiDataApi(url, DE35, max_retries=1, backoff_seconds=0.01)
     with pytest.raises(EnergiDataError, match="connection error"):
         api.fetch_hours("2023-01-01", "2023-01-02")
     assert api.request_count == 2
@@ -143,7 +146,7 @@ def test_contract_violations_fail_at_once_naming_the_field(replay_server, shared
 
 def test_unknown_dataset_is_not_retried(replay_server, shared_slice):
     server = replay_server(shared_slice)
-    api = EnergiDataApi(server.url, "NoSuchDataset", backoff_seconds=0.01)
+    api = EnergiDataApi(server.url, replace(DE35, dataset="NoSuchDataset"), backoff_seconds=0.01)
     with pytest.raises(EnergiDataError, match="HTTP 404.*dataset name"):
         api.fetch_hours("2023-01-01", "2023-01-02")
     assert api.request_count == 1
@@ -174,7 +177,7 @@ def test_parse_records_round_trips(rows):
         }
         for hour, (_, area, code, value) in zip(hours, rows, strict=True)
     ]
-    frame = parse_records(records)
+    frame = parse_records(records, DE35)
     assert list(frame.columns) == RAW_COLUMNS and len(frame) == len(rows)
     assert frame["HourUTC"].tolist() == hours
     assert frame["PriceArea"].tolist() == [r[1] for r in rows]

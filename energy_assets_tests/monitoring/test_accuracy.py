@@ -10,21 +10,21 @@ import pytest
 from energy_assets.monitoring.accuracy import score_forecasts
 
 ORIGIN = pd.Timestamp("2023-01-05T00:00", tz="UTC")
-SERIES = [("DK1", 111), ("DK2", 999)]
+SERIES = [("DK1", "111"), ("DK2", "999")]
 
 
 def _forecasts(horizons: int = 24) -> pd.DataFrame:
     rows = [
         {
             "area": area,
-            "consumer_type": consumer_type,
+            "segment": segment,
             "forecast_origin": ORIGIN,
             "datetime_utc": ORIGIN + pd.Timedelta(hours=h),
             "horizon_hours": h,
             "prediction": 100.0,
             "model_version": "3",
         }
-        for area, consumer_type in SERIES
+        for area, segment in SERIES
         for h in range(1, horizons + 1)
     ]
     return pd.DataFrame(rows)
@@ -35,7 +35,7 @@ def _actuals(forecasts: pd.DataFrame, values) -> pd.DataFrame:
         {
             "datetime_utc": forecasts["datetime_utc"].to_numpy(),
             "area": forecasts["area"].to_numpy(),
-            "consumer_type": forecasts["consumer_type"].to_numpy(),
+            "segment": forecasts["segment"].to_numpy(),
             "energy_consumption": values,
         }
     )
@@ -63,10 +63,10 @@ def test_known_errors_give_exact_mape_and_wape():
 
     assert result.overall["mape"] == pytest.approx((0.25 + 0.2 + 0.5 + 1.0) / 4)
     assert result.overall["wape"] == pytest.approx(195 / 455)
-    series = result.per_series.set_index(["area", "consumer_type"])
-    assert series.loc[("DK1", 111), "mape"] == pytest.approx(0.225)
-    assert series.loc[("DK1", 111), "wape"] == pytest.approx(45 / 205)
-    assert series.loc[("DK2", 999), "wape"] == pytest.approx(150 / 250)
+    series = result.per_series.set_index(["area", "segment"])
+    assert series.loc[("DK1", "111"), "mape"] == pytest.approx(0.225)
+    assert series.loc[("DK1", "111"), "wape"] == pytest.approx(45 / 205)
+    assert series.loc[("DK2", "999"), "wape"] == pytest.approx(150 / 250)
     horizon = result.per_horizon.set_index("horizon_hours")
     assert horizon.loc[1, "mape"] == pytest.approx((0.25 + 0.5) / 2)
     assert horizon.loc[2, "wape"] == pytest.approx(75 / 175)

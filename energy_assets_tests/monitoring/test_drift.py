@@ -10,13 +10,14 @@ import pytest
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import clean_consumption
 from energy_assets.monitoring.drift import build_drift_report, default_drift_columns
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 
 SLICE = str(SAMPLE_DATA_PATH)
 
 
 @pytest.fixture(scope="module")
 def clean() -> pd.DataFrame:
-    return clean_consumption(pd.read_csv(SLICE))
+    return clean_consumption(pd.read_csv(SLICE), DE35)
 
 
 def _window(clean: pd.DataFrame, start: str, days: float) -> pd.DataFrame:
@@ -66,16 +67,16 @@ def test_level_shift_is_dataset_drift_and_names_the_columns(clean, reference, fa
 def test_shift_of_the_small_series_is_seen_on_the_relative_scale_only(clean, reference):
     """Why energy_relative exists: pooled kWh is dominated by the few big series."""
     current = _window(clean, "2023-01-06T16:00", 1)
-    medians = reference.groupby(["area", "consumer_type"])["energy_consumption"].median()
+    medians = reference.groupby(["area", "segment"])["energy_consumption"].median()
     smallest = medians.sort_values().index[:60]
-    shifted = current.set_index(["area", "consumer_type"]).index.isin(smallest)
+    shifted = current.set_index(["area", "segment"]).index.isin(smallest)
     current.loc[shifted, "energy_consumption"] *= 1.3
 
     result = build_drift_report(reference, current)
 
     assert result.drifted_columns == ["energy_relative"]
     assert result.drift_share == 0.5
-    levels = result.series_levels.set_index(["area", "consumer_type"])["level_ratio"]
+    levels = result.series_levels.set_index(["area", "segment"])["level_ratio"]
     assert len(levels) == 76
     assert levels.loc[list(smallest)].median() > levels.drop(index=list(smallest)).median() + 0.2
 
@@ -85,7 +86,7 @@ def test_calendar_and_key_columns_are_not_compared_by_default():
         {
             "datetime_utc": pd.date_range("2023-01-01", periods=3, freq="h", tz="UTC"),
             "area": ["DK1"] * 3,
-            "consumer_type": [111] * 3,
+            "segment": [111] * 3,
             "energy_consumption": [1.0, 2.0, 3.0],
             "hour_of_day": [0, 1, 2],
             "day_of_week": [6, 6, 6],

@@ -18,19 +18,19 @@ from PIL import Image
 from energy_assets.reporting import charts
 
 ORIGIN = pd.Timestamp("2023-01-10 05:00", tz="UTC")
-# (area, consumer_type): (level kWh, relative half-width of the 80% interval)
-SERIES = {("DK1", 111): (1_000.0, 0.05), ("DK2", 122): (50_000.0, 0.02), ("DK1", 999): (200.0, 0.4)}
+# (area, segment): (level kWh, relative half-width of the 80% interval)
+SERIES = {("DK1", "111"): (1_000.0, 0.05), ("DK2", "122"): (50_000.0, 0.02), ("DK1", "999"): (200.0, 0.4)}
 
 
 def _forecasts() -> pd.DataFrame:
     rows = []
-    for (area, consumer_type), (level, half_width) in SERIES.items():
+    for (area, segment), (level, half_width) in SERIES.items():
         for h in range(1, 25):
             prediction = level * (1 + 0.2 * np.sin(h / 4))
             rows.append(
                 {
                     "area": area,
-                    "consumer_type": consumer_type,
+                    "segment": segment,
                     "forecast_origin": ORIGIN,
                     "datetime_utc": ORIGIN + pd.Timedelta(hours=h),
                     "horizon_hours": h,
@@ -51,10 +51,10 @@ def _history() -> pd.DataFrame:
             {
                 "datetime_utc": hour,
                 "area": area,
-                "consumer_type": consumer_type,
+                "segment": segment,
                 "energy_consumption": level * (1 + 0.2 * np.sin(hour.hour / 4)),
             }
-            for (area, consumer_type), (level, _) in SERIES.items()
+            for (area, segment), (level, _) in SERIES.items()
             for hour in hours
         ]
     )
@@ -72,7 +72,7 @@ def _has_colour(png: bytes, hex_colour: str, tolerance: int = 12) -> bool:
 def test_representative_series_are_the_largest_and_the_widest_interval():
     picked = charts.representative_series(_forecasts())
 
-    assert [(a, c) for a, c, _ in picked] == [("DK2", 122), ("DK1", 999)]
+    assert [(a, c) for a, c, _ in picked] == [("DK2", "122"), ("DK1", "999")]
     assert picked[0][2] == "largest series"
     assert picked[1][2].startswith("widest 80% interval (±40%)")
 

@@ -9,6 +9,7 @@ import pytest
 from energy_assets.cli import main
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import read_consumption_file
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.training.backtest import backtest, rolling_folds
 
 DATA = str(SAMPLE_DATA_PATH)
@@ -17,7 +18,7 @@ CUTOFF = "2023-01-10T22:00"
 
 @pytest.fixture(scope="module")
 def consumption():
-    return read_consumption_file(DATA)
+    return read_consumption_file(DATA, DE35)
 
 
 def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
@@ -45,7 +46,7 @@ def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
     first = doc["predictions"][0]
     assert set(first) == {
         "area",
-        "consumer_type",
+        "segment",
         "forecast_origin",
         "datetime_utc",
         "horizon_hours",
@@ -64,13 +65,13 @@ def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
 def test_naive_baselines_follow_their_definition(consumption):
     result = backtest(consumption, CUTOFF, 1, params={"num_boost_round": 5, "max_train_rows": 5000})
     p = result.predictions
-    values = consumption.set_index(["area", "consumer_type", "datetime_utc"])["energy_consumption"]
-    row = p[(p.area == "DK1") & (p.consumer_type == 111) & (p.horizon_hours == 5)].iloc[0]
+    values = consumption.set_index(["area", "segment", "datetime_utc"])["energy_consumption"]
+    row = p[(p.area == "DK1") & (p.segment == "111") & (p.horizon_hours == 5)].iloc[0]
     target = pd.Timestamp("2023-01-11T03:00", tz="UTC")
     assert row.datetime_utc == target
-    assert row.seasonal_naive_24 == values[("DK1", 111, target - pd.Timedelta(hours=24))]
-    assert row.seasonal_naive_168 == values[("DK1", 111, target - pd.Timedelta(hours=168))]
-    assert row.actual == values[("DK1", 111, target)]
+    assert row.seasonal_naive_24 == values[("DK1", "111", target - pd.Timedelta(hours=24))]
+    assert row.seasonal_naive_168 == values[("DK1", "111", target - pd.Timedelta(hours=168))]
+    assert row.actual == values[("DK1", "111", target)]
 
 
 def test_model_beats_both_seasonal_naives_on_the_real_slice(consumption):

@@ -11,6 +11,7 @@ import pytest
 from energy_assets.contracts import FORECASTER_OUTPUT_COLUMNS as FORECAST_COLUMNS
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import read_consumption_file
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.training.forecaster import (
     DEFAULT_PARAMS,
     GlobalLGBMForecaster,
@@ -24,7 +25,7 @@ CUTOFF = pd.Timestamp("2023-01-10T22:00", tz="UTC")
 
 @pytest.fixture(scope="module")
 def consumption():
-    return read_consumption_file(DATA)
+    return read_consumption_file(DATA, DE35)
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +45,9 @@ def test_forecasts_contract(model, consumption):
     assert (out.prediction_lower <= out.prediction).all()
     assert (out.prediction <= out.prediction_upper).all()
     assert model.training_end == CUTOFF
-    assert len(model.series) == 76 and ("DK1", 111) in model.series
+    assert len(model.series) == 76 and ("DK1", "111") in model.series
     assert set(model.feature_importance().columns) == {"feature", "gain"}
-    assert {"area", "consumer_type", "horizon_hours"} <= set(model.feature_names)
+    assert {"area", "segment", "horizon_hours"} <= set(model.feature_names)
 
 
 def test_many_origins_equal_one_at_a_time(model, consumption):
@@ -103,13 +104,13 @@ def test_save_load_round_trip_in_a_fresh_process(model, consumption, tmp_path):
     )
 
 
-def _series(frame, area, consumer_type):
-    return (frame.area == area) & (frame.consumer_type == consumer_type)
+def _series(frame, area, segment):
+    return (frame.area == area) & (frame.segment == segment)
 
 
 def test_short_gap_is_filled_long_gap_names_series_and_hour(model, consumption):
     history = consumption[consumption.datetime_utc <= CUTOFF]
-    hole = _series(history, "DK1", 111) & history.datetime_utc.between(
+    hole = _series(history, "DK1", "111") & history.datetime_utc.between(
         CUTOFF - pd.Timedelta(hours=30), CUTOFF - pd.Timedelta(hours=28)
     )
     out = model.predict(history[~hole])  # 3 missing hours: forward-filled
@@ -118,10 +119,10 @@ def test_short_gap_is_filled_long_gap_names_series_and_hour(model, consumption):
     nan_values.loc[hole, "energy_consumption"] = np.nan  # NaNs behave like missing hours
     assert model.predict(nan_values).prediction.notna().all()
 
-    long_hole = _series(history, "DK2", 320) & history.datetime_utc.between(
+    long_hole = _series(history, "DK2", "320") & history.datetime_utc.between(
         CUTOFF - pd.Timedelta(hours=50), CUTOFF - pd.Timedelta(hours=30)
     )
-    with pytest.raises(ValueError, match=r"\('DK2', 320\).*2023-01-08 20:00"):
+    with pytest.raises(ValueError, match=r"\('DK2', '320'\).*2023-01-08 20:00"):
         model.predict(history[~long_hole])
 
 
@@ -135,26 +136,26 @@ def test_new_unseen_and_constant_series(model, consumption):
     history = consumption[consumption.datetime_utc <= CUTOFF]
     hours = pd.date_range(CUTOFF - pd.Timedelta(days=20), CUTOFF, freq="h")
     constant = pd.DataFrame(
-        {"datetime_utc": hours, "area": "DK1", "consumer_type": 123456, "energy_consumption": 500.0}
+        {"datetime_utc": hours, "area": "DK1", "segment": "123456", "energy_consumption": 500.0}
     )
     young_hours = hours[-72:]  # 3 days: not enough for the model -> seasonal naive fallback
     young = pd.DataFrame(
         {
             "datetime_utc": young_hours,
             "area": "DK3",
-            "consumer_type": 111,
+            "segment": "111",
             "energy_consumption": np.arange(len(young_hours), dtype=float) % 24 + 100,
         }
     )
     out = model.predict(pd.concat([history, constant, young], ignore_index=True))
-    const = out[_series(out, "DK1", 123456)]
+    const = out[_series(out, "DK1", "123456")]
     assert len(const) == 24 and (const.model_used == "lightgbm").all()
     assert const.prediction.between(400, 600).all()
-    new = out[_series(out, "DK3", 111)]
+    new = out[_series(out, "DK3", "111")]
     assert (new.model_used == "seasonal_naive").all()
     expected = young.energy_consumption.to_numpy()[-24:]
     np.testing.assert_allclose(new.prediction.to_numpy(), expected)
-    assert (out[~_series(out, "DK3", 111)].model_used == "lightgbm").all()
+    assert (out[~_series(out, "DK3", "111")].model_used == "lightgbm").all()
 
 
 def test_origin_outside_history_is_an_error(model, consumption):
@@ -186,18 +187,18 @@ def test_search_space_gives_valid_params():
 
 def test_series_inactive_at_the_origin_are_left_out(model, consumption):
     history = consumption[consumption.datetime_utc <= CUTOFF]
-    ended = _series(history, "DK1", 111) & (history.datetime_utc > CUTOFF - pd.Timedelta(days=2))
+    ended = _series(history, "DK1", "111") & (history.datetime_utc > CUTOFF - pd.Timedelta(days=2))
     later = pd.DataFrame(
         {
             "datetime_utc": [CUTOFF + pd.Timedelta(hours=5)],
             "area": ["DK2"],
-            "consumer_type": [777],
+            "segment": ["777"],
             "energy_consumption": [10.0],
         }
     )
     out = model.predict(pd.concat([history[~ended], later], ignore_index=True), CUTOFF)
     assert len(out) == 75 * 24
-    assert not _series(out, "DK1", 111).any() and not _series(out, "DK2", 777).any()
+    assert not _series(out, "DK1", "111").any() and not _series(out, "DK2", "777").any()
     assert out.prediction.notna().all()
 
 
@@ -217,9 +218,9 @@ def test_weekly_shape_blend_rescales_last_week_to_the_trees_level(model, consump
     weekly = _with_shape_blend(model, 1.0, consumption, [CUTOFF])
     half = _with_shape_blend(model, 0.5, consumption, [CUTOFF])
     week_ago = consumption.assign(datetime_utc=consumption.datetime_utc + pd.Timedelta(days=7))
-    joined = trees.merge(week_ago, on=["area", "consumer_type", "datetime_utc"], how="left")
+    joined = trees.merge(week_ago, on=["area", "segment", "datetime_utc"], how="left")
     assert joined.energy_consumption.notna().all()
-    per_path = joined.groupby(["area", "consumer_type"])
+    per_path = joined.groupby(["area", "segment"])
     expected = (
         joined.energy_consumption
         * per_path.prediction.transform("mean")
@@ -274,7 +275,7 @@ def test_prediction_intervals_cover_about_80_percent_out_of_sample(consumption):
     model = GlobalLGBMForecaster().fit(consumption[consumption.datetime_utc <= CUTOFF])
     origins = [CUTOFF + pd.Timedelta(days=i) for i in range(7)]
     points = model.predict(consumption, origins).merge(
-        consumption, on=["area", "consumer_type", "datetime_utc"]
+        consumption, on=["area", "segment", "datetime_utc"]
     )
     assert len(points) == 7 * 24 * 76
     inside = (points.prediction_lower <= points.energy_consumption) & (

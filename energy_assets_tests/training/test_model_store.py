@@ -17,6 +17,7 @@ from energy_assets import metrics
 from energy_assets.contracts import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, utc
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import clean_consumption
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.training import model_store
 from energy_assets.training.backtest import refit_evaluator
 from energy_assets.training.forecaster import GlobalLGBMForecaster
@@ -30,7 +31,7 @@ WEAK = {"num_boost_round": 1, "learning_rate": 0.001, "max_train_rows": 30_000}
 
 @pytest.fixture(scope="module")
 def consumption() -> pd.DataFrame:
-    return clean_consumption(pd.read_csv(DATA))
+    return clean_consumption(pd.read_csv(DATA), DE35)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def holdout_evaluator(consumption: pd.DataFrame, origins, horizon_hours: int = 2
         history = consumption[consumption["datetime_utc"] <= max(origin_list)]
         predictions = forecaster.predict(history, origins=origin_list)
         predictions = predictions[predictions["horizon_hours"] <= horizon_hours]
-        joined = predictions.merge(actuals, on=["datetime_utc", "area", "consumer_type"])
+        joined = predictions.merge(actuals, on=["datetime_utc", "area", "segment"])
         return float(metrics.score(joined, "prediction")["mape"])
 
     return evaluate

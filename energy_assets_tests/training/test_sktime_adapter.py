@@ -16,6 +16,7 @@ from sktime.split import ExpandingWindowSplitter  # noqa: E402
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.devtools.course_pipeline import to_hierarchical  # noqa: E402
 from energy_assets.features.engineering import read_consumption_file  # noqa: E402
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.training.sktime_adapter import SktimeGlobalForecaster  # noqa: E402
 
 DATA = str(SAMPLE_DATA_PATH)
@@ -24,9 +25,9 @@ FAST = {"num_boost_round": 40, "max_train_rows": 30_000}
 
 @pytest.fixture(scope="module")
 def y():
-    consumption = read_consumption_file(DATA)
+    consumption = read_consumption_file(DATA, DE35)
     # A handful of series keeps sktime's per-series NaiveForecaster loop fast.
-    keep = consumption.consumer_type.isin([111, 121, 330, 999])
+    keep = consumption.segment.isin(["111", "121", "330", "999"])
     y, _ = to_hierarchical(consumption[keep])
     return y
 

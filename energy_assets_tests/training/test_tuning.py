@@ -10,6 +10,7 @@ from optuna.trial import TrialState
 
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import clean_consumption
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.training import tuning
 from energy_assets.training.forecaster import DEFAULT_PARAMS
 from energy_assets.training.tracking import MlflowSettings
@@ -23,7 +24,7 @@ HOPELESS = {"learning_rate": 1e-5}
 
 @pytest.fixture(scope="module")
 def consumption() -> pd.DataFrame:
-    return clean_consumption(pd.read_csv(DATA))
+    return clean_consumption(pd.read_csv(DATA), DE35)
 
 
 @pytest.fixture
@@ -120,7 +121,7 @@ raw = pd.read_csv({data!r})
 consumption = pd.DataFrame({{
     "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
     "area": raw["PriceArea"].astype(str),
-    "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
+    "segment": raw["ConsumerType_DE35"].astype("int64"),
     "energy_consumption": raw["TotalCon"].astype("float64"),
 }})
 result = tuning.tune(

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from energy_assets.contracts import CLEAN
 from energy_assets.devtools import SAMPLE_DATA_PATH
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.validation.suites import (
     validate_consumption_features,
     validate_forecasts,
@@ -36,7 +37,7 @@ def to_clean(raw: pd.DataFrame) -> pd.DataFrame:
         {
             "datetime_utc": raw["HourUTC"].dt.tz_localize("UTC"),
             "area": raw["PriceArea"].astype(str),
-            "consumer_type": raw["ConsumerType_DE35"].astype("int64"),
+            "segment": raw["ConsumerType_DE35"].astype(str),
             "energy_consumption": raw["TotalCon"].astype("float64"),
         }
     )
@@ -47,7 +48,7 @@ def failed(outcome) -> dict:
 
 
 def test_raw_and_clean_slice_pass(raw_slice):
-    raw = validate_raw_consumption(raw_slice)
+    raw = validate_raw_consumption(raw_slice, DE35)
     assert raw.success, raw.summary()
     clean = validate_consumption_features(to_clean(raw_slice))
     assert clean.success, clean.summary()
@@ -96,20 +97,20 @@ def test_narrow_calendar_columns_are_checked_like_wide_ones(raw_day):
          "expect_column_values_to_be_between", ("TotalCon",), {"TotalCon": -10.0}),
         (lambda d: d.assign(TotalCon=d["TotalCon"].where(d.index != 7, np.nan)),
          "expect_column_values_to_not_be_null", ("TotalCon",), {}),
-        (lambda d: d.assign(ConsumerType_DE35=d["ConsumerType_DE35"].where(d.index != 9, 555)),
-         "expect_column_values_to_be_in_set", ("ConsumerType_DE35",), {"ConsumerType_DE35": 555}),
+        (lambda d: d.assign(PriceArea=d["PriceArea"].where(d.index != 9, "DK3")),
+         "expect_column_values_to_be_in_set", ("PriceArea",), {"PriceArea": "DK3"}),
         (lambda d: pd.concat([d, d.iloc[[11]]], ignore_index=True),
          "expect_compound_columns_to_be_unique", ("HourUTC", "PriceArea", "ConsumerType_DE35"), {}),
         (lambda d: d.drop(index=[13]),
          "expect_column_values_to_not_be_null", ("series_present",), {}),
     ],
-    ids=["negative", "nan", "unknown_consumer_type", "duplicate_row", "missing_series"],
+    ids=["negative", "nan", "unknown_area", "duplicate_row", "missing_series"],
 )  # fmt: skip
 def test_raw_suite_names_expectation_and_offending_rows(
     raw_day, corrupt, expectation, column, shown
 ):
     bad = corrupt(raw_day.copy())
-    outcome = validate_raw_consumption(bad)
+    outcome = validate_raw_consumption(bad, DE35)
     assert not outcome.success
     result = failed(outcome)[(expectation, column)]
     assert result.unexpected_count >= 1
@@ -124,24 +125,25 @@ def test_raw_suite_names_expectation_and_offending_rows(
 
 def test_missing_series_names_hour_and_series(raw_day):
     row = raw_day.iloc[13]
-    outcome = validate_raw_consumption(raw_day.drop(index=[13]))
+    outcome = validate_raw_consumption(raw_day.drop(index=[13]), DE35)
     missing = failed(outcome)[("expect_column_values_to_not_be_null", ("series_present",))]
-    assert missing.unexpected_rows[["hour_utc", "area", "consumer_type"]].iloc[0].tolist() == [
+    columns = ["hour_utc", "PriceArea", "ConsumerType_DE35"]
+    assert missing.unexpected_rows[columns].iloc[0].tolist() == [
         row["HourUTC"],
         row["PriceArea"],
-        row["ConsumerType_DE35"],
+        str(row["ConsumerType_DE35"]),
     ]
 
 
 def test_expected_window_catches_missing_and_extra_hours(raw_day):
     start = raw_day["HourUTC"].min().tz_localize("UTC")
     outcome = validate_raw_consumption(
-        raw_day, expected_hours=(start, start + pd.Timedelta(hours=25))
+        raw_day, DE35, expected_hours=(start, start + pd.Timedelta(hours=25))
     )
     missing = failed(outcome)[("expect_column_values_to_not_be_null", ("series_present",))]
     assert missing.unexpected_count == 76  # hour 25 absent for every series
     outcome = validate_raw_consumption(
-        raw_day, expected_hours=(start, start + pd.Timedelta(hours=23))
+        raw_day, DE35, expected_hours=(start, start + pd.Timedelta(hours=23))
     )
     assert ("expect_column_values_to_be_between", ("HourUTC",)) in failed(outcome)
 
@@ -156,7 +158,7 @@ def test_wrong_types_and_missing_columns_fail(raw_day):
     assert ("expect_column_to_exist", ("area",)) in failed(outcome)
 
 
-def make_forecasts(origins: int = 2, series=(("DK1", 111), ("DK2", 999))) -> pd.DataFrame:
+def make_forecasts(origins: int = 2, series=(("DK1", "111"), ("DK2", "999"))) -> pd.DataFrame:
     rows = []
     for o in range(origins):
         origin = pd.Timestamp("2023-01-01T00:00", tz="UTC") + pd.Timedelta(hours=o)
@@ -167,7 +169,7 @@ def make_forecasts(origins: int = 2, series=(("DK1", 111), ("DK2", 999))) -> pd.
         rows,
         columns=[
             "area",
-            "consumer_type",
+            "segment",
             "forecast_origin",
             "datetime_utc",
             "horizon_hours",
@@ -203,7 +205,7 @@ def test_forecast_suite():
 def test_a_conflicting_duplicate_is_named_with_its_key_and_both_values(raw_day):
     row = raw_day[(raw_day["PriceArea"] == "DK1") & (raw_day["ConsumerType_DE35"] == 111)].iloc[0]
     extra = row.to_frame().T.astype(raw_day.dtypes.to_dict()).assign(TotalCon=999_999_999.0)
-    outcome = validate_raw_consumption(pd.concat([raw_day, extra], ignore_index=True))
+    outcome = validate_raw_consumption(pd.concat([raw_day, extra], ignore_index=True), DE35)
     key = ("HourUTC", "PriceArea", "ConsumerType_DE35")
     duplicate = failed(outcome)[("expect_compound_columns_to_be_unique", key)]
     line = duplicate.describe()
@@ -213,9 +215,9 @@ def test_a_conflicting_duplicate_is_named_with_its_key_and_both_values(raw_day):
     # The features suite names it the same way, in its own columns.
     clean = to_clean(pd.concat([raw_day, extra], ignore_index=True))
     line = failed(validate_consumption_features(clean))[
-        ("expect_compound_columns_to_be_unique", ("datetime_utc", "area", "consumer_type"))
+        ("expect_compound_columns_to_be_unique", ("datetime_utc", "area", "segment"))
     ].describe()
-    assert "area=DK1, consumer_type=111" in line and "energy_consumption=999999999.0" in line
+    assert "area=DK1, segment=111" in line and "energy_consumption=999999999.0" in line
 
 
 CORRUPTIONS = {"negative": -5000.0, "nan": np.nan, "inf": np.inf}
@@ -243,7 +245,7 @@ def test_the_row_rule_flags_exactly_the_rows_the_suite_reports(raw_day_clean, co
         elif kind == "area":
             frame.loc[index, "area"] = "DK3"
         elif kind == "code":
-            frame.loc[index, "consumer_type"] = 555
+            frame.loc[index, "segment"] = ""
         else:
             extra.append(frame.loc[[index]].assign(energy_consumption=123.0))
     frame = pd.concat([frame, *extra], ignore_index=True)
