@@ -42,7 +42,7 @@ def read_api_frame(
     if missing:
         raise ApiFileError(
             f"{source} has no {', '.join(missing)} column(s); columns are {list(frame.columns)}. "
-            f"{spec.dataset} needs its own columns ({', '.join(spec.raw.names)}); is "
+            f"It needs the API's columns of {spec.dataset} ({', '.join(spec.raw.names)}); is "
             "--dataset right?"
         )
     for column, tz in ((spec.time_utc, "UTC"), (spec.time_local, DANISH_TZ)):

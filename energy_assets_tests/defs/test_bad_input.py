@@ -95,7 +95,7 @@ def test_duplicates_reach_raw_as_published_and_conflicting_ones_block_features(g
         feature_check = checks["consumption_features_gx_suite"]
         assert not feature_check.passed and feature_check.severity == AssetCheckSeverity.ERROR
         summary = feature_check.metadata["summary"].value
-        assert "area=DK1, segment="111"" in summary
+        assert "area=DK1, segment=111" in summary
         assert "energy_consumption=999999999.0 and energy_consumption=91391.0" in summary
         with pytest.raises(MissingPartitionsError):
             store.read_many(FEATURES.name, ["2023-01-10-11:00", "2023-01-10-12:00"])

@@ -121,7 +121,7 @@ raw = pd.read_csv({data!r})
 consumption = pd.DataFrame({{
     "datetime_utc": pd.to_datetime(raw["HourUTC"]).dt.tz_localize("UTC"),
     "area": raw["PriceArea"].astype(str),
-    "segment": raw["ConsumerType_DE35"].astype("int64"),
+    "segment": raw["ConsumerType_DE35"].astype(str),
     "energy_consumption": raw["TotalCon"].astype("float64"),
 }})
 result = tuning.tune(
