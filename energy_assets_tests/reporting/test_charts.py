@@ -19,7 +19,11 @@ from energy_assets.reporting import charts
 
 ORIGIN = pd.Timestamp("2023-01-10 05:00", tz="UTC")
 # (area, segment): (level kWh, relative half-width of the 80% interval)
-SERIES = {("DK1", "111"): (1_000.0, 0.05), ("DK2", "122"): (50_000.0, 0.02), ("DK1", "999"): (200.0, 0.4)}
+SERIES = {
+    ("DK1", "111"): (1_000.0, 0.05),
+    ("DK2", "122"): (50_000.0, 0.02),
+    ("DK1", "999"): (200.0, 0.4),
+}
 
 
 def _forecasts() -> pd.DataFrame:
