@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 
+from energy_assets import metadata_keys as meta
 from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
@@ -56,10 +57,10 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         overall = result.overall
         versions = sorted(map(str, forecasts["model_version"].unique())) if len(forecasts) else []
         metadata: dict[str, Any] = {
-            "mape": _metric(overall["mape"]),
-            "wape": _metric(overall["wape"]),
-            "n_points": int(overall["n_points"]),
-            "coverage": _metric(overall.get("coverage", float("nan"))),
+            meta.MAPE.name: _metric(overall["mape"]),
+            meta.WAPE.name: _metric(overall["wape"]),
+            meta.N_POINTS.name: int(overall["n_points"]),
+            meta.COVERAGE.name: _metric(overall.get("coverage", float("nan"))),
             "forecast_origins": int(forecasts["forecast_origin"].nunique())
             if len(forecasts)
             else 0,
@@ -143,17 +144,17 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         html_path = f"{DRIFT_REPORT_ASSET}/date={day}/report.html"
         store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
         metadata: dict[str, Any] = {
-            "drift_share": float(result.drift_share),
-            "dataset_drift": bool(result.dataset_drift),
-            "drifted_columns": ", ".join(result.drifted_columns) or "none",
-            "n_drifted_columns": len(result.drifted_columns),
+            meta.DRIFT_SHARE.name: float(result.drift_share),
+            meta.DATASET_DRIFT.name: bool(result.dataset_drift),
+            meta.DRIFTED_COLUMNS.name: ", ".join(result.drifted_columns) or "none",
+            meta.N_DRIFTED_COLUMNS.name: len(result.drifted_columns),
             "reference_window": (
                 f"{hour_text(reference_start)} → {hour_text(reference_end)} ({reference_source})"
             ),
             "current_rows": len(consumption_features),
             # A URL the browser opens (see reporting/links.py); the object itself as text.
-            "report": dg.MetadataValue.url(storage.report_url(html_path)),
-            "report_object": dg.MetadataValue.text(store.uri(html_path)),
+            meta.REPORT_URL.name: dg.MetadataValue.url(storage.report_url(html_path)),
+            meta.REPORT_OBJECT.name: dg.MetadataValue.text(store.uri(html_path)),
             "column_scores": markdown_table(result.column_scores),
             "series_that_moved_most": markdown_table(result.series_levels.head(10)),
         }
