@@ -19,6 +19,26 @@ def _metric(value: Any) -> float:
     return float(value) if value is not None and math.isfinite(value) else float("nan")
 
 
+def accuracy_numbers(overall: Any) -> dict[str, Any]:
+    """The figures of `forecast_accuracy` that the retrain sensor and the demo read."""
+    return {
+        meta.MAPE.name: _metric(overall["mape"]),
+        meta.WAPE.name: _metric(overall["wape"]),
+        meta.N_POINTS.name: int(overall["n_points"]),
+        meta.COVERAGE.name: _metric(overall.get("coverage", float("nan"))),
+    }
+
+
+def drift_numbers(result: Any) -> dict[str, Any]:
+    """The figures of `drift_report` that the retrain sensor and the demo read."""
+    return {
+        meta.DRIFT_SHARE.name: float(result.drift_share),
+        meta.DATASET_DRIFT.name: bool(result.dataset_drift),
+        meta.DRIFTED_COLUMNS.name: ", ".join(result.drifted_columns) or "none",
+        meta.N_DRIFTED_COLUMNS.name: len(result.drifted_columns),
+    }
+
+
 def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=keys.FORECAST_ACCURACY,
@@ -57,10 +77,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         overall = result.overall
         versions = sorted(map(str, forecasts["model_version"].unique())) if len(forecasts) else []
         metadata: dict[str, Any] = {
-            meta.MAPE.name: _metric(overall["mape"]),
-            meta.WAPE.name: _metric(overall["wape"]),
-            meta.N_POINTS.name: int(overall["n_points"]),
-            meta.COVERAGE.name: _metric(overall.get("coverage", float("nan"))),
+            **accuracy_numbers(overall),
             "forecast_origins": int(forecasts["forecast_origin"].nunique())
             if len(forecasts)
             else 0,
@@ -144,10 +161,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         html_path = f"{DRIFT_REPORT_ASSET}/date={day}/report.html"
         store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
         metadata: dict[str, Any] = {
-            meta.DRIFT_SHARE.name: float(result.drift_share),
-            meta.DATASET_DRIFT.name: bool(result.dataset_drift),
-            meta.DRIFTED_COLUMNS.name: ", ".join(result.drifted_columns) or "none",
-            meta.N_DRIFTED_COLUMNS.name: len(result.drifted_columns),
+            **drift_numbers(result),
             "reference_window": (
                 f"{hour_text(reference_start)} → {hour_text(reference_end)} ({reference_source})"
             ),
