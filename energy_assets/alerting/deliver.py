@@ -149,11 +149,16 @@ def send_email(
             client.send_message(message)
 
     def transient(error: Exception) -> bool:
+        # SMTPException is an OSError: decide on the SMTP kinds before the network ones.
+        if isinstance(error, smtplib.SMTPServerDisconnected):
+            return True
         if isinstance(error, smtplib.SMTPAuthenticationError):
             return False
         if isinstance(error, smtplib.SMTPResponseException):
             return 400 <= error.smtp_code < 500
-        return isinstance(error, (smtplib.SMTPServerDisconnected, OSError))
+        if isinstance(error, smtplib.SMTPException):
+            return False  # e.g. no AUTH or STARTTLS offered: a setup to fix, not a wait
+        return isinstance(error, OSError)  # refused, reset, timed out
 
     what = (
         f"e-mail alert via {smtp.host}:{smtp.port} to {', '.join(smtp.recipients)} "

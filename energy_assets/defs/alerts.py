@@ -162,8 +162,21 @@ def _failure_of(step_failures: Sequence[dg.DagsterEvent], fallback: str) -> tupl
             text = data.user_failure_data.description or data.user_failure_data.label
             return f"{event.step_key}: {text}", marker
         if data.error is not None:
-            return f"{event.step_key}: {data.error.message}", None
+            return f"{event.step_key}: {_user_error(data.error)}", None
     return fallback, None
+
+
+def _user_error(error: Any) -> str:
+    """The error a person can act on: Dagster wraps the asset's own exception in
+    DagsterExecutionStepExecutionError ("Error occurred while executing op ..."), whose cause is
+    it; the class is named without its module path."""
+    while error.cls_name == "DagsterExecutionStepExecutionError" and error.cause is not None:
+        error = error.cause
+    message = error.message.strip()
+    prefix, _, rest = message.partition(": ")
+    if rest and prefix.endswith(error.cls_name):
+        message = f"{error.cls_name}: {rest}"
+    return message
 
 
 def _recovered_since(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
