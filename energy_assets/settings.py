@@ -39,6 +39,16 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "reports_url": "ENERGY_REPORTS_URL",
     "retrain_executor": "ENERGY_RETRAIN_EXECUTOR",
     "retrain_sensor_interval_seconds": "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS",
+    # Alerts (energy_assets/defs/alerts.py): none set, they go to the log only.
+    "ui_url": "ENERGY_UI_URL",
+    "alert_webhook_url": "ENERGY_ALERT_WEBHOOK_URL",
+    "alert_smtp_host": "ENERGY_ALERT_SMTP_HOST",
+    "alert_smtp_port": "ENERGY_ALERT_SMTP_PORT",
+    "alert_smtp_from": "ENERGY_ALERT_SMTP_FROM",
+    "alert_smtp_to": "ENERGY_ALERT_SMTP_TO",
+    "alert_smtp_user": "ENERGY_ALERT_SMTP_USER",
+    "alert_smtp_password": "ENERGY_ALERT_SMTP_PASSWORD",
+    "alert_smtp_starttls": "ENERGY_ALERT_SMTP_STARTTLS",
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
@@ -65,6 +75,10 @@ class Settings:
     in front of it); None: `reporting.links` picks (the console URL on gs://, 127.0.0.1:3001 locally).
     retrain_executor: "multiprocess" (tuning workers as processes) or "k8s" (one pod each).
     retrain_sensor_interval_seconds: how often the daemon evaluates the retrain sensor.
+    ui_url: the Dagster UI's base URL, for the links in alerts.
+    alert_webhook_url: a JSON webhook (Slack's incoming webhooks take the payload as is).
+    alert_smtp_*: e-mail alerts: host, port, from, to (comma separated), optional user and
+    password (never shown: kept out of repr), STARTTLS on or off.
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -83,6 +97,15 @@ class Settings:
     reports_url: str | None = None
     retrain_executor: str = "multiprocess"
     retrain_sensor_interval_seconds: int = 60
+    ui_url: str = "http://127.0.0.1:3000"
+    alert_webhook_url: str | None = field(default=None, repr=False)
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = 587
+    alert_smtp_from: str | None = None
+    alert_smtp_to: str | None = None
+    alert_smtp_user: str | None = None
+    alert_smtp_password: str | None = field(default=None, repr=False)
+    alert_smtp_starttls: bool = True
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -135,7 +158,7 @@ class Settings:
             if raw is None or raw == "":
                 continue
             overrides[name] = _convert(variable, raw, str(converters[name]))
-        for name in ("api_url", "reports_url"):
+        for name in ("api_url", "reports_url", "ui_url"):
             if name in overrides:
                 overrides[name] = overrides[name].rstrip("/")
         return cls.for_home(home, **overrides, from_environment=frozenset(
@@ -184,12 +207,19 @@ class Settings:
         return self.partitions_start[:10]
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def _convert(variable: str, raw: str, type_name: str) -> Any:
     try:
         if type_name == "int":
             return int(raw)
         if type_name == "float":
             return float(raw)
+        if type_name == "bool":
+            return _BOOLEANS[raw.strip().lower()]
+    except KeyError:
+        raise SettingsError(f"{variable}={raw!r} is not one of {', '.join(_BOOLEANS)}") from None
     except ValueError:
         raise SettingsError(f"{variable}={raw!r} is not a number") from None
     return raw

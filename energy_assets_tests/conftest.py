@@ -16,6 +16,7 @@ pytest_plugins = [
         "energy_assets_tests.fixtures.browser",
         "energy_assets_tests.fixtures.postgres",
         "energy_assets_tests.fixtures.mlflow_store",
+        "energy_assets_tests.fixtures.alert_receivers",
     )
     if importlib.util.find_spec(name) is not None
 ]

@@ -40,7 +40,13 @@ MLFLOW_CLIENT_VARIABLES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUE
 # credentials come from Workload Identity instead of a key file.
 NOT_PROVIDED_IN_HELM = {"GOOGLE_APPLICATION_CREDENTIALS"}
 # Values that carry a password: only ever `${…}` (compose) or a secretKeyRef (Kubernetes).
-SECRET_VARIABLES = {"DAGSTER_PG_PASSWORD", "ENERGY_OPTUNA_STORAGE", "MLFLOW_BACKEND_STORE_URI"}
+SECRET_VARIABLES = {
+    "DAGSTER_PG_PASSWORD",
+    "ENERGY_OPTUNA_STORAGE",
+    "MLFLOW_BACKEND_STORE_URI",
+    "ENERGY_ALERT_WEBHOOK_URL",  # a Slack webhook URL's path is its credential
+    "ENERGY_ALERT_SMTP_PASSWORD",
+}
 
 
 def _env_references(path: Path) -> set[str]:
@@ -195,11 +201,28 @@ def test_compose_takes_secrets_only_by_reference():
     for service in compose["services"].values():
         for name, value in (service.get("environment") or {}).items():
             if name in SECRET_VARIABLES or "PASSWORD" in name:
-                assert "${DAGSTER_PG_PASSWORD" in str(value), f"{name} holds a literal secret"
+                # A reference: to Postgres's password, or to the variable of its own name.
+                references = ("${DAGSTER_PG_PASSWORD", "${" + name)
+                assert any(r in str(value) for r in references), f"{name} holds a literal secret"
     # No literal password anywhere in the file: every line naming one is a reference.
     for line in text.splitlines():
         if "PASSWORD" in line and ":" in line and not line.lstrip().startswith("#"):
             assert "${" in line, line
+
+
+def _helm_env() -> dict[str, dict]:
+    values = yaml.safe_load((DEPLOY / "helm" / "values.yaml").read_text())
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    return {entry["name"]: entry for entry in deployment["env"]}
+
+
+def test_helm_provides_every_variable_the_code_reads_secrets_by_reference():
+    env = _helm_env()
+    missing = set(ENVIRONMENT_VARIABLES.values()) - set(env) - NOT_PROVIDED_IN_HELM
+    assert not missing, f"the Helm user deployment lacks {sorted(missing)}"
+    for name in SECRET_VARIABLES & set(env):
+        assert "value" not in env[name], f"{name} holds a literal secret"
+        assert env[name]["valueFrom"]["secretKeyRef"]["name"] == "energy-assets-secrets", name
 
 
 def _compose_default(value: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from energy_assets.defs.alerts import AlertsResource, build_alert_sensors
 from energy_assets.defs.features import build_features_assets
 from energy_assets.defs.forecasting import build_forecasting_assets
 from energy_assets.defs.ingestion import build_ingestion_assets
@@ -64,7 +65,23 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "mlflow": MlflowResource(tracking_uri=_from_env(settings, "mlflow_tracking_uri")),
         "optuna": OptunaResource(storage_url=_from_env(settings, "optuna_storage_url")),
         "gx": GreatExpectationsResource(),
+        "alerts": build_alerts_resource(settings),
     }
+
+
+def build_alerts_resource(settings: Settings) -> AlertsResource:
+    """ENERGY_UI_URL and ENERGY_ALERT_*: secrets (the webhook URL, the SMTP password) as EnvVar."""
+    return AlertsResource(
+        ui_url=settings.ui_url,
+        webhook_url=_from_env(settings, "alert_webhook_url"),
+        smtp_host=_from_env(settings, "alert_smtp_host"),
+        smtp_port=settings.alert_smtp_port,
+        smtp_from=_from_env(settings, "alert_smtp_from"),
+        smtp_to=_from_env(settings, "alert_smtp_to"),
+        smtp_user=_from_env(settings, "alert_smtp_user"),
+        smtp_password=_from_env(settings, "alert_smtp_password"),
+        smtp_starttls=settings.alert_smtp_starttls,
+    )
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -95,7 +112,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_retrain_sensor(
                 thresholds_from_settings(settings),
                 interval_seconds=settings.retrain_sensor_interval_seconds,
-            )
+            ),
+            *build_alert_sensors(),
         ],
         resources=build_resources(settings),
     )

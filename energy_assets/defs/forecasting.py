@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from energy_assets import metadata_keys as meta
 from energy_assets.contracts import FEATURES, FORECAST_HISTORY_HOURS, FORECASTS
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
@@ -101,7 +102,7 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
         metadata = frame_metadata(predictions, FORECASTS.time_column, FORECASTS.series_columns)
         metadata.update(
             {
-                "model_version": str(model_version),
+                meta.MODEL_VERSION.name: str(model_version),
                 "origins": len(origins),
                 "history_hours_loaded": int(consumption_features[FEATURES.time_column].nunique()),
             }

@@ -7,6 +7,8 @@ from typing import Any
 
 import dagster as dg
 
+from energy_assets import metadata_keys as meta
+
 
 def frame_metadata(
     frame: Any, time_column: str, series_columns: Sequence[str], range_run: bool = False
@@ -26,7 +28,7 @@ def frame_metadata(
     }
     if not range_run:
         series = frame[list(series_columns)].drop_duplicates().shape[0] if rows else 0
-        metadata["series"] = int(series)
+        metadata[meta.SERIES.name] = int(series)
         metadata["preview"] = dg.MetadataValue.md(frame.head(10).to_markdown(index=False))
     return metadata
 

@@ -4,6 +4,7 @@ from typing import Any
 
 import dagster as dg
 
+from energy_assets import metadata_keys as meta
 from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
@@ -16,6 +17,26 @@ def _metric(value: Any) -> float:
     import math
 
     return float(value) if value is not None and math.isfinite(value) else float("nan")
+
+
+def accuracy_numbers(overall: Any) -> dict[str, Any]:
+    """The figures of `forecast_accuracy` that the retrain sensor and the demo read."""
+    return {
+        meta.MAPE.name: _metric(overall["mape"]),
+        meta.WAPE.name: _metric(overall["wape"]),
+        meta.N_POINTS.name: int(overall["n_points"]),
+        meta.COVERAGE.name: _metric(overall.get("coverage", float("nan"))),
+    }
+
+
+def drift_numbers(result: Any) -> dict[str, Any]:
+    """The figures of `drift_report` that the retrain sensor and the demo read."""
+    return {
+        meta.DRIFT_SHARE.name: float(result.drift_share),
+        meta.DATASET_DRIFT.name: bool(result.dataset_drift),
+        meta.DRIFTED_COLUMNS.name: ", ".join(result.drifted_columns) or "none",
+        meta.N_DRIFTED_COLUMNS.name: len(result.drifted_columns),
+    }
 
 
 def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -56,10 +77,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         overall = result.overall
         versions = sorted(map(str, forecasts["model_version"].unique())) if len(forecasts) else []
         metadata: dict[str, Any] = {
-            "mape": _metric(overall["mape"]),
-            "wape": _metric(overall["wape"]),
-            "n_points": int(overall["n_points"]),
-            "coverage": _metric(overall.get("coverage", float("nan"))),
+            **accuracy_numbers(overall),
             "forecast_origins": int(forecasts["forecast_origin"].nunique())
             if len(forecasts)
             else 0,
@@ -143,17 +161,14 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         html_path = f"{DRIFT_REPORT_ASSET}/date={day}/report.html"
         store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
         metadata: dict[str, Any] = {
-            "drift_share": float(result.drift_share),
-            "dataset_drift": bool(result.dataset_drift),
-            "drifted_columns": ", ".join(result.drifted_columns) or "none",
-            "n_drifted_columns": len(result.drifted_columns),
+            **drift_numbers(result),
             "reference_window": (
                 f"{hour_text(reference_start)} → {hour_text(reference_end)} ({reference_source})"
             ),
             "current_rows": len(consumption_features),
             # A URL the browser opens (see reporting/links.py); the object itself as text.
-            "report": dg.MetadataValue.url(storage.report_url(html_path)),
-            "report_object": dg.MetadataValue.text(store.uri(html_path)),
+            meta.REPORT_URL.name: dg.MetadataValue.url(storage.report_url(html_path)),
+            meta.REPORT_OBJECT.name: dg.MetadataValue.text(store.uri(html_path)),
             "column_scores": markdown_table(result.column_scores),
             "series_that_moved_most": markdown_table(result.series_levels.head(10)),
         }

@@ -14,6 +14,7 @@ from dagster import (
     sensor,
 )
 
+from energy_assets import metadata_keys as meta
 from energy_assets.defs import keys
 from energy_assets.defs.jobs import RETRAIN_JOB
 from energy_assets.monitoring.retrain_policy import (
@@ -45,9 +46,9 @@ def _event_from_record(kind: EventKind, record) -> MonitoringEvent | None:
         return None
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     if kind == "drift":
-        value, dataset_drift = metadata.get("drift_share"), metadata.get("dataset_drift")
+        value, dataset_drift = meta.DRIFT_SHARE.read(metadata), meta.DATASET_DRIFT.read(metadata)
     else:
-        value, dataset_drift = metadata.get("mape"), None
+        value, dataset_drift = meta.MAPE.read(metadata), None
     if value is None:
         return None
     return MonitoringEvent(

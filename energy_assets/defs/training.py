@@ -19,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 
+from energy_assets import metadata_keys as meta
 from energy_assets.contracts import CLEAN_COLUMNS, FEATURES, REGISTERED_MODEL_NAME, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import STEP_IO_MANAGER
@@ -331,6 +332,11 @@ def _finalize_model(
     )
 
 
+def _champion_score(score: float | None) -> dict[str, float]:
+    """The previous champion's score on the same backtest; absent when there was none."""
+    return {} if score is None else {meta.CHAMPION_SCORE.name: float(score)}
+
+
 def forecasting_model_metadata(
     *,
     plan: dict,
@@ -350,30 +356,31 @@ def forecasting_model_metadata(
 
     tuned, scored = candidate.tuned, candidate.scored
     return {
-        "model_version": str(version),
+        meta.MODEL_VERSION.name: str(version),
         "model_uri": version.model_uri,
-        "champion": decision.promoted,
-        "champion_version": str(decision.champion_version),
-        "promotion": decision.reason,
+        meta.PROMOTED.name: decision.promoted,
+        meta.CHAMPION_VERSION.name: str(decision.champion_version),
+        **_champion_score(decision.champion_score),
+        meta.PROMOTION_REASON.name: decision.reason,
         "training_window": f"{hour_text(utc(plan['window_start']))} → "
         f"{hour_text(utc(plan['window_end']))}",
         "training_rows": len(consumption),
         "series": int(consumption[["area", "segment"]].drop_duplicates().shape[0]),
         "tuning_workers": len(workers),
-        "trials_run": tuned.n_trials_run,
+        meta.TRIALS_RUN.name: tuned.n_trials_run,
         "trials_per_worker": ", ".join(
             str(w["trials_run"]) for w in sorted(workers, key=lambda w: w["worker"])
         ),
         "trials_in_study": len(tuned.study.trials),
         "best_params": dg.MetadataValue.json(train.jsonable(candidate.params)),
-        "backtest_mape": float(scored.metrics["model"]["mape"]),
+        meta.BACKTEST_MAPE.name: float(scored.metrics["model"]["mape"]),
         "backtest_wape": float(scored.metrics["model"]["wape"]),
         "seasonal_naive_24_mape": float(scored.metrics["seasonal_naive_24"]["mape"]),
-        "seasonal_naive_168_mape": float(scored.metrics["seasonal_naive_168"]["mape"]),
+        meta.SEASONAL_NAIVE_168_MAPE.name: float(scored.metrics["seasonal_naive_168"]["mape"]),
         "fit_seconds": round(float(scored.fit_seconds), 2),
         "metrics": markdown_table(summary, floatfmt=".4f"),
         "feature_importance": markdown_table(importance.head(10)),
-        "mlflow_run": link_or_text(mlflow_run),
+        meta.MLFLOW_RUN.name: link_or_text(mlflow_run),
         **charts(pngs),
     }
 

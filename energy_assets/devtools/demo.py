@@ -34,6 +34,7 @@ from typing import Any
 
 import pandas as pd
 
+from energy_assets import metadata_keys as meta
 from energy_assets.contracts import hour_key
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.settings import Settings
@@ -437,6 +438,10 @@ def _count(n: Any, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _names(*keys: meta.MetadataKey) -> tuple[str, ...]:
+    return tuple(key.name for key in keys)
+
+
 def _pct(value: Any) -> str:
     try:
         return f"{float(value):.1%}"
@@ -536,10 +541,10 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         terminal.step(
             2,
             "train",
-            f"forecasting_model v{model.get('model_version')} up to {training_end:%Y-%m-%d %H:%M} "
-            f"({_count(model.get('trials_run'), 'Optuna trial')}): backtest MAPE "
-            f"{_pct(model.get('backtest_mape'))} vs {_pct(model.get('seasonal_naive_168_mape'))} "
-            f"seasonal naive 168 h; {'champion' if model.get('champion') else 'not promoted'}",
+            f"forecasting_model v{meta.MODEL_VERSION.read(model)} up to {training_end:%Y-%m-%d %H:%M} "
+            f"({_count(meta.TRIALS_RUN.read(model), 'Optuna trial')}): backtest MAPE "
+            f"{_pct(meta.BACKTEST_MAPE.read(model))} vs {_pct(meta.SEASONAL_NAIVE_168_MAPE.read(model))} "
+            f"seasonal naive 168 h; {'champion' if meta.PROMOTED.read(model) else 'not promoted'}",
             time.perf_counter() - t0,
         )
 
@@ -557,8 +562,8 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         terminal.step(
             3,
             "forecast",
-            f"24 hourly origins of {scored_day:%Y-%m-%d} × {forecasts.get('series')} series × "
-            f"24 h ahead from model v{forecasts.get('model_version')}, each with an 80% interval",
+            f"24 hourly origins of {scored_day:%Y-%m-%d} × {meta.SERIES.read(forecasts)} series × "
+            f"24 h ahead from model v{meta.MODEL_VERSION.read(forecasts)}, each with an 80% interval",
             time.perf_counter() - t0,
         )
 
@@ -574,9 +579,9 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         terminal.step(
             4,
             "monitor",
-            f"{day_key}: MAPE {_pct(accuracy.get('mape'))}, WAPE {_pct(accuracy.get('wape'))} "
-            f"over {accuracy.get('n_points'):,} points; drift share "
-            f"{float(drift_before.get('drift_share', 0)):.2f}; sensor: {first_look}",
+            f"{day_key}: MAPE {_pct(meta.MAPE.read(accuracy))}, WAPE {_pct(meta.WAPE.read(accuracy))} "
+            f"over {meta.N_POINTS.read(accuracy) or 0:,} points; drift share "
+            f"{meta.DRIFT_SHARE.read(drift_before) or 0.0:.2f}; sensor: {first_look}",
             time.perf_counter() - t0,
         )
 
@@ -606,8 +611,8 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             "drift",
             f"the source reports {args.drift_factor}× consumption from {reingest_from:%Y-%m-%d}; "
             f"{reingested} hours re-ingested; drift report {drift_day:%Y-%m-%d}: drift share "
-            f"{float(drift_after.get('drift_share', 0)):.2f} "
-            f"({drift_after.get('n_drifted_columns')} columns drifted)",
+            f"{meta.DRIFT_SHARE.read(drift_after) or 0.0:.2f} "
+            f"({meta.N_DRIFTED_COLUMNS.read(drift_after)} columns drifted)",
             time.perf_counter() - t0,
         )
 
@@ -638,7 +643,7 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             terminal.step(
                 7,
                 "retrain",
-                f"v{retrain.get('model_version')}: {retrain.get('promotion')} "
+                f"v{meta.MODEL_VERSION.read(retrain)}: {meta.PROMOTION_REASON.read(retrain)} "
                 f"Next tick: {again.skip_message or 'requested again (unexpected)'}",
                 time.perf_counter() - t0,
             )
@@ -651,23 +656,36 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         "reports_url": settings.reports_url or DEFAULT_REPORTS_URL,
         "model": {
             k: model.get(k)
-            for k in (
-                "model_version",
-                "champion",
-                "promotion",
-                "trials_run",
-                "backtest_mape",
-                "seasonal_naive_168_mape",
+            for k in _names(
+                meta.MODEL_VERSION,
+                meta.PROMOTED,
+                meta.PROMOTION_REASON,
+                meta.TRIALS_RUN,
+                meta.BACKTEST_MAPE,
+                meta.SEASONAL_NAIVE_168_MAPE,
             )
         },
-        "accuracy": {k: accuracy.get(k) for k in ("mape", "wape", "n_points", "coverage")},
-        "drift_before": {k: drift_before.get(k) for k in ("drift_share", "dataset_drift")},
+        "accuracy": {
+            k: accuracy.get(k) for k in _names(meta.MAPE, meta.WAPE, meta.N_POINTS, meta.COVERAGE)
+        },
+        "drift_before": {
+            k: drift_before.get(k) for k in _names(meta.DRIFT_SHARE, meta.DATASET_DRIFT)
+        },
         "drift_after": {
             k: drift_after.get(k)
-            for k in ("drift_share", "dataset_drift", "drifted_columns", "report", "report_object")
+            for k in _names(
+                meta.DRIFT_SHARE,
+                meta.DATASET_DRIFT,
+                meta.DRIFTED_COLUMNS,
+                meta.REPORT_URL,
+                meta.REPORT_OBJECT,
+            )
         },
         "drift_report_path": drift_path,
-        "retrain": {k: retrain.get(k) for k in ("model_version", "champion", "promotion")}
+        "retrain": {
+            k: retrain.get(k)
+            for k in _names(meta.MODEL_VERSION, meta.PROMOTED, meta.PROMOTION_REASON)
+        }
         if retrain
         else None,
         "runs": demo.runs,
@@ -681,8 +699,8 @@ def print_landing(terminal: Terminal, summary: dict) -> None:
     rows = [
         ("asset values", f"{storage}/<asset>/date=YYYY-MM-DD/hour=HH/data.parquet"),
         ("latest forecast", f"{storage}/forecasts/latest/data.parquet  (energy-assets forecasts)"),
-        ("drift report", f"{drift.get('report')}  (energy-assets reports serve)"),
-        ("", f"{drift.get('report_object')}"),
+        ("drift report", f"{drift.get(meta.REPORT_URL.name)}  (energy-assets reports serve)"),
+        ("", f"{drift.get(meta.REPORT_OBJECT.name)}"),
         ("MLflow", f"{summary['mlflow_tracking_uri']}  (mlflow ui --backend-store-uri …)"),
         (
             "Dagster instance",

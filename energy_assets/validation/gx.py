@@ -23,6 +23,8 @@ from typing import Any
 
 import pandas as pd
 
+from energy_assets.metadata_keys import FAILED_EXPECTATIONS, UNEXPECTED_ROWS
+
 # Offending rows kept per failed expectation (GX partial_unexpected_count).
 MAX_UNEXPECTED_ROWS = 20
 
@@ -134,7 +136,9 @@ class ValidationOutcome:
             "rows_validated": self.rows,
             "expectations_evaluated": len(self.results),
             "expectations_failed": len(self.failed),
-            "failed_expectations": ", ".join(
+            # What an alert reports as the offending rows count (metadata_keys.UNEXPECTED_ROWS).
+            UNEXPECTED_ROWS.name: sum(r.unexpected_count or 0 for r in self.failed),
+            FAILED_EXPECTATIONS.name: ", ".join(
                 f"{r.expectation}({', '.join(r.columns)})" for r in self.failed
             ),
             "summary": self.summary(),

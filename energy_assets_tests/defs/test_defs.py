@@ -73,6 +73,11 @@ def test_assets_partitions_and_checks(defs):
     assert str(hourly.timezone) == str(daily.timezone) == "UTC"
 
 
+def _job_name(sensor: dg.SensorDefinition) -> str | None:
+    """The job a sensor requests runs of; None for a sensor that requests none (alerts)."""
+    return sensor.job_name if sensor.targets else None
+
+
 def test_jobs_schedules_sensors_and_resources(defs):
     repository = defs.get_repository_def()
     for name, selected in JOBS.items():
@@ -82,9 +87,19 @@ def test_jobs_schedules_sensors_and_resources(defs):
         ("hourly_forecast_schedule", "5 * * * *", "hourly_forecast_job"),
         ("daily_monitoring_schedule", "30 6 * * *", "daily_monitoring_job"),
     }
-    assert [(s.name, s.job_name, s.minimum_interval_seconds) for s in defs.sensors] == [
-        ("retrain_on_drift_or_error", "retrain_job", 60)
+    assert [(s.name, _job_name(s), s.minimum_interval_seconds) for s in defs.sensors] == [
+        ("retrain_on_drift_or_error", "retrain_job", 60),
+        # Alerts (defs/alerts.py): they request no run; on by default, so an unattended
+        # platform tells someone.
+        ("alert_on_run_failure", None, 30),
+        ("alert_on_run_recovery", None, 30),
+        ("alert_on_asset_events", None, 30),
     ]
+    assert {s.name for s in defs.sensors if s.default_status.value == "RUNNING"} == {
+        "alert_on_run_failure",
+        "alert_on_run_recovery",
+        "alert_on_asset_events",
+    }
     assert set(defs.resources) == {
         "storage",
         "io_manager",
@@ -93,6 +108,7 @@ def test_jobs_schedules_sensors_and_resources(defs):
         "mlflow",
         "optuna",
         "gx",
+        "alerts",
     }
     defs.validate_loadable(defs)
 
