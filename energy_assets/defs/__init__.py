@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 
 from energy_assets.defs.alerts import AlertsResource, build_alert_sensors
+from energy_assets.defs.automation import build_catch_up_sensor
 from energy_assets.defs.features import build_features_assets
 from energy_assets.defs.forecasting import build_forecasting_assets
 from energy_assets.defs.ingestion import build_ingestion_assets
@@ -114,6 +115,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 interval_seconds=settings.retrain_sensor_interval_seconds,
             ),
             *build_alert_sensors(),
+            build_catch_up_sensor(settings),
         ],
         resources=build_resources(settings),
     )
