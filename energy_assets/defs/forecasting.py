@@ -8,7 +8,7 @@ from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_COLUMN
 from energy_assets.defs.metadata import chart, frame_metadata
-from energy_assets.defs.partitions import Partitions, lookback_mapping
+from energy_assets.defs.partitions import FRESHNESS, Partitions, lookback_mapping
 from energy_assets.defs.resources import GreatExpectationsResource, MlflowResource, StorageResource
 
 FORECASTS_CHECK = "forecasts_gx_suite"
@@ -59,6 +59,9 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
         },
         deps=[keys.FORECASTING_MODEL],
         check_specs=gx_check_specs(FORECASTS.name, FORECASTS_CHECK, blocking=True),
+        # The hourly schedule publishes a new origin every hour at :05 (retries up to ~35 min
+        # later): no update for 2 h is a missed deadline (the daemon evaluates it; alerts fire).
+        freshness_policy=FRESHNESS["forecasts"],
         description=(
             "24-hour-ahead forecasts: for partition hour H (the forecast_origin), predictions for "
             "H+1 … H+24 for every series from the `champion` model, using only features up to H, "

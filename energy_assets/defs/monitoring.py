@@ -9,7 +9,7 @@ from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES,
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
 from energy_assets.defs.metadata import chart, markdown_table
-from energy_assets.defs.partitions import Partitions, lookback_mapping
+from energy_assets.defs.partitions import FRESHNESS, Partitions, lookback_mapping
 from energy_assets.defs.resources import MlflowResource, StorageResource
 
 
@@ -43,6 +43,8 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
     @dg.asset(
         key=keys.FORECAST_ACCURACY,
         partitions_def=partitions.daily,
+        # Scored every morning at 06:30 UTC: no new score for 26 h warns, 30 h fails.
+        freshness_policy=FRESHNESS["forecast_accuracy"],
         group_name="monitoring",
         kinds={"parquet"},
         ins={

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from datetime import timedelta
 
 import dagster as dg
 
@@ -45,3 +46,17 @@ def lookback_mapping(hours: int = 0) -> dg.TimeWindowPartitionMapping:
         return dg.TimeWindowPartitionMapping(
             start_offset=-hours, allow_nonexistent_upstream_partitions=True
         )
+
+
+# How long each published asset may go without an update (Dagster's freshness policies, evaluated
+# by the daemon; a breach shows on the asset and sends the *Freshness deadline missed* alert). The
+# schedules already target the newest hour the source's publication lag allows, so the windows
+# are the cadence plus the retries' slack, not the lag.
+FRESHNESS = {
+    "forecasts": dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=2), warn_window=timedelta(minutes=90)
+    ),
+    "forecast_accuracy": dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(hours=30), warn_window=timedelta(hours=26)
+    ),
+}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -176,3 +177,21 @@ def test_the_clis_load_the_code_location(command, tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+
+
+def test_published_assets_have_freshness_deadlines(defs):
+    """forecasts (hourly) and forecast_accuracy (daily) carry the daemon-evaluated policies the
+    alerts read; nothing else is judged on freshness."""
+    windows = {}
+    for assets_def in defs.assets:
+        for key, spec in assets_def.specs_by_key.items():
+            if spec.freshness_policy is not None:
+                policy = spec.freshness_policy
+                windows[key.to_user_string()] = (
+                    policy.fail_window.to_timedelta(),
+                    policy.warn_window.to_timedelta(),
+                )
+    assert windows == {
+        "forecasts": (timedelta(hours=2), timedelta(minutes=90)),
+        "forecast_accuracy": (timedelta(hours=30), timedelta(hours=26)),
+    }
