@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from energy_assets import contracts, sources
 
@@ -39,6 +40,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "reports_url": "ENERGY_REPORTS_URL",
     "retrain_executor": "ENERGY_RETRAIN_EXECUTOR",
     "retrain_sensor_interval_seconds": "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS",
+    "api_min_interval_seconds": "ENERGY_API_MIN_INTERVAL_SECONDS",
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
@@ -65,6 +67,9 @@ class Settings:
     in front of it); None: `reporting.links` picks (the console URL on gs://, 127.0.0.1:3001 locally).
     retrain_executor: "multiprocess" (tuning workers as processes) or "k8s" (one pod each).
     retrain_sensor_interval_seconds: how often the daemon evaluates the retrain sensor.
+    api_min_interval_seconds: the least time between two requests for the dataset, across the
+    deployment (the API's rate limit); None: 60 s against api.energidataservice.dk (its limit),
+    0 (no limit) against any other URL, such as a replay API.
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -83,6 +88,7 @@ class Settings:
     reports_url: str | None = None
     retrain_executor: str = "multiprocess"
     retrain_sensor_interval_seconds: int = 60
+    api_min_interval_seconds: float | None = None
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -104,6 +110,14 @@ class Settings:
     def source(self) -> sources.SourceSpec:
         """The configured dataset's source spec."""
         return sources.spec_for(self.dataset)
+
+    @property
+    def api_request_interval_seconds(self) -> float:
+        """api_min_interval_seconds, or its default for api_url (see the class docstring)."""
+        if self.api_min_interval_seconds is not None:
+            return self.api_min_interval_seconds
+        real_api = urlsplit(self.api_url).hostname == urlsplit(DEFAULT_API_URL).hostname
+        return 60.0 if real_api else 0.0
 
     @classmethod
     def for_home(cls, dagster_home: Path | str, **overrides: Any) -> Settings:
@@ -177,6 +191,8 @@ class Settings:
             )
         if self.retrain_sensor_interval_seconds < 1:
             raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")
+        if self.api_min_interval_seconds is not None and self.api_min_interval_seconds < 0:
+            raise SettingsError("ENERGY_API_MIN_INTERVAL_SECONDS must be 0 or more")
 
     @property
     def partitions_start_day(self) -> str:
@@ -188,7 +204,7 @@ def _convert(variable: str, raw: str, type_name: str) -> Any:
     try:
         if type_name == "int":
             return int(raw)
-        if type_name == "float":
+        if type_name in ("float", "float | None"):
             return float(raw)
     except ValueError:
         raise SettingsError(f"{variable}={raw!r} is not a number") from None
