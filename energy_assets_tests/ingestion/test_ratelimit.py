@@ -119,3 +119,19 @@ def test_a_year_backfill_plan_counts_pages_and_minutes():
     assert plan.requests == 26  # ceil(2,575,440 / 100,000)
     assert plan.floor_minutes == 26
     assert "26 request(s)" in plan.text() and "26.0 min" in plan.text()
+
+
+def test_the_gcs_clock_keeps_its_record_in_the_bucket(gcs_emulator):
+    # Sequential only: gcp-storage-emulator ignores ifGenerationMatch, so the race it guards
+    # against (two writers between one read and one write) cannot be staged here.
+    from energy_assets.ingestion.ratelimit import GcsRequestClock
+
+    bucket = gcs_emulator.make_bucket()
+    first = GcsRequestClock(bucket, "energy_assets/_request_clock")
+    second = GcsRequestClock(
+        gcs_emulator.client().bucket(bucket.name), "energy_assets/_request_clock"
+    )
+    assert first.reserve(DE35.dataset, 60, 1000.0) == 1000.0
+    assert second.reserve(DE35.dataset, 60, 1010.0) == 1060.0  # read what the other wrote
+    assert first.reserve("Other", 60, 1010.0) == 1010.0
+    assert bucket.get_blob(f"energy_assets/_request_clock/{DE35.dataset}.json") is not None
