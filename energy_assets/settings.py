@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from energy_assets import contracts, sources
 
@@ -49,6 +50,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "alert_smtp_user": "ENERGY_ALERT_SMTP_USER",
     "alert_smtp_password": "ENERGY_ALERT_SMTP_PASSWORD",
     "alert_smtp_starttls": "ENERGY_ALERT_SMTP_STARTTLS",
+    "api_min_interval_seconds": "ENERGY_API_MIN_INTERVAL_SECONDS",
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
@@ -79,6 +81,9 @@ class Settings:
     alert_webhook_url: a JSON webhook (Slack's incoming webhooks take the payload as is).
     alert_smtp_*: e-mail alerts: host, port, from, to (comma separated), optional user and
     password (never shown: kept out of repr), STARTTLS on or off.
+    api_min_interval_seconds: the least time between two requests for the dataset, across the
+    deployment (the API's rate limit); None: 60 s against api.energidataservice.dk (its limit),
+    0 (no limit) against any other URL, such as a replay API.
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -106,6 +111,7 @@ class Settings:
     alert_smtp_user: str | None = None
     alert_smtp_password: str | None = field(default=None, repr=False)
     alert_smtp_starttls: bool = True
+    api_min_interval_seconds: float | None = None
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -127,6 +133,14 @@ class Settings:
     def source(self) -> sources.SourceSpec:
         """The configured dataset's source spec."""
         return sources.spec_for(self.dataset)
+
+    @property
+    def api_request_interval_seconds(self) -> float:
+        """api_min_interval_seconds, or its default for api_url (see the class docstring)."""
+        if self.api_min_interval_seconds is not None:
+            return self.api_min_interval_seconds
+        real_api = urlsplit(self.api_url).hostname == urlsplit(DEFAULT_API_URL).hostname
+        return 60.0 if real_api else 0.0
 
     @classmethod
     def for_home(cls, dagster_home: Path | str, **overrides: Any) -> Settings:
@@ -200,6 +214,8 @@ class Settings:
             )
         if self.retrain_sensor_interval_seconds < 1:
             raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")
+        if self.api_min_interval_seconds is not None and self.api_min_interval_seconds < 0:
+            raise SettingsError("ENERGY_API_MIN_INTERVAL_SECONDS must be 0 or more")
 
     @property
     def partitions_start_day(self) -> str:
@@ -214,7 +230,7 @@ def _convert(variable: str, raw: str, type_name: str) -> Any:
     try:
         if type_name == "int":
             return int(raw)
-        if type_name == "float":
+        if type_name in ("float", "float | None"):
             return float(raw)
         if type_name == "bool":
             return _BOOLEANS[raw.strip().lower()]

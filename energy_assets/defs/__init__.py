@@ -61,7 +61,9 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "io_manager": ParquetIOManager(storage=storage),
         STEP_IO_MANAGER: StepValueIOManager(storage=storage),
         "energidata": EnergiDataResource(
-            api_url=_from_env(settings, "api_url"), dataset=_from_env(settings, "dataset")
+            api_url=_from_env(settings, "api_url"),
+            dataset=_from_env(settings, "dataset"),
+            min_interval_seconds=settings.api_request_interval_seconds,
         ),
         "mlflow": MlflowResource(tracking_uri=_from_env(settings, "mlflow_tracking_uri")),
         "optuna": OptunaResource(storage_url=_from_env(settings, "optuna_storage_url")),

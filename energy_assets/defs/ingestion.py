@@ -9,10 +9,18 @@ from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import PARTITION_COLUMN
 from energy_assets.defs.metadata import frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions
-from energy_assets.defs.resources import EnergiDataResource, GreatExpectationsResource
+from energy_assets.defs.resources import (
+    EnergiDataResource,
+    GreatExpectationsResource,
+    StorageResource,
+)
 from energy_assets.sources import SourceSpec
 
 RAW_CHECK = "raw_consumption_gx_suite"
+# The concurrency pool of every step that calls Energi Data Service: one at a time across the
+# deployment (dagster.yaml `concurrency: pools: default_limit: 1`); the shared request clock
+# (energy_assets.ingestion.ratelimit) spaces consecutive runs' requests.
+API_POOL = "energidata_api"
 
 
 def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.AssetsDefinition]:
@@ -25,33 +33,61 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         backfill_policy=dg.BackfillPolicy.single_run(),
         group_name="ingestion",
         kinds={"python", "parquet"},
+        pool=API_POOL,
         metadata={PARTITION_COLUMN: RAW.time_column},
         check_specs=gx_check_specs(RAW.name, RAW_CHECK, blocking=False),
         description=(
             f"Hourly consumption records of Energi Data Service's {spec.dataset} "
             f"(ENERGIDATA_DATASET; {spec.title}), one partition per UTC hour with every "
             f"({series}) series, columns exactly as the API names them. A backfill over any "
-            "range is one run and a few paged requests."
+            "range is one run and a few paged requests, at most one request per dataset per "
+            "ENERGY_API_MIN_INTERVAL_SECONDS across the deployment."
         ),
     )
     def raw_consumption(
         context: dg.AssetExecutionContext,
         energidata: EnergiDataResource,
         gx: GreatExpectationsResource,
+        storage: StorageResource,
     ):
+        import pandas as pd
+
+        from energy_assets.ingestion import freshness
         from energy_assets.ingestion.energidata_api import (
             collapse_exact_duplicates,
             missing_hours,
         )
+        from energy_assets.ingestion.ratelimit import backfill_plan
         from energy_assets.validation.suites import validate_raw_consumption
 
         window = context.partition_time_window
-        api = energidata.api()
+        frozen = freshness.after_last_hour(spec, pd.Timestamp(window.start))
+        if frozen:  # nothing to ask the API: the whole window is after the dataset's end
+            raise _never_coming(frozen, spec)
+        api = energidata.api(log=context.log.info, storage=storage)
+        hours = int((window.end - window.start).total_seconds() // 3600)
+        if hours > 1:
+            plan = backfill_plan(
+                spec.dataset,
+                hours,
+                len(spec.expected_series),
+                energidata.page_size,
+                energidata.min_interval_seconds,
+            )
+            context.log.info(plan.text())
         served = api.fetch_hours(window.start, window.end)
         # Copies equal in every column are dropped (and counted); conflicting ones are kept.
         raw, exact_duplicates = collapse_exact_duplicates(served)
         absent = missing_hours(raw, window.start, window.end, spec.time_utc)
         if absent:
+            never = freshness.after_last_hour(spec, absent[-1])
+            if never is None and spec.is_live:
+                # Late or stalled? One more request (limit=1, newest first) tells.
+                never = freshness.stalled(
+                    spec, api.newest_hour(), pd.Timestamp.now(tz="UTC"), absent[-1]
+                )
+            if never:
+                raise _never_coming(never, spec)
             shown = ", ".join(hour_text(h) for h in absent[:5])
             more = f" and {len(absent) - 5} more" if len(absent) > 5 else ""
             raise dg.Failure(
@@ -85,3 +121,12 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         yield from validated_output(raw, outcome, RAW_CHECK, RAW.name, metadata, blocking=False)
 
     return [raw_consumption]
+
+
+def _never_coming(message: str, spec: SourceSpec) -> dg.Failure:
+    # Not retryable: the op retry policy would only repeat the same answer every few minutes.
+    return dg.Failure(
+        description=message,
+        metadata={"dataset": spec.dataset, "last_hour": spec.last_hour or "unknown"},
+        allow_retries=False,
+    )

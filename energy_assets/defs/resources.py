@@ -5,6 +5,7 @@ and Great Expectations, each a `ConfigurableResource` (built from `Settings` by
 Each resource imports its library when it is used, not when the code location loads.
 """
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -12,6 +13,7 @@ from pydantic import Field, PrivateAttr
 
 if TYPE_CHECKING:
     from energy_assets.ingestion.energidata_api import EnergiDataApi
+    from energy_assets.ingestion.ratelimit import RateLimiter
     from energy_assets.sources import SourceSpec
     from energy_assets.storage.parquet_store import ParquetStore
     from energy_assets.training.tracking import MlflowSettings
@@ -73,6 +75,11 @@ class EnergiDataResource(dg.ConfigurableResource):
     timeout_seconds: float = Field(default=60.0, description="per-request timeout")
     max_retries: int = Field(default=5, description="retries on timeouts, 429 and 5xx")
     backoff_seconds: float = Field(default=1.0, description="first retry delay; doubles each time")
+    min_interval_seconds: float = Field(
+        default=0.0,
+        description="least time between two requests for the dataset across the deployment "
+        "(ENERGY_API_MIN_INTERVAL_SECONDS; the real API allows one a minute); 0: no limit",
+    )
 
     @property
     def spec(self) -> "SourceSpec":
@@ -81,7 +88,14 @@ class EnergiDataResource(dg.ConfigurableResource):
 
         return spec_for(self.dataset)
 
-    def api(self) -> "EnergiDataApi":
+    def api(
+        self,
+        log: Callable[[str], None] | None = None,
+        storage: "StorageResource | None" = None,
+    ) -> "EnergiDataApi":
+        """A client that logs its waits and pages to `log`; with `storage`, its requests keep to
+        the rate limit through the request clock in the platform's storage (shared by every
+        run), else through this process's own clock."""
         from energy_assets.ingestion.energidata_api import EnergiDataApi
 
         return EnergiDataApi(
@@ -91,7 +105,31 @@ class EnergiDataResource(dg.ConfigurableResource):
             timeout_seconds=self.timeout_seconds,
             max_retries=self.max_retries,
             backoff_seconds=self.backoff_seconds,
+            rate_limiter=self.rate_limiter(log, storage),
+            log=log,
         )
+
+    def rate_limiter(
+        self, log: Callable[[str], None] | None, storage: "StorageResource | None"
+    ) -> "RateLimiter | None":
+        """None when min_interval_seconds is 0 (no limit)."""
+        from energy_assets.ingestion import ratelimit
+
+        if self.min_interval_seconds <= 0:
+            return None
+        clock: ratelimit.RequestClock
+        if storage is None:
+            clock = ratelimit.MemoryRequestClock()
+        else:
+            store = storage.store()
+            if store.is_gcs:
+                prefix = "/".join(p for p in (store.prefix, ratelimit.CLOCK_FOLDER) if p)
+                clock = ratelimit.GcsRequestClock(store.bucket, prefix)
+            elif store.root is not None:
+                clock = ratelimit.FileRequestClock(store.root / ratelimit.CLOCK_FOLDER)
+            else:
+                raise AssertionError(f"{store.url} is neither gs:// nor a folder")
+        return ratelimit.RateLimiter(clock, self.min_interval_seconds, log=log)
 
 
 class MlflowResource(dg.ConfigurableResource):

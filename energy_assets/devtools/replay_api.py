@@ -21,6 +21,11 @@ Semantics copied from the real API guide (energidataservice.dk/guides/api-guides
 `--as-current` makes an old file look live: every timestamp is shifted by whole weeks (so weekday and
 hour-of-day patterns stay on the calendar) until the last hour reaches now − publication delay, and
 each request hides hours newer than floor(now) − delay, so one more hour "gets published" every hour.
+
+`--rate-limit-per-minute N` enforces the real API's rate limit (since 2025-08-26: one request per
+dataset per minute per IP address): a client IP's request beyond N in the window is answered
+HTTP 429 with `Retry-After` (whole seconds until a slot frees), like the real API. Off by default;
+tests shorten the window with `ReplayServer(rate_window_seconds=...)`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ import re
 import signal
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -214,6 +221,7 @@ class ReplayStats:
     dataset_requests: int = 0
     faults_served: int = 0
     records_served: int = 0
+    rate_limited: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def as_dict(self) -> dict[str, int]:
@@ -223,7 +231,38 @@ class ReplayStats:
                 "dataset_requests": self.dataset_requests,
                 "faults_served": self.faults_served,
                 "records_served": self.records_served,
+                "rate_limited": self.rate_limited,
             }
+
+
+class RateLimit:
+    """At most `per_window` dataset requests per client IP in any `window_seconds` (sliding).
+
+    `admit(ip)` returns None when the request may be served (and counts it), else the seconds
+    until the client's oldest counted request leaves the window. `served` lists (monotonic time,
+    ip) of every admitted request, for tests to check the spacing.
+    """
+
+    def __init__(self, per_window: int, window_seconds: float = 60.0) -> None:
+        if per_window < 1 or window_seconds <= 0:
+            raise ValueError("the rate limit needs per_window ≥ 1 and window_seconds > 0")
+        self.per_window = per_window
+        self.window_seconds = window_seconds
+        self.served: list[tuple[float, str]] = []
+        self._recent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def admit(self, ip: str) -> float | None:
+        now = time.monotonic()
+        with self._lock:
+            recent = self._recent.setdefault(ip, deque())
+            while recent and recent[0] <= now - self.window_seconds:
+                recent.popleft()
+            if len(recent) >= self.per_window:
+                return recent[0] + self.window_seconds - now
+            recent.append(now)
+            self.served.append((now, ip))
+            return None
 
 
 class _Table:
@@ -264,8 +303,14 @@ class ReplayServer:
         as_current: bool = False,
         publication_delay_hours: float = DEFAULT_PUBLICATION_DELAY_HOURS,
         clock: Callable[[], datetime] | None = None,
+        rate_limit_per_minute: int | None = None,
+        rate_window_seconds: float = 60.0,
     ) -> None:
         self.spec = spec_for(dataset)
+        # The real API's limit is per dataset per IP; this server serves one dataset.
+        self.rate_limit = (
+            RateLimit(rate_limit_per_minute, rate_window_seconds) if rate_limit_per_minute else None
+        )
         self.dataset = self.spec.dataset
         self.as_current = as_current
         self.publication_delay_hours = publication_delay_hours
@@ -306,7 +351,8 @@ class ReplayServer:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters: requests (all), dataset_requests, faults_served, records_served."""
+        """Counters: requests (all), dataset_requests, faults_served, records_served,
+        rate_limited (HTTP 429 answers for exceeding the rate limit)."""
         return self._stats.as_dict()
 
     @property
@@ -582,6 +628,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         with replay._stats._lock:
             replay._stats.dataset_requests += 1
+        if replay.rate_limit is not None:
+            wait = replay.rate_limit.admit(self.client_address[0])
+            if wait is not None:
+                with replay._stats._lock:
+                    replay._stats.rate_limited += 1
+                limit = replay.rate_limit
+                self._error(
+                    429,
+                    f"Rate limit exceeded: {limit.per_window} request(s) per dataset per "
+                    f"{limit.window_seconds:g}s per IP address",
+                    {"Retry-After": str(max(1, int(np.ceil(wait))))},
+                )
+                return
         params = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         fault = replay.faults.take()
         if fault is not None:
@@ -659,6 +718,13 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
         help="with --as-current: hours newer than now − this are not yet published (default: "
         "the dataset's publication lag)",
     )
+    parser.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=None,
+        help="answer HTTP 429 with Retry-After to a client IP's requests beyond N per minute, "
+        "like the real API (1); default: no limit",
+    )
     parser.add_argument("--fail-first", type=int, default=0, help="fail the first N requests")
     parser.add_argument("--fail-status", type=int, default=503, help="status of those failures")
     parser.add_argument("--slow-first", type=int, default=0, help="delay the first N requests")
@@ -681,6 +747,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
             if args.publication_delay_hours is not None
             else spec_for(args.dataset).publication_lag_hours
         ),
+        rate_limit_per_minute=args.rate_limit_per_minute,
     )
     server.faults.fail_next(args.fail_first, status=args.fail_status)
     server.faults.slow_next(args.slow_first, seconds=args.slow_seconds)

@@ -15,12 +15,18 @@ Error policy:
   parses but breaks the contract (no `records`/`total`, a record without a required field, values
   that do not parse): the source would send the same thing again, so retrying only delays the
   failure. All of them raise EnergiDataError naming the dataset, the hour range and the cause.
+
+Rate limit: with a `RateLimiter` (energy_assets.ingestion.ratelimit) every attempt first waits for
+the dataset's next slot on the deployment's shared request clock. Every wait — the limiter's and a
+retry's (Retry-After on 429, backoff otherwise) — and every page is reported to `log` with its
+reason, so a run's log says why it paused.
 """
 
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +35,7 @@ import pandas as pd
 import requests
 
 from energy_assets.contracts import DANISH_TZ, hour_range_text, naive_utc, utc
+from energy_assets.ingestion.ratelimit import RateLimiter
 from energy_assets.sources import SourceSpec
 
 _MAX_SLEEP_SECONDS = 300.0
@@ -165,6 +172,8 @@ class EnergiDataApi:
         max_retries: int = 5,
         backoff_seconds: float = 1.0,
         session: requests.Session | None = None,
+        rate_limiter: RateLimiter | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
@@ -176,7 +185,10 @@ class EnergiDataApi:
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
         self.session = session or requests.Session()
+        self.rate_limiter = rate_limiter
+        self.log = log or (lambda message: None)
         self.request_count = 0
+        self.retry_wait_seconds = 0.0
 
     @property
     def dataset_url(self) -> str:
@@ -214,15 +226,42 @@ class EnergiDataApi:
                 break  # total shrank under us, or a server that under-reports: stop, don't loop
             pages.append(parse_records(records, self.spec, f"{context} (offset {offset})"))
             offset += len(records)
+            self.log(
+                f"{context}: page {len(pages)}: {offset:,} of {total:,} records "
+                f"({100 * offset / max(total, 1):.0f}%)"
+            )
         if not pages:
             return empty_raw_frame(self.spec)
         # Every record as served, duplicates included: deciding what a duplicate means is not
         # the transport's job (collapse_exact_duplicates; conflicting ones fail the checks).
         return pd.concat(pages, ignore_index=True)
 
+    def newest_hour(self) -> pd.Timestamp | None:
+        """The UTC hour of the dataset's newest record (one request: limit=1, newest first), or
+        None when the dataset is empty."""
+        params = {
+            "timezone": "UTC",
+            "sort": f"{self.spec.time_utc} desc",
+            "columns": self.spec.time_utc,
+            "limit": 1,
+            "offset": 0,
+        }
+        document = self._get_page(params, f"{self.dataset} newest record")
+        if not document["records"]:
+            return None
+        value = document["records"][0].get(self.spec.time_utc)
+        try:
+            return pd.Timestamp(
+                _parse_times(pd.Series([value]), self.spec.time_utc, True, "").iloc[0]
+            )
+        except EnergiDataError as exc:
+            raise EnergiDataError(f"{self.dataset} newest record: {exc}") from None
+
     def _get_page(self, params: dict[str, Any], context: str) -> dict[str, Any]:
         attempts = self.max_retries + 1
         for attempt in range(attempts):
+            if self.rate_limiter is not None:
+                self.rate_limiter.wait(self.dataset)
             try:
                 return self._request(params, context)
             except _Retryable as exc:
@@ -232,7 +271,18 @@ class EnergiDataApi:
                         f"last cause: {exc}. The source may be down or rate-limiting: retry the run "
                         f"later, or raise max_retries / timeout_seconds."
                     ) from exc
-                time.sleep(self._backoff(attempt, exc.retry_after))
+                delay = self._backoff(attempt, exc.retry_after)
+                reason = (
+                    f"the API asked for {exc.retry_after:g}s (Retry-After)"
+                    if exc.retry_after is not None
+                    else "backoff"
+                )
+                self.log(
+                    f"{context}: {exc}; waiting {delay:.1f}s before retry {attempt + 1} of "
+                    f"{self.max_retries} ({reason})"
+                )
+                time.sleep(delay)
+                self.retry_wait_seconds += delay
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
