@@ -67,3 +67,13 @@ def secret_values(environ: Mapping[str, str]) -> tuple[str, ...]:
             if match["password"]:
                 values.append(match["password"])
     return tuple(v for v in values if len(v) >= MIN_SECRET_LENGTH)
+
+
+def without_credentials(url: str) -> str:
+    """`url` with no user or password at all: for a link a browser opens (it asks for them
+    itself; a masked password would be sent as the password).
+
+    >>> without_credentials("http://user:secret@mlflow:5000/#/runs/1")
+    'http://mlflow:5000/#/runs/1'
+    """
+    return _CREDENTIALS.sub(lambda m: m["scheme"], url)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from energy_assets.redaction import redact, secret_values
+from energy_assets.redaction import redact, secret_values, without_credentials
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_known_secret_values_are_masked_wherever_they_occur():
     scheme=st.sampled_from(["postgresql", "postgresql+psycopg2", "http", "https", "mysql+pymysql"]),
     user=st.text(alphabet="abcdefghij_-.", min_size=1, max_size=10),
     password=st.text(
-        alphabet=st.characters(blacklist_characters="/?#@ \t\n\r", blacklist_categories=("Cs",)),
+        alphabet=st.characters(blacklist_characters="/?#@ \t\n\r", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
         min_size=1,
         max_size=20,
     ),
@@ -69,3 +69,11 @@ def test_no_password_survives_in_any_uri(scheme, user, password, host, around):
     shown = redact(around.format(uri))
     assert f":{password}@" not in shown
     assert f"{scheme}://{user}:***@{host}/db" in shown
+
+
+def test_a_link_drops_the_credentials_a_browser_would_send():
+    assert (
+        without_credentials("http://user:secret@mlflow:5000/#/experiments/1/runs/ab")
+        == "http://mlflow:5000/#/experiments/1/runs/ab"
+    )
+    assert without_credentials("http://mlflow:5000/") == "http://mlflow:5000/"
