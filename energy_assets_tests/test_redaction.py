@@ -57,7 +57,9 @@ def test_known_secret_values_are_masked_wherever_they_occur():
     scheme=st.sampled_from(["postgresql", "postgresql+psycopg2", "http", "https", "mysql+pymysql"]),
     user=st.text(alphabet="abcdefghij_-.", min_size=1, max_size=10),
     password=st.text(
-        alphabet=st.characters(blacklist_characters="/?#@ \t\n\r", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
+        alphabet=st.characters(
+            blacklist_characters="/?#@ \t\n\r", blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")
+        ),
         min_size=1,
         max_size=20,
     ),
