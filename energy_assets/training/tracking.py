@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -43,6 +44,10 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("alembic.runtime.migration", "mlflow.utils.environment"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # MLflow writes "🏃 View run … at: <tracking URI>" to stdout when a run on a server ends,
+    # password included; our metadata links the run without credentials (run_url). An explicit
+    # setting of the variable is respected.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
 
 
