@@ -12,7 +12,9 @@ and GOOGLE_APPLICATION_CREDENTIALS are read by the google-cloud-storage client i
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from energy_assets import contracts, sources
+from energy_assets.redaction import redact
 
 DEFAULT_API_URL = "https://api.energidataservice.dk"
 # How late the default dataset (DE35) was published; each dataset's spec has its own.
@@ -54,6 +57,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
+# Google's bucket naming rules, loosely: lower-case letters, digits, '-', '_', '.'; 3-222 chars.
+GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
 
 
 class SettingsError(contracts.InputError):
@@ -205,8 +210,9 @@ class Settings:
             )
         if self.publication_delay_hours < 0:
             raise SettingsError("ENERGY_PUBLICATION_DELAY_HOURS must be 0 or more")
-        if not self.storage_url:
-            raise SettingsError("ENERGY_STORAGE_URL is empty")
+        check_storage_url(self.storage_url)
+        check_fraction("ENERGY_RETRAIN_MAX_MAPE", self.retrain_max_mape, percent_hint=True)
+        check_fraction("ENERGY_RETRAIN_MAX_DRIFT_SHARE", self.retrain_max_drift_share)
         if self.retrain_executor not in RETRAIN_EXECUTORS:
             raise SettingsError(
                 f"ENERGY_RETRAIN_EXECUTOR={self.retrain_executor!r} is not one of "
@@ -214,13 +220,83 @@ class Settings:
             )
         if self.retrain_sensor_interval_seconds < 1:
             raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")
-        if self.api_min_interval_seconds is not None and self.api_min_interval_seconds < 0:
+        if self.api_min_interval_seconds is not None and not self.api_min_interval_seconds >= 0:
             raise SettingsError("ENERGY_API_MIN_INTERVAL_SECONDS must be 0 or more")
 
     @property
     def partitions_start_day(self) -> str:
         """The daily partitions' first key: the day of the first hourly partition."""
         return self.partitions_start[:10]
+
+
+def check_storage_url(url: str) -> None:
+    """ENERGY_STORAGE_URL names storage the platform can write: gs://bucket[/prefix], or a
+    folder (path or file://) that is writable, or can be created under a writable parent.
+
+    Checked when the settings are read, so a bad URL fails the code location's load (and the
+    CLI) in one line instead of a run, after an API request.
+    """
+    if not url:
+        raise SettingsError("ENERGY_STORAGE_URL is empty")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        raise SettingsError(f"ENERGY_STORAGE_URL={redact(url)!r} is not a URL or path") from None
+    scheme = parts.scheme.lower()
+    if scheme == "gs":
+        if not parts.netloc:
+            raise SettingsError(
+                f"ENERGY_STORAGE_URL={redact(url)!r} names no bucket: use gs://BUCKET[/prefix]"
+            )
+        if not GCS_BUCKET.fullmatch(parts.netloc):
+            raise SettingsError(
+                f"ENERGY_STORAGE_URL={redact(url)!r}: {parts.netloc!r} is not a valid bucket name "
+                "(3-222 lower-case letters, digits, '-', '_' or '.')"
+            )
+        return
+    # A one-letter scheme is a Windows drive (C:\data); anything else with :// is a service.
+    if scheme not in ("", "file") and not (len(scheme) == 1 and "://" not in url):
+        raise SettingsError(
+            f"ENERGY_STORAGE_URL={redact(url)!r}: unsupported scheme '{scheme}://'; use a folder "
+            "path or gs://bucket/prefix"
+        )
+    folder = Path(parts.path if scheme == "file" else url).expanduser()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingsError(
+            f"ENERGY_STORAGE_URL={url!r}: {existing} is a file, not a folder; choose a folder"
+        )
+    if not _can_create_file_in(existing):
+        what = "is not writable" if existing == folder else f"cannot be created in {existing}"
+        raise SettingsError(
+            f"ENERGY_STORAGE_URL={url!r}: the folder {what} by this process; choose a "
+            "writable folder or fix its permissions"
+        )
+
+
+def _can_create_file_in(folder: Path) -> bool:
+    """Whether this process can create a file in `folder`: tried, not guessed from mode bits
+    (root ignores them; a read-only mount or a pseudo file system refuses whatever they say)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            return True
+    except OSError:
+        return False
+
+
+def check_fraction(variable: str, value: float, percent_hint: bool = False) -> None:
+    """A threshold that is a fraction in (0, 1]; a value like 15 gets a hint that it reads as a
+    percent (15 -> 0.15)."""
+    if math.isfinite(value) and 0 < value <= 1:
+        return
+    hint = ""
+    if percent_hint and math.isfinite(value) and 1 < value <= 100:
+        hint = f": {value:g} looks like a percent; as a fraction that is {value / 100:g}"
+    raise SettingsError(f"{variable}={value!r} must be a fraction above 0 and at most 1{hint}")
 
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}

@@ -125,6 +125,25 @@ def test_a_setting_that_does_not_parse_is_one_line(monkeypatch, capsys):
     )
 
 
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("gs://", "ENERGY_STORAGE_URL='gs://' names no bucket"),
+        ("s3://x", "ENERGY_STORAGE_URL='s3://x': unsupported scheme 's3://'"),
+        ("/proc/energy-storage", "the folder cannot be created in /proc"),
+    ],
+)
+def test_storage_clean_temp_answers_an_unusable_storage_url_in_one_line(
+    monkeypatch, capsys, url, said
+):
+    monkeypatch.setenv("ENERGY_STORAGE_URL", url)
+    assert cli.main(["storage", "clean-temp"]) == cli.USAGE_ERROR
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("energy-assets: error: ") and said in line
+    assert captured.out == ""
+
+
 def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
     monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path))
 

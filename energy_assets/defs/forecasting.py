@@ -3,9 +3,10 @@
 import dagster as dg
 
 from energy_assets import metadata_keys as meta
-from energy_assets.contracts import FEATURES, FORECAST_HISTORY_HOURS, FORECASTS
+from energy_assets.contracts import FEATURES, FORECAST_HISTORY_HOURS, FORECASTS, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
+from energy_assets.defs.errors import services_reachable
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_COLUMN
 from energy_assets.defs.metadata import chart, frame_metadata
 from energy_assets.defs.partitions import FRESHNESS, Partitions, lookback_mapping
@@ -85,6 +86,17 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
 
         window = context.partition_time_window
         origins = pd.date_range(window.start, window.end, freq="h", inclusive="left", tz="UTC")
+        if consumption_features.empty:
+            # Lag windows may reach before the first stored hour, so missing hours load as
+            # nothing: with no hour at all, the features were never materialised here.
+            raise dg.Failure(
+                description=(
+                    "Cannot forecast: no consumption_features are stored for the "
+                    f"{FORECAST_HISTORY_HOURS} hours up to {hour_text(origins[-1])}. Materialise "
+                    "raw_consumption and consumption_features for those hours first (job "
+                    "ingestion_backfill_job), then forecasting_model, then retry."
+                )
+            )
         problems = publish.origin_coverage_problems(consumption_features, origins)
         if problems:
             raise dg.Failure(
@@ -94,8 +106,12 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
                     + ". Materialise those hours (their blocking checks must pass) and retry."
                 )
             )
-        # Loaded once per run however many origins the backfill covers.
-        forecaster, model_version = load_champion(mlflow.settings())
+        # Loaded once per run however many origins the backfill covers. An MLflow that does
+        # not answer is named as such, never reported as "no champion".
+        with services_reachable(
+            mlflow.tracking_uri, then="retry this run; no forecast was written."
+        ):
+            forecaster, model_version = load_champion(mlflow.settings())
         predictions = publish.forecast_origins(
             consumption_features, origins, forecaster, model_version
         )

@@ -7,6 +7,7 @@ import dagster as dg
 from energy_assets import metadata_keys as meta
 from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, hour_text
 from energy_assets.defs import keys
+from energy_assets.defs.errors import services_reachable
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
 from energy_assets.defs.metadata import chart, markdown_table
 from energy_assets.defs.partitions import FRESHNESS, Partitions, lookback_mapping
@@ -71,6 +72,15 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
 
         window = context.partition_time_window
         start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
+        if forecasts.empty:
+            raise dg.Failure(
+                description=(
+                    f"No forecasts are stored for {context.partition_key} (origins "
+                    f"{hour_text(start)} → {hour_text(end - pd.Timedelta(hours=1))}): "
+                    "materialise forecasts for that day's hours first (job "
+                    "forecasts_backfill_job), then retry."
+                )
+            )
         # Targets of the day's origins run up to 24 h past the day's last origin.
         actual_keys = hour_keys(start + pd.Timedelta(hours=1), end + pd.Timedelta(hours=24))
         actuals = storage.store().read_many(FEATURES.name, actual_keys, missing_ok=True)
@@ -143,7 +153,10 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
                 f"No consumption_features for {day}: materialise that day's hours before its "
                 "drift report."
             )
-        champion = champion_info(mlflow.settings())
+        with services_reachable(
+            mlflow.tracking_uri, then="retry this run; no drift report was written."
+        ):
+            champion = champion_info(mlflow.settings())
         reference_start, reference_end, reference_source = reference_window(
             context.partition_time_window.start,
             (champion.training_start, champion.training_end) if champion else None,

@@ -13,18 +13,17 @@ in `energy_assets.training.tuning` / `.train`; the ops only read inputs and hand
 Run config keeps the shape of a plain asset: ops.forecasting_model.config.{…}.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
 
 from energy_assets import metadata_keys as meta
 from energy_assets.contracts import CLEAN_COLUMNS, FEATURES, REGISTERED_MODEL_NAME, hour_text
-from energy_assets.defs import keys
+from energy_assets.defs import errors, keys
 from energy_assets.defs.io_manager import STEP_IO_MANAGER
 from energy_assets.defs.metadata import charts, dagster_run_tags, link_or_text, markdown_table
 from energy_assets.defs.resources import MlflowResource, OptunaResource, StorageResource
+from energy_assets.redaction import redact
 
 STUDY_NAME = REGISTERED_MODEL_NAME
 
@@ -83,23 +82,9 @@ def read_training_window(storage: StorageResource, plan: dict[str, Any]) -> Any:
     return features[CLEAN_COLUMNS].sort_values(["datetime_utc", "area", "segment"])
 
 
-@contextmanager
-def services_reachable(mlflow: MlflowResource, optuna: OptunaResource) -> Iterator[None]:
-    """Turn "MLflow server / Optuna database unreachable" into a failure that says which
-    service, where (no password) and what to do; other errors pass through unchanged."""
-    try:
-        yield
-    except dg.Failure:
-        raise
-    except Exception as error:
-        from energy_assets.training.reachability import unreachable_service_message
-
-        message = unreachable_service_message(
-            error, mlflow_uri=mlflow.tracking_uri, optuna_url=optuna.storage_url
-        )
-        if message is None:
-            raise
-        raise dg.Failure(description=message) from error
+def services_reachable(mlflow: MlflowResource, optuna: OptunaResource):
+    """Failures naming the service that is down, where (no password) and what to do."""
+    return errors.services_reachable(mlflow.tracking_uri, optuna.storage_url)
 
 
 @dg.op(
@@ -231,7 +216,9 @@ def _tune_worker(
         try:
             tuning.abandon_session(session, mlflow.settings())
         except Exception as error:  # MLflow itself may be what failed
-            context.log.warning(f"could not mark the tuning session's MLflow run FAILED: {error}")
+            context.log.warning(
+                f"could not mark the tuning session's MLflow run FAILED: {redact(str(error))}"
+            )
         raise
     context.log.info(
         f"worker {assignment['worker']}: {trials} trial(s) with {assignment['num_threads']} "

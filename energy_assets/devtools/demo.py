@@ -37,6 +37,7 @@ import pandas as pd
 from energy_assets import metadata_keys as meta
 from energy_assets.contracts import hour_key
 from energy_assets.devtools import SAMPLE_DATA_PATH
+from energy_assets.redaction import redact
 from energy_assets.settings import Settings
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
@@ -511,7 +512,9 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             f"replay API {server.url}: the data as if current, newest published hour "
             f"{last:%Y-%m-%d %H:%M} UTC"
         )
-        terminal.line(f"storage {settings.storage_url} · MLflow {settings.mlflow_tracking_uri}")
+        terminal.line(
+            f"storage {redact(settings.storage_url)} · MLflow {redact(settings.mlflow_tracking_uri)}"
+        )
         terminal.line()
 
         # 1. backfill
@@ -651,8 +654,9 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
     drift_path = f"drift_report/date={drift_day:%Y-%m-%d}/report.html"
     return {
         "dagster_home": str(home),
-        "storage": settings.storage_url,
-        "mlflow_tracking_uri": settings.mlflow_tracking_uri,
+        # The summary is printed and written as JSON: never a password.
+        "storage": redact(settings.storage_url),
+        "mlflow_tracking_uri": redact(settings.mlflow_tracking_uri),
         "reports_url": settings.reports_url or DEFAULT_REPORTS_URL,
         "model": {
             k: model.get(k)
@@ -701,7 +705,7 @@ def print_landing(terminal: Terminal, summary: dict) -> None:
         ("latest forecast", f"{storage}/forecasts/latest/data.parquet  (energy-assets forecasts)"),
         ("drift report", f"{drift.get(meta.REPORT_URL.name)}  (energy-assets reports serve)"),
         ("", f"{drift.get(meta.REPORT_OBJECT.name)}"),
-        ("MLflow", f"{summary['mlflow_tracking_uri']}  (mlflow ui --backend-store-uri …)"),
+        ("MLflow", f"{redact(summary['mlflow_tracking_uri'])}  (mlflow ui --backend-store-uri …)"),
         (
             "Dagster instance",
             f"{summary['dagster_home']}  (make dev: runs, checks and charts at "

@@ -503,11 +503,49 @@ def _parse_bound(text: str, timezone: str, now: datetime) -> pd.Timestamp:
     )
 
 
+# What a filter may be before it is parsed: {"column": [values]} is two levels deep, and a
+# public API bounds its input rather than letting the parser find its own limits
+# (RecursionError on deep nesting, MemoryError, huge integers).
+MAX_FILTER_CHARS = 16_384
+MAX_FILTER_DEPTH = 2
+
+
+def _nesting_depth(text: str) -> int:
+    """The deepest nesting of JSON arrays / objects in `text` (brackets in strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _filter_mask(frame: pd.DataFrame, filters_text: str) -> np.ndarray:
+    if len(filters_text) > MAX_FILTER_CHARS:
+        raise ApiRequestError(
+            f"filter is {len(filters_text)} characters long; at most {MAX_FILTER_CHARS} are read"
+        )
+    if _nesting_depth(filters_text) > MAX_FILTER_DEPTH:
+        raise ApiRequestError(
+            'filter nests too deeply: use a JSON object of lists like {"PriceArea":["DK1"]}'
+        )
     try:
         filters = json.loads(filters_text)
-    except json.JSONDecodeError:
-        raise ApiRequestError(f"filter is not valid JSON: {filters_text!r}") from None
+    except (ValueError, RecursionError, MemoryError):  # JSONDecodeError, a 5000-digit number
+        shown = filters_text if len(filters_text) <= 200 else filters_text[:200] + "…"
+        raise ApiRequestError(f"filter is not valid JSON: {shown!r}") from None
     if not isinstance(filters, dict):
         raise ApiRequestError('filter must be a JSON object like {"PriceArea":["DK1"]}')
     mask = np.ones(len(frame), dtype=bool)

@@ -4,7 +4,8 @@ The Dagster UI links each drift report to `<reports URL>/drift_report/date=YYYY-
 (`links.report_url`); for a local storage folder this server is what answers, on
 127.0.0.1:3001 by default. It serves `.html` objects of the configured storage (a folder or
 gs://, read through `ParquetStore`), lists them at `/`, and nothing else: no parquet, no paths
-outside the storage root.
+outside the storage root (symlinks are resolved, and one leading out is refused), and no
+local path in any page.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import html
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -41,8 +43,33 @@ def list_reports(store: ParquetStore) -> list[str]:
         names = [
             path.relative_to(store.root).as_posix()
             for path in store.root.glob(f"*/**/*{REPORT_SUFFIX}")
+            if inside_root(store, path)
         ]
     return sorted(names, reverse=True)[:MAX_LISTED]
+
+
+def inside_root(store: ParquetStore, path: Path) -> bool:
+    """Whether `path`, every symlink resolved, is a file inside the local store's root: a link
+    planted in the storage folder must not serve the file it points to."""
+    assert store.root is not None
+    root = store.root.resolve()
+    try:
+        return path.resolve(strict=True).is_relative_to(root) and path.is_file()
+    except (OSError, RuntimeError):  # a dangling link, a loop
+        return False
+
+
+def read_report(store: ParquetStore, relpath: str) -> bytes | None:
+    """The report's bytes, or None when there is none to serve (absent, a folder, a link out of
+    the root, unreadable). Nothing about why reaches the client: it would disclose the layout."""
+    if not store.is_gcs:
+        assert store.root is not None
+        if not inside_root(store, store.root / relpath):
+            return None
+    try:
+        return store.read_bytes(relpath)
+    except OSError:
+        return None
 
 
 def safe_report_path(url_path: str) -> str | None:
@@ -71,10 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
                 HTTPStatus.NOT_FOUND, b"Only stored .html reports are served here.\n", "text/plain"
             )
             return
-        try:
-            body = self.store.read_bytes(relpath)
-        except FileNotFoundError:
-            message = f"No report at {self.store.uri(relpath)}: materialise its asset first.\n"
+        body = read_report(self.store, relpath)
+        if body is None:
+            # The path the request named, never where the storage is on this machine.
+            message = f"No report at /{relpath}: materialise its asset first.\n"
             self._send(HTTPStatus.NOT_FOUND, message.encode("utf-8"), "text/plain")
             return
         self._send(HTTPStatus.OK, body)
@@ -86,7 +113,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return (
             "<!doctype html><meta charset='utf-8'><title>energy_assets reports</title>"
-            f"<h1>Reports in {html.escape(self.store.url)}</h1>"
+            # A bucket's name is what its users know it by; a local folder's path is not for
+            # whoever reaches this port.
+            f"<h1>Reports in {html.escape(self.store.url if self.store.is_gcs else 'the storage folder')}</h1>"
             + (f"<ul>{items}</ul>" if reports else "<p>No report stored yet.</p>")
         )
 

@@ -86,6 +86,33 @@ class MissingPartitionsError(FileNotFoundError):
         )
 
 
+class UnreadableObjectError(ValueError):
+    """A stored object exists but is not readable parquet (truncated or overwritten by hand,
+    a copy that failed half-way): names the asset, partition and path, and how to repair it."""
+
+    def __init__(
+        self, uri: str, reason: str, asset: str | None = None, partition_key: str | None = None
+    ):
+        self.uri, self.reason, self.asset, self.partition_key = uri, reason, asset, partition_key
+        if asset is None:
+            super().__init__(f"The stored object {uri} cannot be read ({reason}).")
+            return
+        which = f"partition {partition_key}" if partition_key is not None else "its only object"
+        again = (
+            f"that partition ({asset}, {partition_key})"
+            if partition_key is not None
+            else f"the asset {asset}"
+        )
+        super().__init__(
+            f"The stored object of asset '{asset}', {which}, at {uri} cannot be read: it is "
+            f"damaged or not parquet ({reason}). Re-materialise {again} to replace it "
+            "whole, then retry."
+        )
+
+    def naming(self, asset: str, partition_key: str | None) -> UnreadableObjectError:
+        return UnreadableObjectError(self.uri, self.reason, asset, partition_key)
+
+
 def to_arrow(df: Any) -> pa.Table:
     """A pandas or polars frame (or an Arrow table) as an Arrow table.
 
@@ -577,15 +604,25 @@ class ParquetStore:
         return dict(zip(keys, uris, strict=True))
 
     def read(self, asset: str, partition_key: str | None) -> pd.DataFrame:
-        """One partition's frame; MissingPartitionsError if it was never written."""
-        table = self._read_table_or_none(self.relpath(asset, partition_key))
+        """One partition's frame; MissingPartitionsError if it was never written,
+        UnreadableObjectError (naming asset, partition and path) if it is not readable."""
+        try:
+            table = self._read_table_or_none(self.relpath(asset, partition_key))
+        except UnreadableObjectError as error:
+            raise error.naming(asset, partition_key) from None
         if table is None:
             raise MissingPartitionsError(asset, [partition_key], 1)
         return _table_to_pandas(table)
 
     def _read_table_or_none(self, relpath: str) -> pa.Table | None:
         data = self._read_bytes_or_none(relpath)
-        return None if data is None else deserialize(data)
+        if data is None:
+            return None
+        try:
+            return deserialize(data)
+        except pa.ArrowException as error:
+            reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0]}"
+            raise UnreadableObjectError(self.uri(relpath), reason) from None
 
     def _read_tables(self, relpaths: list[str]) -> list[pa.Table | None]:
         """Decoded objects (None where absent), in order, from a thread pool.
@@ -610,11 +647,16 @@ class ParquetStore:
         """The frames of many partitions, concatenated in key order, read in parallel.
 
         Missing partitions raise MissingPartitionsError naming the asset and the first missing
-        keys, unless `missing_ok` (then they are skipped; nothing stored -> empty frame).
+        keys, unless `missing_ok` (then they are skipped; nothing stored -> empty frame). An
+        object that is stored but unreadable raises UnreadableObjectError, `missing_ok` or not.
         """
         keys = list(partition_keys)
         relpaths = [self.relpath(asset, k) for k in keys]
-        tables = self._read_tables(relpaths)
+        try:
+            tables = self._read_tables(relpaths)
+        except UnreadableObjectError as error:
+            key = keys[[self.uri(r) for r in relpaths].index(error.uri)]
+            raise error.naming(asset, key) from None
         missing = [k for k, t in zip(keys, tables, strict=True) if t is None]
         if missing and not missing_ok:
             raise MissingPartitionsError(asset, missing, len(keys))

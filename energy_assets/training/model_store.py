@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from energy_assets.contracts import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, utc
+from energy_assets.redaction import redact
 from energy_assets.training import promotion
 from energy_assets.training.tracking import MlflowSettings, finite_metrics, tracked_run
 
@@ -232,9 +233,12 @@ def _champion_version(client: MlflowClient) -> ModelVersion | None:
 
     try:
         return client.get_model_version_by_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS)
-    except MlflowException:
-        # No registered model yet, or no version carries the alias.
-        return None
+    except MlflowException as error:
+        # No registered model yet, or no version carries the alias. Anything else (a server
+        # that does not answer, a store that is down) is not "no champion" and surfaces.
+        if error.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
 
 
 def champion_info(tracking: MlflowSettings) -> ChampionInfo | None:
@@ -289,7 +293,8 @@ def load_champion(tracking: MlflowSettings) -> tuple[GlobalLGBMForecaster, str]:
     mv = _champion_version(tracking.client())
     if mv is None:
         raise LookupError(
-            f"No '{CHAMPION_ALIAS}' version of '{REGISTERED_MODEL_NAME}' in {tracking.tracking_uri}: "
+            f"No '{CHAMPION_ALIAS}' version of '{REGISTERED_MODEL_NAME}' in "
+            f"{redact(tracking.tracking_uri)}: "
             "materialise the forecasting_model asset first."
         )
     return load_version(tracking, mv.version), str(mv.version)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -20,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from energy_assets.redaction import redact, without_credentials
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -41,6 +44,10 @@ def quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("alembic.runtime.migration", "mlflow.utils.environment"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # MLflow writes "🏃 View run … at: <tracking URI>" to stdout when a run on a server ends,
+    # password included; our metadata links the run without credentials (run_url). An explicit
+    # setting of the variable is respected.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
 
 
@@ -105,11 +112,13 @@ class MlflowSettings:
     def run_url(self, run_id: str) -> str:
         """A link to the run for http(s) servers, else a sentence saying how to open it."""
         experiment_id = self.client().get_run(run_id).info.experiment_id
+        # Shown in the UI: never a password (a browser asks for credentials itself).
         if self.tracking_uri.startswith(("http://", "https://")):
-            return server_link(self.tracking_uri, experiment_id, run_id)
+            return server_link(without_credentials(self.tracking_uri), experiment_id, run_id)
+        shown = redact(self.tracking_uri)
         return (
             f"MLflow run {run_id} (experiment '{self.experiment_name}', id {experiment_id}) in "
-            f"{self.tracking_uri}; browse with: mlflow ui --backend-store-uri '{self.tracking_uri}'"
+            f"{shown}; browse with: mlflow ui --backend-store-uri '{shown}'"
         )
 
 

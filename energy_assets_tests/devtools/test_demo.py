@@ -109,3 +109,25 @@ def test_the_home_gets_an_instance_config_without_telemetry(tmp_path):
     home = demo.prepare_home(Settings.for_home(tmp_path / "home"))
     config = (home / "dagster.yaml").read_text()
     assert "telemetry:\n  enabled: false" in config
+
+
+def test_the_landing_shows_the_tracking_uri_without_its_password():
+    import io
+
+    from energy_assets.devtools.demo import Terminal, print_landing
+
+    out = io.StringIO()
+    summary = {
+        "storage": "/data/storage",
+        "drift_after": {"report": "http://127.0.0.1:3001/r.html", "report_object": "/data/r"},
+        "mlflow_tracking_uri": "postgresql+psycopg2://mlflow:demo-secret@db:5432/mlflow",
+        "dagster_home": "/data/home",
+        "event_log": "/data/home/logs/demo.log",
+        "seconds": 1.0,
+        "cpu_seconds": 1.0,
+        "loadavg": (0.1, 0.1, 0.1),
+    }
+    print_landing(Terminal(stream=out, progress_stream=io.StringIO()), summary)
+    shown = out.getvalue()
+    assert "postgresql+psycopg2://mlflow:***@db:5432/mlflow" in shown
+    assert "demo-secret" not in shown

@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
-from energy_assets.devtools.replay_api import ReplayServer, shift_to_current
+from energy_assets.devtools.replay_api import ReplayServer, _nesting_depth, shift_to_current
 from energy_assets.devtools.synth import synthesize
 from energy_assets.ingestion.files import read_api_frame
 from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
@@ -230,3 +232,47 @@ def test_dynamic_start_relative_to_now(replay_server, shared_slice):
     )
     today = records_frame(get(server, start="StartOfDay", limit=0))  # Danish midnight
     assert today["HourUTC"].min() == pd.Timestamp("2023-01-09T23:00")
+
+
+@pytest.mark.parametrize(
+    ("name", "filter_text", "said"),
+    [
+        ("deep arrays", "[" * 8_000 + "]" * 8_000, "filter nests too deeply"),
+        ("deep objects", '{"a":' * 2_500 + "1" + "}" * 2_500, "filter nests too deeply"),
+        ("a list in a list", '{"PriceArea":[["DK1"]]}', "filter nests too deeply"),
+        ("too long", json.dumps({"PriceArea": ["DK1"] * 3_000}), "at most 16384 are read"),
+        ("a 5000-digit number", '{"ConsumerType_DE35":[' + "9" * 5_000 + "]}", "not valid JSON"),
+    ],
+)
+def test_a_filter_beyond_bounds_is_a_400_not_a_parser_crash(
+    replay_server, shared_slice, name, filter_text, said
+):
+    """The replay API stands for a public API: it bounds what it parses and answers 400, where
+    json.loads would raise RecursionError or ValueError past the handler (issue 18)."""
+    server = replay_server(shared_slice)
+    response = get(server, filter=filter_text)
+    assert response.status_code == 400, name
+    assert said in response.json()["message"], name
+    assert len(response.json()["message"]) < 400, name
+    assert get(server, filter='{"PriceArea":["DK1"]}').status_code == 200  # still serving
+
+
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(alphabet='ab[]{}"\\:,'),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.text(alphabet='k[{"\\', max_size=3), inner, max_size=3)
+        ),
+        max_leaves=20,
+    )
+)
+def test_nesting_depth_counts_brackets_outside_strings(value):
+    def depth(item) -> int:
+        if isinstance(item, list):
+            return 1 + max(map(depth, item), default=0)
+        if isinstance(item, dict):
+            return 1 + max(map(depth, item.values()), default=0)
+        return 0
+
+    assert _nesting_depth(json.dumps(value)) == depth(value)

@@ -46,3 +46,56 @@ def test_only_report_paths_inside_the_storage_are_served(tmp_path):
     assert escaped.status_code == 404 and "secret" not in escaped.text
     assert safe_report_path("/drift_report/../../secret.html") is None
     assert safe_report_path("/drift_report/date=2023-01-16/report.html?x=1") == REPORT
+
+
+def test_a_symlink_out_of_the_storage_is_neither_served_nor_listed(tmp_path):
+    """A link planted in the storage folder (a file or a whole folder) resolves outside the root:
+    refused like '..' (issue 18)."""
+    outside = tmp_path / "private"
+    (outside / "date=2023-01-01").mkdir(parents=True)
+    (outside / "notes.html").write_text("private notes")
+    (outside / "date=2023-01-01" / "report.html").write_text("private report")
+    store = ParquetStore(str(tmp_path / "storage"))
+    store.write_bytes(REPORT, BODY, "text/html")
+    assert store.root is not None
+    (store.root / "drift_report" / "date=2023-01-16" / "linked.html").symlink_to(
+        outside / "notes.html"
+    )
+    (store.root / "drift_report" / "date=2023-01-01").symlink_to(outside / "date=2023-01-01")
+    # A link that stays inside the storage is as good as the report it points to.
+    (store.root / "drift_report" / "date=2023-01-16" / "alias.html").symlink_to(store.root / REPORT)
+    with ReportServer(store, port=0) as server:
+        file_link = requests.get(
+            f"{server.url}/drift_report/date=2023-01-16/linked.html", timeout=10
+        )
+        folder_link = requests.get(
+            f"{server.url}/drift_report/date=2023-01-01/report.html", timeout=10
+        )
+        alias = requests.get(f"{server.url}/drift_report/date=2023-01-16/alias.html", timeout=10)
+        index = requests.get(f"{server.url}/", timeout=10)
+    assert file_link.status_code == 404 and "private" not in file_link.text
+    assert folder_link.status_code == 404 and "private" not in folder_link.text
+    assert alias.status_code == 200 and alias.content == BODY
+    assert "linked.html" not in index.text and "date=2023-01-01" not in index.text
+
+
+def test_no_page_discloses_where_the_storage_is(tmp_path):
+    store = ParquetStore(str(tmp_path / "storage"))
+    store.write_bytes(REPORT, BODY, "text/html")
+    assert store.root is not None
+    (store.root / "drift_report" / "date=2023-01-17" / "report.html").mkdir(parents=True)
+    with ReportServer(store, port=0) as server:
+        pages = {
+            "missing": requests.get(
+                f"{server.url}/drift_report/date=2023-01-18/report.html", timeout=10
+            ),
+            "a folder": requests.get(
+                f"{server.url}/drift_report/date=2023-01-17/report.html", timeout=10
+            ),
+            "not a report": requests.get(f"{server.url}/x.parquet", timeout=10),
+            "index": requests.get(f"{server.url}/", timeout=10),
+        }
+    assert pages["missing"].status_code == pages["a folder"].status_code == 404
+    assert "No report at /drift_report/date=2023-01-18/report.html" in pages["missing"].text
+    for name, page in pages.items():
+        assert str(tmp_path) not in page.text, name

@@ -20,6 +20,7 @@ import pytest
 from energy_assets.storage.parquet_store import (
     MissingPartitionsError,
     ParquetStore,
+    UnreadableObjectError,
     split_by_partition,
 )
 from energy_assets_tests.helpers import existing_keys, exists
@@ -153,6 +154,43 @@ def test_missing_partitions_named_or_skipped(tmp_path):
         store.read_many("raw", HOURS)
     assert len(store.read_many("raw", HOURS, missing_ok=True)) == 4
     assert store.read_many("nothing", HOURS, missing_ok=True).empty
+
+
+def test_a_truncated_object_names_asset_partition_path_and_repair(tmp_path):
+    """A damaged object (truncated by hand, a failed copy) is not "Parquet magic bytes not
+    found" with no word of which object: it names it and says how to repair it (issue 18)."""
+    store = ParquetStore(str(tmp_path), max_workers=4)
+    store.write_many("features", {h: hour_frame(h) for h in HOURS})
+    damaged = Path(store.uri(store.relpath("features", HOURS[3])))
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    expected = (
+        f"The stored object of asset 'features', partition {HOURS[3]}, at {damaged} cannot be "
+        "read: it is damaged or not parquet (ArrowInvalid: "
+    )
+    for read in (
+        lambda: store.read_many("features", HOURS),
+        lambda: store.read_many("features", HOURS, missing_ok=True),
+        lambda: store.read("features", HOURS[3]),
+    ):
+        with pytest.raises(UnreadableObjectError) as raised:
+            read()
+        message = str(raised.value)
+        assert message.startswith(expected), message
+        assert message.endswith(
+            f"Re-materialise that partition (features, {HOURS[3]}) to replace it whole, then retry."
+        )
+        assert raised.value.__cause__ is None and "\n" not in message
+    store.write("features", HOURS[3], hour_frame(HOURS[3]))  # the repair it names
+    assert len(store.read_many("features", HOURS)) == 4 * len(HOURS)
+
+
+def test_a_damaged_object_on_gcs_is_named_by_its_gs_uri(gcs_emulator):
+    bucket = gcs_emulator.make_bucket()
+    store = ParquetStore(f"gs://{bucket.name}/energy", gcs_emulator.client(), max_workers=4)
+    store.write_many("features", {h: hour_frame(h) for h in HOURS[:3]})
+    store.write_bytes(store.relpath("features", HOURS[1]), b"PAR1 not really")
+    with pytest.raises(UnreadableObjectError, match=r"partition 2023-01-01-01:00, at gs://"):
+        store.read_many("features", HOURS[:3])
 
 
 def test_rewrite_replaces_partition_whole(tmp_path):
