@@ -4,7 +4,7 @@ features whose lags reach it, the forecasts made from it and the day's accuracy 
 Real replay API on 127.0.0.1, storage in tmp_path, an ephemeral Dagster instance, a small real
 champion in a sqlite MLflow store. The pass submits an asset backfill (run by the backfill daemon
 in a deployment); here its target partitions are executed in dependency order with the jobs the
-daemon would run them with.
+daemon would run them with. Marked slow: ~20 s of CPU (a small model, 11 days of hours, 24 origins).
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def champion(shared_slice, mlflow_store):
     return tracking
 
 
+@pytest.mark.slow
 def test_a_revised_hour_is_found_and_everything_computed_from_it_is_redone(
     tmp_path, monkeypatch, replay_server, shared_slice, champion
 ):
