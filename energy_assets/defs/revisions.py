@@ -113,7 +113,13 @@ def build_revision_job(partitions: Partitions) -> dg.JobDefinition:
         from energy_assets.ingestion.revisions import affected_partitions, compare_hours
 
         spec = energidata.spec
-        end = utc(config.end if config.end else datetime.now(UTC)).floor("h")
+        try:
+            end = utc(config.end if config.end else datetime.now(UTC)).floor("h")
+        except ValueError:
+            raise dg.Failure(
+                f"find_revised_hours: end {config.end!r} is not a time; give an ISO hour in UTC "
+                "like 2023-01-10T00:00, or leave it out for now."
+            ) from None
         window_days = min(config.window_days, spec.revision_days)
         start = end - timedelta(days=window_days)
         api = energidata.api()

@@ -176,3 +176,17 @@ def test_a_revised_hour_is_found_and_everything_computed_from_it_is_redone(
         again = pass_metadata(run(defs, REVISION_JOB, instance, run_config=PASS_CONFIG))
         assert again["revised_hours"] == 0 and "largest_change" not in again
         assert len(instance.get_backfills()) == 1
+
+
+def test_a_window_end_that_is_not_a_time_fails_with_what_to_give(tmp_path, monkeypatch):
+    monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
+    defs = build_definitions(Settings.from_env())
+    config = {"ops": {"find_revised_hours": {"config": {"end": "last tuesday"}}}}
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def(REVISION_JOB).execute_in_process(
+            instance=instance, run_config=config, raise_on_error=False
+        )
+        assert not result.success and not instance.get_backfills()
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "'last tuesday' is not a time" in failure.step_failure_data.error.message
+    assert "2023-01-10T00:00" in failure.step_failure_data.error.message
