@@ -33,6 +33,7 @@ from energy_assets.defs.resources import (
     OptunaResource,
     StorageResource,
 )
+from energy_assets.defs.revisions import build_revision_job, build_revision_schedules
 from energy_assets.defs.schedules import build_schedules
 from energy_assets.defs.sensors import build_retrain_sensor, thresholds_from_settings
 from energy_assets.defs.training import build_training_assets
@@ -103,14 +104,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *build_forecasting_assets(partitions),
             *build_monitoring_assets(partitions),
         ]
+    revision_job = build_revision_job(partitions)
     return dg.Definitions(
         assets=assets,
         # Steps in one process: the multiprocess executor would start a process per step, and each
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=build_jobs(settings.retrain_executor),
-        schedules=build_schedules(settings),
+        jobs=[*build_jobs(settings.retrain_executor), revision_job],
+        schedules=[
+            *build_schedules(settings),
+            *build_revision_schedules(revision_job, settings.source.revision_days),
+        ],
         sensors=[
             build_retrain_sensor(
                 thresholds_from_settings(settings),

@@ -37,6 +37,8 @@ JOBS = {
     "forecasts_backfill_job": {"forecasts"},
     "daily_monitoring_job": {"forecast_accuracy", "drift_report"},
     "retrain_job": {"forecasting_model"},
+    # An op job: it submits a backfill of the revised partitions instead of materialising.
+    "revision_pass_job": set(),
 }
 
 
@@ -88,7 +90,18 @@ def test_jobs_schedules_sensors_and_resources(defs):
     assert {(s.name, s.cron_schedule, s.job_name) for s in defs.schedules} == {
         ("hourly_forecast_schedule", "5 * * * *", "hourly_forecast_job"),
         ("daily_monitoring_schedule", "30 6 * * *", "daily_monitoring_job"),
+        ("daily_revision_schedule", "15 4 * * *", "revision_pass_job"),
+        ("weekly_revision_schedule", "45 4 * * 0", "revision_pass_job"),
     }
+    windows = {
+        s.name: s.evaluate_tick(dg.build_schedule_context()).run_requests[0].run_config["ops"]
+        for s in defs.schedules
+        if s.job_name == "revision_pass_job"
+    }
+    assert windows == {
+        "daily_revision_schedule": {"find_revised_hours": {"config": {"window_days": 14}}},
+        "weekly_revision_schedule": {"find_revised_hours": {"config": {"window_days": 90}}},
+    }  # the weekly 92 days capped at DE35's revision horizon (90 days)
     assert [(s.name, _job_name(s), s.minimum_interval_seconds) for s in defs.sensors] == [
         ("retrain_on_drift_or_error", "retrain_job", 60),
         # Alerts (defs/alerts.py): they request no run; on by default, so an unattended
