@@ -331,6 +331,11 @@ FORECAST_HORIZON_HOURS = 24
 # forecaster's longest lag is a week plus its rolling windows; two weeks is ample.
 FORECAST_HISTORY_HOURS = 24 * 15
 
+# forecast_accuracy's metadata key for the share of actuals inside [p10, p90] (the retrain
+# sensor reads it; `scored_share` is the share of forecast points that had an actual to score).
+INTERVAL_COVERAGE_METADATA = "interval_coverage"
+PINBALL_METADATA = "pinball"
+
 # --------------------------------------------------------------------------- time
 
 

@@ -4,7 +4,14 @@ from typing import Any
 
 import dagster as dg
 
-from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, hour_text
+from energy_assets.contracts import (
+    CLEAN_COLUMNS,
+    DRIFT_REPORT_ASSET,
+    FEATURES,
+    INTERVAL_COVERAGE_METADATA,
+    PINBALL_METADATA,
+    hour_text,
+)
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
 from energy_assets.defs.metadata import chart, markdown_table
@@ -34,7 +41,9 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         deps=[keys.CONSUMPTION_FEATURES],
         description=(
             "Accuracy of the forecasts made on the partition's day (origins 00:00–23:00 UTC) "
-            "once the actuals are published: MAPE and WAPE per series, per horizon and overall. "
+            "once the actuals are published: MAPE, WAPE, the p10–p90 band's coverage (share of "
+            "actuals inside it, target 80%) and the pinball loss per series, per horizon and "
+            "overall; scored_share is the share of forecast points that had an actual. "
             "Nothing to score yet is recorded as n_points = 0, not an error."
         ),
     )
@@ -59,7 +68,9 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
             "mape": _metric(overall["mape"]),
             "wape": _metric(overall["wape"]),
             "n_points": int(overall["n_points"]),
-            "coverage": _metric(overall.get("coverage", float("nan"))),
+            INTERVAL_COVERAGE_METADATA: _metric(overall["coverage"]),
+            PINBALL_METADATA: _metric(overall["pinball"]),
+            "scored_share": _metric(overall["scored_share"]),
             "forecast_origins": int(forecasts["forecast_origin"].nunique())
             if len(forecasts)
             else 0,
@@ -73,7 +84,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         if overall["n_points"] == 0:
             context.log.info("No actuals published yet for these forecasts; nothing to score.")
         else:
-            from energy_assets.reporting.charts import horizon_error_chart
+            from energy_assets.reporting.charts import horizon_coverage_chart, horizon_error_chart
 
             metadata["horizon_error_chart"] = chart(
                 horizon_error_chart(
@@ -83,6 +94,15 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
                 ),
                 "MAPE and WAPE by hours ahead",
             )
+            if result.per_horizon["coverage"].notna().any():
+                metadata["horizon_coverage_chart"] = chart(
+                    horizon_coverage_chart(
+                        result.per_horizon,
+                        f"p10–p90 coverage by hours ahead: forecasts made on "
+                        f"{context.partition_key}",
+                    ),
+                    "Share of actuals inside the p10–p90 band by hours ahead, against 80%",
+                )
         return dg.Output(accuracy_table(result), metadata=metadata)
 
     @dg.asset(

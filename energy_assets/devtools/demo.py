@@ -660,7 +660,10 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
                 "seasonal_naive_168_mape",
             )
         },
-        "accuracy": {k: accuracy.get(k) for k in ("mape", "wape", "n_points", "coverage")},
+        "accuracy": {
+            k: accuracy.get(k)
+            for k in ("mape", "wape", "n_points", "scored_share", "interval_coverage", "pinball")
+        },
         "drift_before": {k: drift_before.get(k) for k in ("drift_share", "dataset_drift")},
         "drift_after": {
             k: drift_after.get(k)

@@ -19,7 +19,11 @@ from energy_assets.reporting import charts
 
 ORIGIN = pd.Timestamp("2023-01-10 05:00", tz="UTC")
 # (area, segment): (level kWh, relative half-width of the 80% interval)
-SERIES = {("DK1", "111"): (1_000.0, 0.05), ("DK2", "122"): (50_000.0, 0.02), ("DK1", "999"): (200.0, 0.4)}
+SERIES = {
+    ("DK1", "111"): (1_000.0, 0.05),
+    ("DK2", "122"): (50_000.0, 0.02),
+    ("DK1", "999"): (200.0, 0.4),
+}
 
 
 def _forecasts() -> pd.DataFrame:
@@ -146,6 +150,16 @@ def test_horizon_error_chart_and_empty_inputs():
         charts.horizon_error_chart(per_horizon.iloc[:0])
     with pytest.raises(ValueError, match="no forecast rows"):
         charts.forecast_chart(_forecasts().iloc[:0], _history())
+
+
+def test_horizon_coverage_chart_draws_scored_horizons_only():
+    per_horizon = pd.DataFrame(
+        {"horizon_hours": range(1, 25), "coverage": 0.8, "pinball": 0.025, "mape": 0.05}
+    )
+    assert charts.png_size(charts.horizon_coverage_chart(per_horizon)) == (700, 300)
+    unbanded = per_horizon.assign(coverage=float("nan"))
+    with pytest.raises(ValueError, match="no horizon with a scored p10–p90 band"):
+        charts.horizon_coverage_chart(unbanded)
 
 
 def test_importing_the_charts_module_does_not_import_matplotlib():
