@@ -262,9 +262,38 @@ FORECASTS = Table(
         Column("horizon_hours", INTEGER, "hours ahead of the origin", min_value=1),
         Column("prediction", FLOAT, "kWh", min_value=0, max_value=FINITE),
         Column(
+            "p10",
+            FLOAT,
+            "10% quantile, kWh (calibrated at each retrain)",
+            nullable=True,
+            min_value=0,
+            max_value=FINITE,
+            required=False,
+        ),
+        Column(
+            "p50",
+            FLOAT,
+            "50% quantile (median), kWh",
+            nullable=True,
+            min_value=0,
+            max_value=FINITE,
+            required=False,
+        ),
+        Column(
+            "p90",
+            FLOAT,
+            "90% quantile, kWh",
+            nullable=True,
+            min_value=0,
+            max_value=FINITE,
+            required=False,
+        ),
+        # The 80% band's edges under their first names (= p10 / p90), for readers of older
+        # partitions and of the CLI's output.
+        Column(
             "prediction_lower",
             FLOAT,
-            "80% interval, lower",
+            "80% interval, lower (= p10)",
             nullable=True,
             min_value=0,
             max_value=FINITE,
@@ -273,7 +302,7 @@ FORECASTS = Table(
         Column(
             "prediction_upper",
             FLOAT,
-            "80% interval, upper",
+            "80% interval, upper (= p90)",
             nullable=True,
             min_value=0,
             max_value=FINITE,
@@ -293,6 +322,9 @@ FORECASTS = Table(
     series_columns=("area", "segment"),
 )
 # What the forecaster returns: the FORECASTS columns the asset does not add itself.
+# The quantiles every forecast carries (FORECASTS columns p10 / p50 / p90).
+FORECAST_QUANTILES = (0.1, 0.5, 0.9)
+QUANTILE_COLUMNS = ("p10", "p50", "p90")
 FORECASTER_OUTPUT_COLUMNS = [name for name in FORECASTS.names if name != "model_version"]
 FORECAST_HORIZON_HOURS = 24
 # Hours of features one origin's forecast reads (the origin's own hour included): the

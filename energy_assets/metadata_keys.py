@@ -48,7 +48,11 @@ REPORT_OBJECT = MetadataKey("report_object", str, "the stored HTML report's URI"
 MAPE = MetadataKey("mape", float, "pooled MAPE of the day's forecasts (NaN: no actuals yet)")
 WAPE = MetadataKey("wape", float, "WAPE of the day's forecasts")
 N_POINTS = MetadataKey("n_points", int, "forecast points scored against actuals")
-COVERAGE = MetadataKey("coverage", float, "share of actuals inside the 80% interval")
+SCORED_SHARE = MetadataKey("scored_share", float, "share of the forecast points that had actuals")
+INTERVAL_COVERAGE = MetadataKey(
+    "interval_coverage", float, "share of actuals inside the p10-p90 band (target 0.8)"
+)
+PINBALL = MetadataKey("pinball", float, "pinball loss of p10/p50/p90 over actual kWh")
 
 # ----------------------------------------------------------------- forecasting_model
 MODEL_VERSION = MetadataKey("model_version", str, "the registered version this run trained")

@@ -39,6 +39,8 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "publication_delay_hours": "ENERGY_PUBLICATION_DELAY_HOURS",
     "retrain_max_drift_share": "ENERGY_RETRAIN_MAX_DRIFT_SHARE",
     "retrain_max_mape": "ENERGY_RETRAIN_MAX_MAPE",
+    "retrain_min_coverage": "ENERGY_RETRAIN_MIN_COVERAGE",
+    "retrain_max_coverage": "ENERGY_RETRAIN_MAX_COVERAGE",
     "gcp_project": "GOOGLE_CLOUD_PROJECT",
     "reports_url": "ENERGY_REPORTS_URL",
     "retrain_executor": "ENERGY_RETRAIN_EXECUTOR",
@@ -78,6 +80,8 @@ class Settings:
     publication_delay_hours: how late the source publishes an hour; by default the dataset's
     publication lag.
     retrain_max_drift_share / retrain_max_mape: the retrain sensor's thresholds (fractions).
+    retrain_min_coverage / retrain_max_coverage: the share of actuals inside the p10..p90 band
+    (nominal 0.80) outside which the sensor retrains (a miscalibrated band).
     reports_url: where a browser opens stored reports (`energy-assets reports serve`, or a proxy
     in front of it); None: `reporting.links` picks (the console URL on gs://, 127.0.0.1:3001 locally).
     retrain_executor: "multiprocess" (tuning workers as processes) or "k8s" (one pod each).
@@ -103,6 +107,8 @@ class Settings:
     publication_delay_hours: int = None  # type: ignore[assignment]  # the spec's when None
     retrain_max_drift_share: float = 0.5
     retrain_max_mape: float = 0.15
+    retrain_min_coverage: float = 0.65
+    retrain_max_coverage: float = 0.95
     gcp_project: str | None = None
     reports_url: str | None = None
     retrain_executor: str = "multiprocess"
@@ -217,6 +223,12 @@ class Settings:
             raise SettingsError(
                 f"ENERGY_RETRAIN_EXECUTOR={self.retrain_executor!r} is not one of "
                 f"{', '.join(RETRAIN_EXECUTORS)}"
+            )
+        if not 0 <= self.retrain_min_coverage < self.retrain_max_coverage <= 1:
+            raise SettingsError(
+                f"ENERGY_RETRAIN_MIN_COVERAGE={self.retrain_min_coverage} and "
+                f"ENERGY_RETRAIN_MAX_COVERAGE={self.retrain_max_coverage} must satisfy "
+                "0 <= min < max <= 1 (shares of actuals inside the 80% band)"
             )
         if self.retrain_sensor_interval_seconds < 1:
             raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")

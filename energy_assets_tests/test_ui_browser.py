@@ -5,7 +5,7 @@ One `dagster dev` serves the module: its instance already holds a quick pass of 
 materialised in-process before the server starts), and a reports server answers the drift
 report's link. The tests check through the DOM that the asset graph shows, a partition launched
 from the UI materialises, every asset's chart is a loaded image, the accuracy's Plots tab draws
-MAPE and WAPE, and the drift report's link opens the report.
+MAPE, WAPE, the band's coverage and the pinball loss, and the drift report's link opens the report.
 
 `ENERGY_UPDATE_SCREENSHOTS=1` (`make screenshots`) also copies the asset graph and the forecast
 chart to docs/img/ for the README. Slow (the server and a small training run for real), so marked
@@ -230,7 +230,7 @@ def test_asset_graph_shows_assets_and_a_partition_materialises(platform, browser
     "asset, charts",
     [
         ("forecasts", ["forecast_chart"]),
-        ("forecast_accuracy", ["horizon_error_chart"]),
+        ("forecast_accuracy", ["horizon_error_chart", "horizon_coverage_chart"]),
         (
             "forecasting_model",
             ["backtest_chart", "feature_importance_chart", "optimisation_history_chart"],
@@ -254,11 +254,12 @@ def test_each_asset_shows_its_charts(platform, browser_page, tmp_path, asset, ch
         page.keyboard.press("Escape")
         page.get_by_role("dialog").wait_for(state="hidden")
     if asset == "forecast_accuracy":
-        # Numeric metadata: the Plots tab draws MAPE and WAPE over the partitions.
+        # Numeric metadata: the Plots tab draws MAPE, WAPE, the p10–p90 band's coverage and the
+        # pinball loss over the partitions.
         page.get_by_role("button", name="Plots").click()
-        for metric in ("mape", "wape"):
+        for metric in ("mape", "wape", "interval_coverage", "pinball"):
             page.get_by_text(metric, exact=True).first.wait_for(state="visible")
-        assert page.locator("canvas").count() >= 2
+        assert page.locator("canvas").count() >= 4
 
 
 def test_the_drift_report_opens_from_its_link(platform, browser_page):

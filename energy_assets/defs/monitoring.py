@@ -26,7 +26,9 @@ def accuracy_numbers(overall: Any) -> dict[str, Any]:
         meta.MAPE.name: _metric(overall["mape"]),
         meta.WAPE.name: _metric(overall["wape"]),
         meta.N_POINTS.name: int(overall["n_points"]),
-        meta.COVERAGE.name: _metric(overall.get("coverage", float("nan"))),
+        meta.INTERVAL_COVERAGE.name: _metric(overall.get("coverage", float("nan"))),
+        meta.PINBALL.name: _metric(overall.get("pinball", float("nan"))),
+        meta.SCORED_SHARE.name: _metric(overall.get("scored_share", float("nan"))),
     }
 
 
@@ -58,7 +60,9 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         deps=[keys.CONSUMPTION_FEATURES],
         description=(
             "Accuracy of the forecasts made on the partition's day (origins 00:00–23:00 UTC) "
-            "once the actuals are published: MAPE and WAPE per series, per horizon and overall. "
+            "once the actuals are published: MAPE, WAPE, the p10–p90 band's coverage (share of "
+            "actuals inside it, target 80%) and the pinball loss per series, per horizon and "
+            "overall; scored_share is the share of forecast points that had an actual. "
             "Nothing to score yet is recorded as n_points = 0, not an error."
         ),
     )
@@ -103,7 +107,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         if overall["n_points"] == 0:
             context.log.info("No actuals published yet for these forecasts; nothing to score.")
         else:
-            from energy_assets.reporting.charts import horizon_error_chart
+            from energy_assets.reporting.charts import horizon_coverage_chart, horizon_error_chart
 
             metadata["horizon_error_chart"] = chart(
                 horizon_error_chart(
@@ -113,6 +117,15 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
                 ),
                 "MAPE and WAPE by hours ahead",
             )
+            if result.per_horizon["coverage"].notna().any():
+                metadata["horizon_coverage_chart"] = chart(
+                    horizon_coverage_chart(
+                        result.per_horizon,
+                        f"p10–p90 coverage by hours ahead: forecasts made on "
+                        f"{context.partition_key}",
+                    ),
+                    "Share of actuals inside the p10–p90 band by hours ahead, against 80%",
+                )
         return dg.Output(accuracy_table(result), metadata=metadata)
 
     @dg.asset(

@@ -34,9 +34,13 @@ MAX_EVENTS_PER_TICK = 500
 
 
 def thresholds_from_settings(settings: Settings) -> RetrainThresholds:
-    """ENERGY_RETRAIN_MAX_DRIFT_SHARE / ENERGY_RETRAIN_MAX_MAPE as the sensor's thresholds."""
+    """ENERGY_RETRAIN_MAX_DRIFT_SHARE / _MAX_MAPE / _MIN_COVERAGE / _MAX_COVERAGE as the
+    sensor's thresholds."""
     return RetrainThresholds(
-        max_drift_share=settings.retrain_max_drift_share, max_mape=settings.retrain_max_mape
+        max_drift_share=settings.retrain_max_drift_share,
+        max_mape=settings.retrain_max_mape,
+        min_coverage=settings.retrain_min_coverage,
+        max_coverage=settings.retrain_max_coverage,
     )
 
 
@@ -45,10 +49,13 @@ def _event_from_record(kind: EventKind, record) -> MonitoringEvent | None:
     if materialization is None:
         return None
     metadata = {k: v.value for k, v in materialization.metadata.items()}
+    coverage = None
     if kind == "drift":
         value, dataset_drift = meta.DRIFT_SHARE.read(metadata), meta.DATASET_DRIFT.read(metadata)
     else:
         value, dataset_drift = meta.MAPE.read(metadata), None
+        # Materialisations from before the band was scored have no interval_coverage.
+        coverage = meta.INTERVAL_COVERAGE.read(metadata)
     if value is None:
         return None
     return MonitoringEvent(
@@ -57,6 +64,7 @@ def _event_from_record(kind: EventKind, record) -> MonitoringEvent | None:
         storage_id=record.storage_id,
         value=float(value),
         dataset_drift=dataset_drift,
+        coverage=float(coverage) if coverage is not None else None,
     )
 
 
@@ -94,7 +102,8 @@ def build_retrain_sensor(
         default_status=DefaultSensorStatus.STOPPED,
         description=(
             "Reads every new drift_report and forecast_accuracy materialisation since its cursor "
-            "and requests one retraining run when drift share or MAPE exceeds its threshold."
+            "and requests one retraining run when drift share or MAPE exceeds its threshold "
+            "or the p10..p90 band's coverage leaves its range."
         ),
     )
     def retrain_sensor(context: SensorEvaluationContext):

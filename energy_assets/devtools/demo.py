@@ -670,7 +670,14 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             )
         },
         "accuracy": {
-            k: accuracy.get(k) for k in _names(meta.MAPE, meta.WAPE, meta.N_POINTS, meta.COVERAGE)
+            k: accuracy.get(k) for k in _names(
+                meta.MAPE,
+                meta.WAPE,
+                meta.N_POINTS,
+                meta.SCORED_SHARE,
+                meta.INTERVAL_COVERAGE,
+                meta.PINBALL,
+            )
         },
         "drift_before": {
             k: drift_before.get(k) for k in _names(meta.DRIFT_SHARE, meta.DATASET_DRIFT)

@@ -208,7 +208,7 @@ def forecasts_from_json(text: str) -> pd.DataFrame:
         frame["segment"] = frame["segment"].astype(str)
     if "horizon_hours" in frame:
         frame["horizon_hours"] = frame["horizon_hours"].astype("int64")
-    for column in ("prediction", "prediction_lower", "prediction_upper"):
+    for column in ("prediction", "p10", "p50", "p90", "prediction_lower", "prediction_upper"):
         if column in frame:
             frame[column] = frame[column].astype("float64")
     return frame

@@ -1,10 +1,13 @@
 """Forecast accuracy once the actuals are published: forecasts joined with CLEAN rows, scored.
 
 The source publishes about 15 days late, so scoring a forecast partition early is normal: hours
-without actuals are simply not scored, `coverage` says how much of what was forecast could be
+without actuals are simply not scored, `scored_share` says how much of what was forecast could be
 scored, and with nothing to score the result has n_points = 0 and NaN metrics (not an error).
 Metrics are fractions (0.05 = 5 %) from `energy_assets.metrics`: pooled MAPE (mean |a - p| / |a|
-over all points) and WAPE (sum |a - p| / sum |a|).
+over all points), WAPE (sum |a - p| / sum |a|), and for the quantiles `coverage` (share of actuals
+inside [p10, p90]; 0.80 when calibrated) and `pinball` (weighted pinball loss over p10, p50, p90).
+Forecasts written before the quantile columns existed are scored from prediction_lower /
+prediction_upper as p10 / p90 and the prediction as p50; without any band both are NaN.
 """
 
 from __future__ import annotations
@@ -17,20 +20,25 @@ import numpy as np
 import pandas as pd
 
 from energy_assets import metrics
-from energy_assets.contracts import CLEAN, SERIES_KEYS
+from energy_assets.contracts import CLEAN, FORECAST_QUANTILES, QUANTILE_COLUMNS, SERIES_KEYS
 
 JOIN_KEYS = list(CLEAN.key)
+QUANTILES = dict(zip(FORECAST_QUANTILES, QUANTILE_COLUMNS, strict=True))
+# The columns of every per-series / per-horizon row (after its keys) and of the overall row.
+GROUP_COLUMNS = ["n_points", "mape", "wape", "coverage", "pinball"]
 
 
 @dataclass(frozen=True)
 class AccuracyResult:
     """Scores of one batch of forecasts.
 
-    per_series: area, segment, n_points, mape, wape.
-    per_horizon: horizon_hours, n_points, mape, wape.
-    overall: mape, wape (NaN when nothing could be scored), n_points (scored forecast points),
-        n_expected (forecast points given), coverage (n_points / n_expected, 0.0 when none).
-    scored: the joined rows: the forecast columns plus actual, abs_error, ape.
+    per_series: area, segment, n_points, mape, wape, coverage, pinball.
+    per_horizon: horizon_hours, n_points, mape, wape, coverage, pinball.
+    overall: mape, wape, coverage, pinball (NaN when nothing could be scored), n_points (scored
+        forecast points), n_expected (forecast points given), scored_share (n_points /
+        n_expected, 0.0 when none).
+    scored: the joined rows: the forecast columns (p10 / p50 / p90 filled in from older
+        columns where missing) plus actual, abs_error, ape.
     """
 
     per_series: pd.DataFrame
@@ -43,7 +51,7 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
     """Join FORECASTS rows with CLEAN actuals on (datetime_utc, area, segment) and score.
 
     Forecast points whose hour has no (or a NaN) actual yet are left out of every metric and
-    lower `coverage`. A point with a zero actual has no percentage error: the MAPE of any group
+    lower `scored_share`. A point with a zero actual has no percentage error: the MAPE of any group
     containing one is NaN while its WAPE is still defined.
     """
     missing = [c for c in [*JOIN_KEYS, "prediction"] if c not in forecasts.columns]
@@ -55,7 +63,7 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
         columns={"energy_consumption": "actual"}
     )
     actual_rows = actual_rows[actual_rows["actual"].notna()]
-    keyed_forecasts = _typed_keys(forecasts)
+    keyed_forecasts = _with_quantiles(_typed_keys(forecasts))
     actual_rows = _typed_keys(actual_rows)
     duplicated = actual_rows.duplicated(JOIN_KEYS)
     if duplicated.any():
@@ -74,11 +82,10 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
 
     n_expected = len(forecasts)
     overall = {
-        "mape": _safe(metrics.pooled_mape, scored),
-        "wape": _safe(metrics.wape, scored),
+        **_scores(scored),
         "n_points": len(scored),
         "n_expected": n_expected,
-        "coverage": len(scored) / n_expected if n_expected else 0.0,
+        "scored_share": len(scored) / n_expected if n_expected else 0.0,
     }
     return AccuracyResult(
         per_series=_grouped(scored, SERIES_KEYS),
@@ -101,6 +108,36 @@ def _typed_keys(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _with_quantiles(frame: pd.DataFrame) -> pd.DataFrame:
+    """p10 / p50 / p90 columns on every frame: older partitions carry the band as
+    prediction_lower / prediction_upper and the median as the prediction."""
+    fallbacks = {"p10": "prediction_lower", "p50": "prediction", "p90": "prediction_upper"}
+    for column, older in fallbacks.items():
+        if column not in frame.columns:
+            frame[column] = frame[older] if older in frame.columns else np.nan
+    return frame
+
+
+def _scores(rows: pd.DataFrame) -> dict:
+    return {
+        "mape": _safe(metrics.pooled_mape, rows),
+        "wape": _safe(metrics.wape, rows),
+        "coverage": _quantile_metric("coverage", rows),
+        "pinball": _quantile_metric("pinball", rows),
+    }
+
+
+def _quantile_metric(name: str, rows: pd.DataFrame) -> float:
+    """coverage or pinball of the rows' p10 / p50 / p90, NaN when undefined (no rows, no band,
+    every actual zero)."""
+    if rows.empty:
+        return math.nan
+    try:
+        return metrics.score_quantiles(rows, QUANTILES)[name]
+    except ValueError:
+        return math.nan
+
+
 def _safe(metric: Callable, rows: pd.DataFrame) -> float:
     """The metric over `rows`, or NaN where it is undefined (no rows, zero actuals)."""
     if rows.empty:
@@ -118,23 +155,20 @@ def _grouped(scored: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         {
             **dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True)),
             "n_points": len(group),
-            "mape": _safe(metrics.pooled_mape, group),
-            "wape": _safe(metrics.wape, group),
+            **_scores(group),
         }
         for key, group in scored.groupby(keys, sort=True, observed=True)
     ]
-    return pd.DataFrame(rows, columns=[*keys, "n_points", "mape", "wape"])
+    return pd.DataFrame(rows, columns=[*keys, *GROUP_COLUMNS])
 
 
 def _empty(keys: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(columns=[*keys, "n_points", "mape", "wape"])
+    return pd.DataFrame(columns=[*keys, *GROUP_COLUMNS])
 
 
 def accuracy_table(result: AccuracyResult) -> pd.DataFrame:
     """One tidy table: overall, per-series and per-horizon rows (`level` says which)."""
-    overall = pd.DataFrame(
-        [{"level": "overall", **{k: result.overall[k] for k in ("mape", "wape", "n_points")}}]
-    )
+    overall = pd.DataFrame([{"level": "overall", **{k: result.overall[k] for k in GROUP_COLUMNS}}])
     per_series = result.per_series.assign(level="series")
     per_horizon = result.per_horizon.assign(level="horizon")
     return pd.concat([overall, per_series, per_horizon], ignore_index=True, sort=False)

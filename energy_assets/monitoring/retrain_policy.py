@@ -27,7 +27,9 @@ class MonitoringEvent:
 
     kind: "drift" (value = drift share, 0..1) or "accuracy" (value = MAPE as a fraction);
     partition_key: the monitored partition ("2023-01-05"); storage_id: the event log id
-    (the sensor's cursor); dataset_drift: Evidently's verdict for drift events, else None.
+    (the sensor's cursor); dataset_drift: Evidently's verdict for drift events, else None;
+    coverage: for accuracy events, the share of actuals inside the p10..p90 band (None or NaN
+    when not scored).
     """
 
     kind: EventKind
@@ -35,15 +37,20 @@ class MonitoringEvent:
     storage_id: int
     value: float
     dataset_drift: bool | None = None
+    coverage: float | None = None
 
 
 @dataclass(frozen=True)
 class RetrainThresholds:
     """Retrain when drift share > max_drift_share (and, if require_dataset_drift, Evidently
-    also flagged dataset drift) or when MAPE > max_mape (fractions: 0.15 = 15 %)."""
+    also flagged dataset drift), when MAPE > max_mape, or when the p10..p90 band's coverage is
+    outside [min_coverage, max_coverage] (fractions: 0.15 = 15 %; the band is nominally 0.80, and
+    a day's coverage over ~1,800 points rarely leaves 0.65..0.95 unless it is miscalibrated)."""
 
     max_drift_share: float = 0.5
     max_mape: float = 0.15
+    min_coverage: float = 0.65
+    max_coverage: float = 0.95
     require_dataset_drift: bool = False
 
 
@@ -61,6 +68,8 @@ class RetrainDecision:
 
 def crosses(event: MonitoringEvent, thresholds: RetrainThresholds) -> bool:
     """Whether this one event calls for retraining. A NaN value (nothing scored yet) never does."""
+    if event.kind == "accuracy" and coverage_breached(event, thresholds):
+        return True
     if event.value is None or math.isnan(event.value):
         return False
     if event.kind == "drift":
@@ -71,6 +80,14 @@ def crosses(event: MonitoringEvent, thresholds: RetrainThresholds) -> bool:
     raise ValueError(
         f"unknown monitoring event kind {event.kind!r}; expected 'drift' or 'accuracy'"
     )
+
+
+def coverage_breached(event: MonitoringEvent, thresholds: RetrainThresholds) -> bool:
+    """Whether an accuracy event's band coverage left [min_coverage, max_coverage]; an event
+    without a scored band (None / NaN) never breaches."""
+    if event.coverage is None or math.isnan(event.coverage):
+        return False
+    return not thresholds.min_coverage <= event.coverage <= thresholds.max_coverage
 
 
 def decide(events: Iterable[MonitoringEvent], thresholds: RetrainThresholds) -> RetrainDecision:
@@ -116,10 +133,15 @@ def describe(event: MonitoringEvent, thresholds: RetrainThresholds) -> str:
             verdict = "dataset drift" if event.dataset_drift else "no dataset drift"
             text += f" ({verdict}{', retrain' if over else ''})"
         return text
-    return (
-        f"MAPE {_percent(event.value)} {'>' if over else '≤'} "
+    text = (
+        f"MAPE {_percent(event.value)} {'>' if event.value > thresholds.max_mape else '≤'} "
         f"{_percent(thresholds.max_mape)} on {event.partition_key}"
     )
+    if event.coverage is not None and not math.isnan(event.coverage):
+        band = f"{_percent(thresholds.min_coverage)}–{_percent(thresholds.max_coverage)}"
+        where = "outside" if coverage_breached(event, thresholds) else "inside"
+        text += f", p10–p90 coverage {_percent(event.coverage)} {where} {band}"
+    return text
 
 
 def _reason(events: list[MonitoringEvent], thresholds: RetrainThresholds) -> str:

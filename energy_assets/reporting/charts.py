@@ -238,6 +238,48 @@ def horizon_error_chart(per_horizon: pd.DataFrame, title: str = "") -> bytes:
     return _png(figure)
 
 
+def horizon_coverage_chart(
+    per_horizon: pd.DataFrame, title: str = "", target: float = 0.8
+) -> bytes:
+    """Share of actuals inside the p10–p90 band (in %) by hours ahead against the `target`
+    line; `per_horizon` has horizon_hours, coverage and pinball (drawn on a second axis)."""
+    frame = per_horizon.dropna(subset=["coverage"]).sort_values("horizon_hours")
+    if frame.empty:
+        raise ValueError("no horizon with a scored p10–p90 band to draw")
+    figure = _figure((7.0, 3.0), left=0.1, right=0.9, bottom=0.16, top=0.88)
+    axes = figure.subplots()
+    axes.plot(
+        frame["horizon_hours"],
+        frame["coverage"].astype(float) * 100,
+        marker="o",
+        markersize=3,
+        color=MODEL_COLOR,
+        label="coverage",
+    )
+    axes.axhline(target * 100, color=ACTUAL_COLOR, linewidth=1, linestyle="--", label="target")
+    axes.set_xlabel("hours ahead", fontsize=8)
+    axes.set_ylabel("actuals inside p10–p90, %", fontsize=8)
+    axes.set_xlim(0.5, float(frame["horizon_hours"].max()) + 0.5)
+    axes.set_ylim(0, 100)
+    pinball = axes.twinx()
+    pinball.plot(
+        frame["horizon_hours"],
+        frame["pinball"].astype(float) * 100,
+        color="#c98a1b",
+        linewidth=1,
+        label="pinball",
+    )
+    pinball.set_ylabel("pinball loss, % of actuals", fontsize=8)
+    pinball.set_ylim(bottom=0)
+    pinball.tick_params(labelsize=8)
+    handles = axes.get_legend_handles_labels()
+    extra = pinball.get_legend_handles_labels()
+    axes.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, frameon=False)
+    axes.set_title(title or "p10–p90 coverage by hours ahead", fontsize=10)
+    _style(axes)
+    return _png(figure)
+
+
 # --------------------------------------------------------------------------- model
 
 

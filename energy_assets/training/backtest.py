@@ -5,6 +5,10 @@ Baselines, defined for a forecast of target hour T = origin + h made at `origin`
   (for h <= 24 that is y(T - 24)); never reads after the origin.
 * seasonal_naive_168: y(T - 168), the same hour one week earlier (observed when h <= 168).
 All three prediction columns are scored by energy_assets.metrics.score on exactly the same points.
+The model's p10 / p50 / p90 quantiles are scored too: `coverage` (share of actuals inside
+[p10, p90], target 0.80) and `pinball` (weighted pinball loss over the three quantiles); the
+baselines are point forecasts, so they get the pinball of that point as every quantile and no
+coverage.
 
 `refit_evaluator` scores a model's CONFIGURATION on one backtest window: it is how the champion
 and a candidate are compared on the same window (energy_assets.training.model_store).
@@ -23,8 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import InputError, hour_text, utc
-from energy_assets.metrics import score
+from energy_assets.contracts import (
+    FORECAST_QUANTILES,
+    QUANTILE_COLUMNS,
+    InputError,
+    hour_text,
+    utc,
+)
+from energy_assets.metrics import pinball_loss, score, score_quantiles
 from energy_assets.training.forecaster import MIN_HISTORY_HOURS, GlobalLGBMForecaster
 
 logger = logging.getLogger(__name__)
@@ -37,6 +47,7 @@ PREDICTION_COLUMNS = [
     "datetime_utc",
     "horizon_hours",
     "predicted",
+    *QUANTILE_COLUMNS,
     "actual",
     "seasonal_naive_24",
     "seasonal_naive_168",
@@ -203,10 +214,18 @@ def backtest(
     scored = points.dropna(subset=["seasonal_naive_24", "seasonal_naive_168"])
     if len(scored) < len(points):
         logger.info("%d points lack a naive baseline value; not scored", len(points) - len(scored))
+    quantile_columns = dict(zip(FORECAST_QUANTILES, QUANTILE_COLUMNS, strict=True))
     metrics = {
-        "model": score(scored, "predicted"),
-        "seasonal_naive_24": score(scored, "seasonal_naive_24"),
-        "seasonal_naive_168": score(scored, "seasonal_naive_168"),
+        "model": {**score(scored, "predicted"), **score_quantiles(scored, quantile_columns)},
+        **{
+            name: {
+                **score(scored, name),
+                "pinball": pinball_loss(
+                    scored["actual"], {q: scored[name] for q in FORECAST_QUANTILES}
+                ),
+            }
+            for name in ("seasonal_naive_24", "seasonal_naive_168")
+        },
     }
     return BacktestResult(
         predictions=points,
@@ -248,12 +267,15 @@ def summary_table(result: BacktestResult) -> str:
     lines = [
         f"backtest cutoff {result.cutoff}  origins {len(result.origins)}  "
         f"points {m['model']['n_points']}",
-        f"{'method':<22}{'MAPE':>9}{'WAPE':>9}{'med.series MAPE':>17}",
+        f"{'method':<22}{'MAPE':>9}{'WAPE':>9}{'med.series MAPE':>17}{'pinball':>9}"
+        f"{'p10-p90 coverage':>18}",
     ]
     for name in ("model", "seasonal_naive_24", "seasonal_naive_168"):
         r = m[name]
+        coverage = f"{r['coverage']:>18.1%}" if "coverage" in r else f"{'-':>18}"
         lines.append(
             f"{name:<22}{r['mape']:>9.2%}{r['wape']:>9.2%}{r['median_series_mape']:>17.2%}"
+            f"{r.get('pinball', math.nan):>9.2%}{coverage}"
         )
     for base in ("seasonal_naive_24", "seasonal_naive_168"):
         ratio = m["model"]["mape"] / m[base]["mape"] if m[base]["mape"] else math.nan

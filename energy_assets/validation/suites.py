@@ -251,15 +251,21 @@ def validate_forecasts(
     """FORECASTS contract: columns and types, allowed areas / codes, unique per
     (forecast_origin, area, segment, horizon_hours), exactly horizons 1..horizon_hours for
     every expected series and origin, datetime_utc = origin + horizon, predictions non-null,
-    finite and non-negative, lower <= prediction <= upper where intervals exist, and a
-    non-empty model_version."""
+    finite and non-negative, lower <= prediction <= upper and p10 <= p50 <= p90 where those
+    columns exist, and a non-empty model_version."""
     validator = validator or FrameValidator()
     gxe = _gxe()
     table = FORECASTS
     expectations, dtypes = contract_expectations(
         df, table, overrides={"horizon_hours": {"max_value": horizon_hours}}
     )
-    for low, high in (("prediction", "prediction_lower"), ("prediction_upper", "prediction")):
+    ordered = (
+        ("prediction", "prediction_lower"),
+        ("prediction_upper", "prediction"),
+        ("p50", "p10"),
+        ("p90", "p50"),
+    )
+    for low, high in ordered:
         if low in df.columns and high in df.columns:
             expectations.append(
                 gxe.ExpectColumnPairValuesAToBeGreaterThanB(

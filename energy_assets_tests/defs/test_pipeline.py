@@ -191,9 +191,13 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         run_job(defs, "daily_monitoring_job", instance, partition_key="2023-01-16")
         accuracy = latest_metadata(instance, "forecast_accuracy")
         # Actuals end 2023-01-17T22:00, so the last origins' final hour is not scored yet.
-        assert 0 < accuracy["coverage"] < 1
+        assert 0 < accuracy["scored_share"] < 1
         assert accuracy["mape"] < 0.2
         assert chart_size(accuracy["horizon_error_chart"]) == (700, 300)
+        # The band is scored: a share of actuals inside p10..p90, and a pinball loss.
+        assert 0.5 < accuracy["interval_coverage"] <= 1
+        assert 0 < accuracy["pinball"] < 0.2
+        assert chart_size(accuracy["horizon_coverage_chart"]) == (700, 300)
         drift = latest_metadata(instance, "drift_report")
         assert 0 <= drift["drift_share"] <= 1
         assert chart_size(drift["drift_chart"])[0] == 700

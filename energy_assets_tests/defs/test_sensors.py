@@ -70,3 +70,27 @@ def test_accuracy_events_without_actuals_do_not_trigger():
         record(instance, "forecast_accuracy", "2023-01-05", mape=float("nan"), n_points=0)
         result = tick(instance, sensor)
         assert result.run_requests == []
+
+
+def test_a_coverage_breach_in_the_accuracy_metadata_requests_a_retrain():
+    sensor = build_retrain_sensor(THRESHOLDS)
+    with DagsterInstance.ephemeral() as instance:
+        # Before the band was scored, `coverage` meant the share of points scored: 0.23 of a
+        # young partition is no breach, and an old materialisation must not retrain.
+        record(instance, "forecast_accuracy", "2023-01-04", mape=0.04, coverage=0.23)
+        calm = tick(instance, sensor)
+        assert calm.run_requests == []
+        record(
+            instance,
+            "forecast_accuracy",
+            "2023-01-05",
+            mape=0.04,
+            interval_coverage=0.52,
+            scored_share=1.0,
+        )
+        result = tick(instance, sensor, calm.cursor)
+        assert [r.run_key for r in result.run_requests] == ["retrain:accuracy:2023-01-05"]
+        assert (
+            "coverage 52% outside 65%–95%"
+            in result.run_requests[0].tags["energy_assets/retrain_reason"]
+        )

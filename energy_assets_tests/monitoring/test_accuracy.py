@@ -44,12 +44,15 @@ def _actuals(forecasts: pd.DataFrame, values) -> pd.DataFrame:
 def test_perfect_forecast_scores_zero():
     forecasts = _forecasts()
     result = score_forecasts(forecasts, _actuals(forecasts, forecasts["prediction"].to_numpy()))
-    assert result.overall == {
+    overall = dict(result.overall)
+    # No p10 / p90 in these forecasts: the band cannot be scored.
+    assert math.isnan(overall.pop("coverage")) and math.isnan(overall.pop("pinball"))
+    assert overall == {
         "mape": 0.0,
         "wape": 0.0,
         "n_points": 48,
         "n_expected": 48,
-        "coverage": 1.0,
+        "scored_share": 1.0,
     }
     assert (result.per_series["mape"] == 0).all() and len(result.per_series) == 2
     assert result.per_horizon["horizon_hours"].tolist() == list(range(1, 25))
@@ -80,12 +83,13 @@ def test_no_actuals_yet_is_an_empty_score_not_an_error():
     result = score_forecasts(forecasts, empty)
     assert result.overall["n_points"] == 0
     assert result.overall["n_expected"] == 48
-    assert result.overall["coverage"] == 0.0
+    assert result.overall["scored_share"] == 0.0
+    assert math.isnan(result.overall["coverage"]) and math.isnan(result.overall["pinball"])
     assert math.isnan(result.overall["mape"]) and math.isnan(result.overall["wape"])
     assert result.per_series.empty and result.per_horizon.empty and result.scored.empty
 
 
-def test_partial_actuals_report_coverage_and_score_what_is_there():
+def test_partial_actuals_report_scored_share_and_score_what_is_there():
     forecasts = _forecasts()
     # Actuals published up to horizon 6 only; a NaN actual counts as unpublished too.
     actuals = _actuals(forecasts, 110.0)
@@ -95,9 +99,43 @@ def test_partial_actuals_report_coverage_and_score_what_is_there():
     result = score_forecasts(forecasts, actuals)
 
     assert result.overall["n_points"] == 11
-    assert result.overall["coverage"] == pytest.approx(11 / 48)
+    assert result.overall["scored_share"] == pytest.approx(11 / 48)
     assert result.overall["wape"] == pytest.approx(10 / 110)
     assert result.per_horizon["horizon_hours"].tolist() == [1, 2, 3, 4, 5, 6]
+
+
+def _banded(forecasts: pd.DataFrame) -> pd.DataFrame:
+    return forecasts.assign(p10=90.0, p50=100.0, p90=110.0)
+
+
+# Actuals 80, 105 (DK1/111 h1, h2) and 200, 95 (DK2/999 h1, h2) against p10 90, p50 100, p90 110:
+# inside the band: 105 and 95. Pinball per quantile (sum over points of max(q d, (q - 1) d),
+# d = actual - quantile): q 0.1 -> 9 + 1.5 + 11 + 0.5 = 22; q 0.5 -> 10 + 2.5 + 50 + 2.5 = 65;
+# q 0.9 -> 3 + 0.5 + 81 + 1.5 = 86; weighted by the actuals' total 480.
+BANDED_ACTUALS = [80.0, 105.0, 200.0, 95.0]
+
+
+def test_coverage_and_pinball_are_exact_per_series_and_horizon():
+    forecasts = _banded(_forecasts(horizons=2))
+    result = score_forecasts(forecasts, _actuals(forecasts, BANDED_ACTUALS))
+
+    assert result.overall["coverage"] == pytest.approx(0.5)
+    assert result.overall["pinball"] == pytest.approx((22 + 65 + 86) / 3 / 480)
+    horizon = result.per_horizon.set_index("horizon_hours")
+    assert horizon["coverage"].tolist() == pytest.approx([0.0, 1.0])
+    assert horizon.loc[1, "pinball"] == pytest.approx((9 + 11 + 10 + 50 + 3 + 81) / 3 / 280)
+    assert horizon.loc[2, "pinball"] == pytest.approx((1.5 + 0.5 + 2.5 + 2.5 + 0.5 + 1.5) / 3 / 200)
+    series = result.per_series.set_index(["area", "segment"])
+    assert series["coverage"].tolist() == pytest.approx([0.5, 0.5])
+    assert series.loc[("DK1", "111"), "pinball"] == pytest.approx(
+        (9 + 1.5 + 10 + 2.5 + 3 + 0.5) / 3 / 185
+    )
+
+
+def test_forecasts_from_before_the_quantile_columns_score_their_band():
+    old = _forecasts(horizons=2).assign(prediction_lower=90.0, prediction_upper=110.0)
+    new = score_forecasts(_banded(_forecasts(horizons=2)), _actuals(old, BANDED_ACTUALS)).overall
+    assert score_forecasts(old, _actuals(old, BANDED_ACTUALS)).overall == pytest.approx(new)
 
 
 def test_zero_actual_leaves_mape_undefined_but_wape_defined():

@@ -20,8 +20,27 @@ def drift(partition: str, share: float, storage_id: int, dataset_drift=None) -> 
     return MonitoringEvent("drift", partition, storage_id, share, dataset_drift)
 
 
-def accuracy(partition: str, mape: float, storage_id: int) -> MonitoringEvent:
-    return MonitoringEvent("accuracy", partition, storage_id, mape)
+def accuracy(
+    partition: str, mape: float, storage_id: int, coverage: float | None = None
+) -> MonitoringEvent:
+    return MonitoringEvent("accuracy", partition, storage_id, mape, coverage=coverage)
+
+
+def test_a_miscalibrated_band_retrains_even_when_mape_is_fine():
+    # Defaults: coverage must stay within 0.65..0.95 of the nominal 0.80.
+    too_narrow = decide([accuracy("2023-01-05", 0.04, 9, coverage=0.52)], THRESHOLDS)
+    assert too_narrow.retrain and too_narrow.run_key == "retrain:accuracy:2023-01-05"
+    assert too_narrow.reason == (
+        "MAPE 4% ≤ 15% on 2023-01-05, p10–p90 coverage 52% outside 65%–95%"
+    )
+    assert decide([accuracy("2023-01-05", 0.04, 9, coverage=0.97)], THRESHOLDS).retrain
+    calibrated = decide([accuracy("2023-01-05", 0.04, 9, coverage=0.81)], THRESHOLDS)
+    assert not calibrated.retrain
+    assert calibrated.reason.endswith("p10–p90 coverage 81% inside 65%–95%")
+    # Unscored band (older materialisations, no p10 / p90): MAPE alone decides.
+    assert not decide([accuracy("2023-01-05", 0.04, 9, coverage=math.nan)], THRESHOLDS).retrain
+    strict = RetrainThresholds(min_coverage=0.75, max_coverage=0.85)
+    assert decide([accuracy("2023-01-05", 0.04, 9, coverage=0.72)], strict).retrain
 
 
 def test_over_threshold_retrains_with_a_stable_run_key():
@@ -87,6 +106,7 @@ event_strategy = st.builds(
     storage_id=st.integers(min_value=1, max_value=10_000),
     value=st.floats(min_value=0, max_value=2) | st.just(math.nan),
     dataset_drift=st.sampled_from([None, True, False]),
+    coverage=st.none() | st.just(math.nan) | st.floats(min_value=0, max_value=1),
 )
 
 
@@ -99,8 +119,16 @@ def test_decision_does_not_depend_on_event_order(events, seed):
     assert first.retrain == second.retrain and first.run_key == second.run_key
     # Retrain exactly when some event is over its threshold.
     over = any(
-        not math.isnan(e.value)
-        and e.value > (THRESHOLDS.max_drift_share if e.kind == "drift" else THRESHOLDS.max_mape)
+        (
+            not math.isnan(e.value)
+            and e.value > (THRESHOLDS.max_drift_share if e.kind == "drift" else THRESHOLDS.max_mape)
+        )
+        or (
+            e.kind == "accuracy"
+            and e.coverage is not None
+            and not math.isnan(e.coverage)
+            and not THRESHOLDS.min_coverage <= e.coverage <= THRESHOLDS.max_coverage
+        )
         for e in events
     )
     assert first.retrain == over

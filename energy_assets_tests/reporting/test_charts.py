@@ -152,6 +152,16 @@ def test_horizon_error_chart_and_empty_inputs():
         charts.forecast_chart(_forecasts().iloc[:0], _history())
 
 
+def test_horizon_coverage_chart_draws_scored_horizons_only():
+    per_horizon = pd.DataFrame(
+        {"horizon_hours": range(1, 25), "coverage": 0.8, "pinball": 0.025, "mape": 0.05}
+    )
+    assert charts.png_size(charts.horizon_coverage_chart(per_horizon)) == (700, 300)
+    unbanded = per_horizon.assign(coverage=float("nan"))
+    with pytest.raises(ValueError, match="no horizon with a scored p10–p90 band"):
+        charts.horizon_coverage_chart(unbanded)
+
+
 def test_importing_the_charts_module_does_not_import_matplotlib():
     done = subprocess.run(
         [

@@ -39,8 +39,11 @@ def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
     assert code == 0
     doc = json.loads(out.read_text())
     assert set(doc["metrics"]) == {"model", "seasonal_naive_24", "seasonal_naive_168"}
+    point_metrics = {"mape", "wape", "median_series_mape", "n_points", "pinball"}
+    assert set(doc["metrics"]["model"]) == point_metrics | {"coverage"}
+    for name in ("seasonal_naive_24", "seasonal_naive_168"):
+        assert set(doc["metrics"][name]) == point_metrics
     for metrics in doc["metrics"].values():
-        assert set(metrics) == {"mape", "wape", "median_series_mape", "n_points"}
         assert metrics["n_points"] == 2 * 76 * 24
     assert len(doc["predictions"]) == 2 * 76 * 24
     first = doc["predictions"][0]
@@ -51,6 +54,9 @@ def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
         "datetime_utc",
         "horizon_hours",
         "predicted",
+        "p10",
+        "p50",
+        "p90",
         "actual",
         "seasonal_naive_24",
         "seasonal_naive_168",
@@ -60,6 +66,14 @@ def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
         "2023-01-11T22:00:00Z",
     }
     assert "seasonal_naive_168" in capsys.readouterr().out
+    # Quantiles are ordered on every point, and the reported coverage is the share of actuals
+    # inside [p10, p90] (every point is scored: both baselines exist after this cutoff).
+    points = pd.DataFrame(doc["predictions"])
+    assert (points.p10 <= points.p50).all() and (points.p50 <= points.p90).all()
+    assert (points.p50 == points.predicted).all()
+    inside = (points.p10 <= points.actual) & (points.actual <= points.p90)
+    assert doc["metrics"]["model"]["coverage"] == pytest.approx(inside.mean())
+    assert 0.6 < doc["metrics"]["model"]["coverage"] < 0.95
 
 
 def test_naive_baselines_follow_their_definition(consumption):

@@ -44,6 +44,10 @@ def test_forecasts_contract(model, consumption):
     assert (out.prediction >= 0).all() and out.prediction.notna().all()
     assert (out.prediction_lower <= out.prediction).all()
     assert (out.prediction <= out.prediction_upper).all()
+    # The quantiles: p10 / p90 are the band's edges, p50 the point forecast.
+    assert (out.p10 <= out.p50).all() and (out.p50 <= out.p90).all() and (out.p10 < out.p90).any()
+    assert out.p10.equals(out.prediction_lower) and out.p90.equals(out.prediction_upper)
+    assert out.p50.equals(out.prediction)
     assert model.training_end == CUTOFF
     assert len(model.series) == 76 and ("DK1", "111") in model.series
     assert set(model.feature_importance().columns) == {"feature", "gain"}

@@ -202,6 +202,22 @@ def test_forecast_suite():
     ) in failed(validate_forecasts(shifted))
 
 
+def test_forecast_suite_requires_ordered_quantiles():
+    good = make_forecasts().assign(
+        p10=lambda f: f["prediction_lower"],
+        p50=lambda f: f["prediction"],
+        p90=lambda f: f["prediction_upper"],
+    )
+    assert validate_forecasts(good).success, validate_forecasts(good).summary()
+    crossed = good.copy()
+    crossed.loc[3, "p10"] = crossed.loc[3, "p50"] + 5  # p10 above the median
+    names = failed(validate_forecasts(crossed))
+    assert ("expect_column_pair_values_a_to_be_greater_than_b", ("p50", "p10")) in names
+    assert names[
+        ("expect_column_pair_values_a_to_be_greater_than_b", ("p50", "p10"))
+    ].unexpected_rows["horizon_hours"].tolist() == [4]
+
+
 def test_a_conflicting_duplicate_is_named_with_its_key_and_both_values(raw_day):
     row = raw_day[(raw_day["PriceArea"] == "DK1") & (raw_day["ConsumerType_DE35"] == 111)].iloc[0]
     extra = row.to_frame().T.astype(raw_day.dtypes.to_dict()).assign(TotalCon=999_999_999.0)
