@@ -39,9 +39,13 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "reports_url": "ENERGY_REPORTS_URL",
     "retrain_executor": "ENERGY_RETRAIN_EXECUTOR",
     "retrain_sensor_interval_seconds": "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS",
+    "implausible_values": "ENERGY_IMPLAUSIBLE_VALUES",
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
+# What an implausible kWh (contracts.PLAUSIBILITY) does to the features run: a WARN check, or a
+# blocking one (nothing written). Flagged values are kept out of model inputs either way.
+IMPLAUSIBLE_VALUE_MODES = ("warn", "block")
 
 
 class SettingsError(contracts.InputError):
@@ -65,6 +69,8 @@ class Settings:
     in front of it); None: `reporting.links` picks (the console URL on gs://, 127.0.0.1:3001 locally).
     retrain_executor: "multiprocess" (tuning workers as processes) or "k8s" (one pod each).
     retrain_sensor_interval_seconds: how often the daemon evaluates the retrain sensor.
+    implausible_values: "warn" (default) or "block": the severity of the features' plausibility
+    check; flagged values are kept out of lags, training and forecasts in both modes.
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -83,6 +89,7 @@ class Settings:
     reports_url: str | None = None
     retrain_executor: str = "multiprocess"
     retrain_sensor_interval_seconds: int = 60
+    implausible_values: str = "warn"
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -177,6 +184,11 @@ class Settings:
             )
         if self.retrain_sensor_interval_seconds < 1:
             raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")
+        if self.implausible_values not in IMPLAUSIBLE_VALUE_MODES:
+            raise SettingsError(
+                f"ENERGY_IMPLAUSIBLE_VALUES={self.implausible_values!r} is not one of "
+                f"{', '.join(IMPLAUSIBLE_VALUE_MODES)}"
+            )
 
     @property
     def partitions_start_day(self) -> str:
