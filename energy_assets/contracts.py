@@ -199,6 +199,40 @@ CLEAN = Table(
 SERIES_KEYS = list(CLEAN.series_columns)
 CLEAN_COLUMNS = CLEAN.names
 
+
+@dataclass(frozen=True)
+class Plausibility:
+    """When a CLEAN value is implausible for its series: too far outside the series' own recent
+    range to be a real reading (a meter error), judged by `features.plausibility`.
+
+    The series' recent range is [low_quantile, high_quantile] of its valid positive values in
+    the trailing `window_hours` before the row's hour; a value more than `max_ratio` times above
+    it or below it is implausible. A zero is implausible when that window holds at most
+    `max_zero_share` zeros (the series is "never zero"). Rows with fewer than
+    `min_history_hours` values behind them are not judged. `flag_column` is the FEATURES column
+    that records the verdict; flagged values are kept out of lags, rolling statistics, training
+    and forecast inputs.
+    """
+
+    flag_column: str
+    window_hours: int
+    low_quantile: float
+    high_quantile: float
+    max_ratio: float
+    max_zero_share: float
+    min_history_hours: int
+
+
+PLAUSIBILITY = Plausibility(
+    flag_column="implausible_value",
+    window_hours=168,  # a week: every hour of the day and every weekday (= LOOKBACK_HOURS)
+    low_quantile=0.02,  # with 168 values, the 3 lowest / highest (a past error among them)
+    high_quantile=0.98,  # do not widen the range
+    max_ratio=10.0,  # real data reaches 4.6x beyond its range (DE35 on 2 January), see README
+    max_zero_share=0.01,
+    min_history_hours=48,
+)
+
 # --------------------------------------------------------------------------- FEATURES
 
 LAG_HOURS = (1, 24, 168)
@@ -239,7 +273,17 @@ _HISTORY = (
 FEATURES = Table(
     name="consumption_features",
     description="CLEAN rows plus calendar, Danish holiday, lag and rolling features.",
-    columns=(*CLEAN_COLUMN_DEFS, *_CALENDAR, *_HISTORY),
+    columns=(
+        *CLEAN_COLUMN_DEFS,
+        *_CALENDAR,
+        *_HISTORY,
+        Column(
+            PLAUSIBILITY.flag_column,
+            ("bool",),
+            "the kWh is implausible for its series (PLAUSIBILITY): not a model input",
+            required=False,  # objects stored before the rule existed lack it
+        ),
+    ),
     key=CLEAN.key,
     time_column=CLEAN.time_column,
     series_columns=CLEAN.series_columns,

@@ -56,11 +56,15 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "alert_smtp_password": "ENERGY_ALERT_SMTP_PASSWORD",
     "alert_smtp_starttls": "ENERGY_ALERT_SMTP_STARTTLS",
     "api_min_interval_seconds": "ENERGY_API_MIN_INTERVAL_SECONDS",
+    "implausible_values": "ENERGY_IMPLAUSIBLE_VALUES",
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
 # Google's bucket naming rules, loosely: lower-case letters, digits, '-', '_', '.'; 3-222 chars.
 GCS_BUCKET = re.compile(r"[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]")
+# What an implausible kWh (contracts.PLAUSIBILITY) does to the features run: a WARN check, or a
+# blocking one (nothing written). Flagged values are kept out of model inputs either way.
+IMPLAUSIBLE_VALUE_MODES = ("warn", "block")
 
 
 class SettingsError(contracts.InputError):
@@ -93,6 +97,8 @@ class Settings:
     api_min_interval_seconds: the least time between two requests for the dataset, across the
     deployment (the API's rate limit); None: 60 s against api.energidataservice.dk (its limit),
     0 (no limit) against any other URL, such as a replay API.
+    implausible_values: "warn" (default) or "block": the severity of the features' plausibility
+    check; flagged values are kept out of lags, training and forecasts in both modes.
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -123,6 +129,7 @@ class Settings:
     alert_smtp_password: str | None = field(default=None, repr=False)
     alert_smtp_starttls: bool = True
     api_min_interval_seconds: float | None = None
+    implausible_values: str = "warn"
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -234,6 +241,11 @@ class Settings:
             raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")
         if self.api_min_interval_seconds is not None and not self.api_min_interval_seconds >= 0:
             raise SettingsError("ENERGY_API_MIN_INTERVAL_SECONDS must be 0 or more")
+        if self.implausible_values not in IMPLAUSIBLE_VALUE_MODES:
+            raise SettingsError(
+                f"ENERGY_IMPLAUSIBLE_VALUES={self.implausible_values!r} is not one of "
+                f"{', '.join(IMPLAUSIBLE_VALUE_MODES)}"
+            )
 
     @property
     def partitions_start_day(self) -> str:

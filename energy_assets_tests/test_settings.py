@@ -33,6 +33,7 @@ def test_retrain_executor_and_sensor_interval_come_from_the_environment(tmp_path
     [
         ("ENERGY_RETRAIN_EXECUTOR", "celery", "ENERGY_RETRAIN_EXECUTOR='celery'"),
         ("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS", "0", "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS"),
+        ("ENERGY_IMPLAUSIBLE_VALUES", "ignore", "ENERGY_IMPLAUSIBLE_VALUES='ignore'"),
         (
             "ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS",
             "soon",

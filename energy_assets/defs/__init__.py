@@ -99,7 +99,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
         assets = [
             *build_ingestion_assets(partitions, settings.source),
-            *build_features_assets(partitions, settings.source),
+            *build_features_assets(
+                partitions,
+                settings.source,
+                block_implausible=settings.implausible_values == "block",
+            ),
             *build_training_assets(),
             *build_forecasting_assets(partitions),
             *build_monitoring_assets(partitions),

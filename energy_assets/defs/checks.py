@@ -32,7 +32,7 @@ Usage in an asset body (energy_assets/defs/features.py):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
@@ -98,26 +98,35 @@ def validated_output(
     asset_name: str,
     metadata: Mapping[str, Any] | None = None,
     blocking: bool = True,
+    more_checks: Sequence[tuple[ValidationOutcome, str, bool]] = (),
 ) -> Iterator[Output | AssetCheckResult]:
-    """Yield the asset's Output and its check result, in the order the policy needs.
+    """Yield the asset's Output and its check results, in the order the policy needs.
 
-    Passing, or failing but non-blocking: `Output(value)` then the check result (the value is
-    written; a non-blocking failure shows as a WARN check in the UI).
-    Failing and blocking: the failed check result, then `Failure` with the same metadata and a
-    description listing the failed expectations; no Output, so nothing is written.
+    `more_checks` are further (outcome, check name, blocking) of the same asset. Every check
+    passing, or only non-blocking ones failing: `Output(value)` then the check results (the
+    value is written; a non-blocking failure shows as a WARN check in the UI).
+    A blocking check failing: every check result, then `Failure` with the failed checks'
+    metadata and a description listing their failed expectations; no Output, so nothing is
+    written.
     """
-    result = check_result(outcome, check_name, asset_name, blocking)
-    if blocking and not outcome.success:
-        yield result
+    checks = [(outcome, check_name, blocking), *more_checks]
+    results = [check_result(o, name, asset_name, block) for o, name, block in checks]
+    blocked = [(o, name) for o, name, block in checks if block and not o.success]
+    if blocked:
+        yield from results
+        names = ", ".join(f"'{name}'" for _, name in blocked)
+        failure_metadata: dict[str, Any] = {}
+        for failed, _ in reversed(blocked):  # the first check's keys win
+            failure_metadata.update(check_metadata(failed))
         raise Failure(
             description=(
-                f"{asset_name}: blocking check '{check_name}' failed; nothing was written and "
+                f"{asset_name}: blocking check {names} failed; nothing was written and "
                 f"downstream assets will not run. Fix the data (or the upstream partition) and "
-                f"re-materialise.\n{outcome.summary()}"
+                f"re-materialise.\n" + "\n".join(failed.summary() for failed, _ in blocked)
             ),
-            metadata=check_metadata(outcome),
+            metadata=failure_metadata,
         )
     output_metadata = dict(metadata or {})
     output_metadata.setdefault("validation", outcome.summary())
     yield Output(value, metadata=output_metadata)
-    yield result
+    yield from results

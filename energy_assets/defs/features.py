@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from energy_assets.contracts import FEATURES, LOOKBACK_HOURS, hour_text
+from energy_assets.contracts import FEATURES, LOOKBACK_HOURS, PLAUSIBILITY, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_COLUMN
@@ -12,9 +12,15 @@ from energy_assets.defs.resources import GreatExpectationsResource
 from energy_assets.sources import SourceSpec
 
 FEATURES_CHECK = "consumption_features_gx_suite"
+PLAUSIBILITY_CHECK = "consumption_features_plausible_values"
 
 
-def build_features_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.AssetsDefinition]:
+def build_features_assets(
+    partitions: Partitions, spec: SourceSpec, block_implausible: bool = False
+) -> list[dg.AssetsDefinition]:
+    """The features asset; `block_implausible` (ENERGY_IMPLAUSIBLE_VALUES=block) makes its
+    plausibility check blocking. Flagged values are kept out of model inputs either way."""
+
     @dg.asset(
         key=keys.CONSUMPTION_FEATURES,
         partitions_def=partitions.hourly,
@@ -31,7 +37,26 @@ def build_features_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.A
                 metadata={ALLOW_MISSING_PARTITIONS: True},
             )
         },
-        check_specs=gx_check_specs(FEATURES.name, FEATURES_CHECK, blocking=True),
+        check_specs=[
+            *gx_check_specs(FEATURES.name, FEATURES_CHECK, blocking=True),
+            dg.AssetCheckSpec(
+                name=PLAUSIBILITY_CHECK,
+                asset=FEATURES.name,
+                blocking=block_implausible,
+                description=(
+                    f"No kWh more than {PLAUSIBILITY.max_ratio:g}x outside its series' range "
+                    f"over the {PLAUSIBILITY.window_hours} h before it, and no zero in a series "
+                    "that is never zero (a meter error); offending rows name hour, series and "
+                    "value. Flagged values are kept out of lags, rolling statistics, training "
+                    "and forecasts. "
+                    + (
+                        "Blocking (ENERGY_IMPLAUSIBLE_VALUES=block): nothing is written."
+                        if block_implausible
+                        else "Warns (ENERGY_IMPLAUSIBLE_VALUES=warn): the run goes on."
+                    )
+                ),
+            ),
+        ],
         description=(
             "Typed, cleaned rows (datetime_utc, area, segment, energy_consumption in kWh) "
             "plus calendar and Danish holiday features and lag / rolling statistics (1 h, 24 h, "
@@ -43,7 +68,10 @@ def build_features_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.A
         context: dg.AssetExecutionContext, raw_consumption, gx: GreatExpectationsResource
     ):
         from energy_assets.features.engineering import build_features, clean_consumption
-        from energy_assets.validation.suites import validate_consumption_features
+        from energy_assets.validation.suites import (
+            validate_consumption_features,
+            validate_plausible_values,
+        )
 
         window = context.partition_time_window
         history = clean_consumption(raw_consumption, spec)
@@ -51,6 +79,9 @@ def build_features_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.A
         outcome = validate_consumption_features(
             features, expected_hours=(window.start, window.end), validator=gx.validator()
         )
+        plausible = validate_plausible_values(features, validator=gx.validator())
+        if not plausible.success:
+            context.log.warning(plausible.summary())
         range_run = is_range_run(context)
         metadata = frame_metadata(
             features, FEATURES.time_column, FEATURES.series_columns, range_run=range_run
@@ -64,7 +95,13 @@ def build_features_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.A
         else:
             metadata["history_hours_loaded"] = history_hours
         yield from validated_output(
-            features, outcome, FEATURES_CHECK, FEATURES.name, metadata, blocking=True
+            features,
+            outcome,
+            FEATURES_CHECK,
+            FEATURES.name,
+            metadata,
+            blocking=True,
+            more_checks=[(plausible, PLAUSIBILITY_CHECK, block_implausible)],
         )
 
     return [consumption_features]

@@ -72,6 +72,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         import pandas as pd
 
         from energy_assets.contracts import hour_keys
+        from energy_assets.features.plausibility import without_implausible
         from energy_assets.monitoring.accuracy import accuracy_table, score_forecasts
 
         window = context.partition_time_window
@@ -88,7 +89,12 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         # Targets of the day's origins run up to 24 h past the day's last origin.
         actual_keys = hour_keys(start + pd.Timedelta(hours=1), end + pd.Timedelta(hours=24))
         actuals = storage.store().read_many(FEATURES.name, actual_keys, missing_ok=True)
-        actuals = actuals[CLEAN_COLUMNS] if len(actuals) else pd.DataFrame(columns=CLEAN_COLUMNS)
+        # A meter error (flagged implausible) is no actual to score against: a gap, as for training.
+        actuals = (
+            without_implausible(actuals)[CLEAN_COLUMNS]
+            if len(actuals)
+            else pd.DataFrame(columns=CLEAN_COLUMNS)
+        )
         result = score_forecasts(forecasts, actuals)
         overall = result.overall
         versions = sorted(map(str, forecasts["model_version"].unique())) if len(forecasts) else []

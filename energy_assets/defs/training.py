@@ -79,7 +79,11 @@ def read_training_window(storage: StorageResource, plan: dict[str, Any]) -> Any:
             f"No consumption_features between {hour_text(start)} and {hour_text(end)}: "
             "backfill them first (job ingestion_backfill_job)."
         )
-    return features[CLEAN_COLUMNS].sort_values(["datetime_utc", "area", "segment"])
+    from energy_assets.features.plausibility import without_implausible
+
+    # A value the plausibility check flagged is a gap to the model, not a target to learn.
+    clean = without_implausible(features)[CLEAN_COLUMNS]
+    return clean.sort_values(["datetime_utc", "area", "segment"])
 
 
 def services_reachable(mlflow: MlflowResource, optuna: OptunaResource):

@@ -670,7 +670,8 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             )
         },
         "accuracy": {
-            k: accuracy.get(k) for k in _names(
+            k: accuracy.get(k)
+            for k in _names(
                 meta.MAPE,
                 meta.WAPE,
                 meta.N_POINTS,

@@ -18,12 +18,14 @@ from energy_assets.contracts import (
     CLEAN_COLUMNS,
     FEATURE_COLUMNS,
     LAG_HOURS,
+    PLAUSIBILITY,
     ROLLING_WINDOWS_HOURS,
     SERIES_KEYS,
     utc,
     utc_series,
 )
 from energy_assets.features.calendar import calendar_features
+from energy_assets.features.plausibility import judge_values
 from energy_assets.ingestion.files import ApiFileError, read_api_frame
 from energy_assets.sources import SEGMENT_SEPARATOR, WHOLE_AREA_SEGMENT, SourceSpec
 
@@ -98,8 +100,10 @@ def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     Every history row in [start, end) becomes a feature row as it is, so the features' checks
     see a bad value or a duplicated key there. Lags and rolling statistics, though, are computed
     only from valid rows (`CLEAN.invalid_rows`: null, negative or non-finite kWh, an unknown area
-    or code, a key held by two rows): an invalid value is treated like a missing hour, so an hour
-    blocked by the checks never leaks into a later hour's lag_24h or rolling mean.
+    or code, a key held by two rows) whose kWh is plausible for the series
+    (`features.plausibility`, recorded per row in `implausible_value`): an invalid or
+    implausible value is treated like a missing hour, so an hour blocked by the checks or a
+    meter error never leaks into a later hour's lag_24h or rolling mean.
 
     `history` should reach contracts.LOOKBACK_HOURS before `start`; where it does not (the first
     week of data) the lag / rolling features are NaN rather than made up. Lags are taken by
@@ -109,7 +113,10 @@ def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     """
     history = history[CLEAN_COLUMNS]
     start_utc, end_utc = utc(start), utc(end)
-    valid = _to_polars(history[~CLEAN.invalid_rows(history)])  # one row per key
+    implausible = judge_values(history)["implausible"]
+    usable = ~CLEAN.invalid_rows(history) & ~implausible
+    valid = _to_polars(history[usable])  # one row per key
+    history = history.assign(**{PLAUSIBILITY.flag_column: implausible})
     frame = _to_polars(history).filter(
         (pl.col("datetime_utc") >= start_utc) & (pl.col("datetime_utc") < end_utc)
     )

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from energy_assets.contracts import CLEAN_COLUMNS, FORECASTS, SERIES_KEYS, hour_text
+from energy_assets.features.plausibility import without_implausible
 
 if TYPE_CHECKING:
     from energy_assets.storage.parquet_store import ParquetStore
@@ -37,8 +38,10 @@ def forecast_origins(
     model_version: str,
 ) -> pd.DataFrame:
     """The FORECASTS rows for `origins` from the CLEAN columns of `features` (read up to each
-    origin only), tagged with the model version."""
-    predictions = forecaster.predict(features[CLEAN_COLUMNS], origins=list(origins))
+    origin only), tagged with the model version. A value the plausibility check flagged
+    (`implausible_value`) is read as missing: the forecaster treats it like a gap."""
+    history = without_implausible(features)[CLEAN_COLUMNS]
+    predictions = forecaster.predict(history, origins=list(origins))
     predictions["model_version"] = str(model_version)
     return predictions
 

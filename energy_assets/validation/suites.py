@@ -30,6 +30,7 @@ from energy_assets.contracts import (
     FEATURES,
     FORECAST_HORIZON_HOURS,
     FORECASTS,
+    PLAUSIBILITY,
     Column,
     Table,
     naive_utc,
@@ -240,6 +241,22 @@ def validate_consumption_features(
     too short for a lag), calendar features non-null and in range. Which series are present is
     `series_changes`' concern: a series that comes or goes never blocks the others."""
     return _hourly_table(df, FEATURES, expected_hours, expected_series, validator, complete=False)
+
+
+def validate_plausible_values(
+    df: pd.DataFrame, validator: FrameValidator | None = None
+) -> ValidationOutcome:
+    """No FEATURES row holds a kWh implausible for its series (`contracts.PLAUSIBILITY`, judged
+    by `features.plausibility` when the features were built): offending rows name the hour, the
+    series and the value. Flagged values are kept out of model inputs whatever this check's
+    severity (ENERGY_IMPLAUSIBLE_VALUES)."""
+    validator = validator or FrameValidator()
+    flag = PLAUSIBILITY.flag_column
+    expectations = [_gxe().ExpectColumnValuesToBeInSet(column=flag, value_set=[False])]
+    index_columns = [*FEATURES.key, str(FEATURES.value_column)]
+    return validator.validate(
+        df, expectations, f"{FEATURES.name}_plausibility", index_columns=index_columns
+    )
 
 
 def validate_forecasts(

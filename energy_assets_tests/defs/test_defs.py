@@ -24,7 +24,8 @@ ASSETS = {
         "features",
         "hourly",
         True,
-        {"consumption_features_gx_suite": True},
+        # The plausibility check warns by default (ENERGY_IMPLAUSIBLE_VALUES=warn).
+        {"consumption_features_gx_suite": True, "consumption_features_plausible_values": False},
     ),
     "forecasting_model": ("training", None, False, {}),
     "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),
