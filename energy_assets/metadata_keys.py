@@ -79,4 +79,7 @@ UNEXPECTED_ROWS = MetadataKey(
 FAILED_EXPECTATIONS = MetadataKey("failed_expectations", str, "the failed expectations, listed")
 # A check that detects a frozen source or a vanished series sets this (alerting.ALERT_KINDS) so
 # its failure is announced as such rather than as a generic failed check.
+# A range run's per-hour check evaluation (defs/checks.py): it colours the hour on the partition
+# bar; the run's own evaluation is the one an alert reports.
+RANGE_RUN_HOUR = MetadataKey("range_run_hour", bool, "one hour's verdict within a range run")
 ALERT_KIND = MetadataKey("alert_kind", str, "what a failure of this check means for a person")

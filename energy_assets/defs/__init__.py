@@ -97,6 +97,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         warnings.filterwarnings(
             "ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning
         )
+        # Partitioned checks show which hour failed on the partition bar (defs/checks.py).
+        warnings.filterwarnings(
+            "ignore",
+            message="Specifying a partitions_def on an AssetCheckSpec",
+            category=dg.PreviewWarning,
+        )
         assets = [
             *build_ingestion_assets(partitions, settings.source),
             *build_features_assets(

@@ -289,6 +289,8 @@ def check_fact(instance: dg.DagsterInstance, record: Any, alerts: AlertsResource
     from energy_assets.alerting.alerts import CheckFailed, CheckPassed
 
     evaluation = _event_data(record)
+    if meta.RANGE_RUN_HOUR.read(_plain(evaluation.metadata)):
+        return None  # one hour of a range run: the run's own evaluation is the incident
     run_id = record.event_log_entry.run_id
     run = instance.get_run_by_id(run_id) if run_id else None
     partition = evaluation.partition or (partition_of(run.tags) if run else None)

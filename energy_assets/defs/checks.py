@@ -3,12 +3,19 @@
 How the checks are wired, and why:
 
 - The check is declared on the asset (`@asset(check_specs=gx_check_specs(...))`) and evaluated
-  in the asset body on the very frame the asset outputs, not in a separate `@asset_check`.
-  A separate `@asset_check` would have to re-read the whole partition range from storage, and
-  in Dagster 1.13 asset checks are not partitioned (`AssetCheckSpec` has no partitions; an
-  `@asset_check` runs once per run and only sees the range through the run's tags), so nothing
-  is gained by splitting it out. Evaluated in the body, it runs exactly once per run, over
-  the whole range of a `BackfillPolicy.single_run()` backfill.
+  in the asset body on the very frame the asset outputs, not in a separate `@asset_check`,
+  which would have to re-read the whole partition range from storage. Evaluated in the body,
+  it runs exactly once per run, over the whole range of a `BackfillPolicy.single_run()`
+  backfill.
+- The checks are partitioned like their asset (`AssetCheckSpec(partitions_def=...)`, a preview
+  in Dagster 1.13), so the partition bar shows which hour failed. A one-hour run's result is
+  recorded for its hour by Dagster itself. A range run's result Dagster records without a
+  partition (measured: `partition=None`), so the body also logs one `AssetCheckEvaluation` per
+  hour of the range (`hourly_evaluations`): failed for the hours its offending rows fall in (all
+  of them when a failure names no rows or more than it shows), passed for the others — for
+  ranges up to PER_HOUR_MAX_HOURS; a longer backfill logs only its failed hours (8,760 events
+  per check would double a year's event-log cost). Those per-hour events carry
+  `range_run_hour`, so the alerts report the run's evaluation once, not each hour.
 - Blocking checks (features, forecasts) validate *before* the value is written: on failure the
   body emits the failed `AssetCheckResult` (severity ERROR, metadata naming the failing
   expectations with offending rows) and then raises `dagster.Failure` carrying the same
@@ -36,20 +43,37 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
     Failure,
     MetadataValue,
     Output,
+    PartitionsDefinition,
 )
+
+from energy_assets import metadata_keys as meta
+from energy_assets.contracts import hour_key
 
 if TYPE_CHECKING:
     from energy_assets.validation.gx import ValidationOutcome
 
+# Longest range run whose every hour gets its own check evaluation (a month); longer backfills
+# log only the hours that failed.
+PER_HOUR_MAX_HOURS = 24 * 31
+# Columns of offending rows that name the hour (the tables' time columns, the completeness grid's).
+HOUR_COLUMNS = ("hour_utc", "datetime_utc", "forecast_origin", "HourUTC", "TimeUTC")
+
 
 def gx_check_specs(
-    asset_name: str, check_name: str, blocking: bool, description: str | None = None
+    asset_name: str,
+    check_name: str,
+    blocking: bool,
+    description: str | None = None,
+    partitions_def: PartitionsDefinition | None = None,
 ) -> list[AssetCheckSpec]:
     """The check spec(s) to pass as `@asset(check_specs=...)` for a GX-validated asset."""
     text = description or (
@@ -62,7 +86,15 @@ def gx_check_specs(
             else ""
         )
     )
-    return [AssetCheckSpec(name=check_name, asset=asset_name, blocking=blocking, description=text)]
+    return [
+        AssetCheckSpec(
+            name=check_name,
+            asset=asset_name,
+            blocking=blocking,
+            description=text,
+            partitions_def=partitions_def,
+        )
+    ]
 
 
 def check_metadata(outcome: ValidationOutcome) -> dict[str, Any]:
@@ -91,6 +123,51 @@ def check_result(
     )
 
 
+def failed_hours(outcome: ValidationOutcome, hours: Sequence[str]) -> set[str]:
+    """The hourly keys among `hours` that `outcome`'s failures fall in: the hours of their
+    offending rows, or every hour when a failure names no hour or more rows than it shows."""
+    failed: set[str] = set()
+    for result in outcome.failed:
+        rows = result.unexpected_rows
+        columns = [c for c in HOUR_COLUMNS if c in rows.columns]
+        if not len(rows) or not columns or (result.unexpected_count or 0) > len(rows):
+            return set(hours)
+        failed |= {hour_key(value) for value in rows[columns[0]].dropna()}
+    return failed & set(hours)
+
+
+def hourly_evaluations(
+    context: AssetExecutionContext,
+    checks: Sequence[tuple[ValidationOutcome, str, bool]],
+    asset_name: str,
+) -> list[AssetCheckEvaluation]:
+    """One evaluation per hour of a range run and check (see the module docstring)."""
+    hours = list(context.partition_keys)
+    evaluations = []
+    for outcome, name, blocking in checks:
+        failed = failed_hours(outcome, hours)
+        shown = hours if len(hours) <= PER_HOUR_MAX_HOURS else sorted(failed)
+        for hour in shown:
+            passed = hour not in failed
+            evaluations.append(
+                AssetCheckEvaluation(
+                    asset_key=AssetKey(asset_name),
+                    check_name=name,
+                    passed=passed,
+                    partition=hour,
+                    severity=AssetCheckSeverity.ERROR if blocking else AssetCheckSeverity.WARN,
+                    blocking=blocking,
+                    metadata={
+                        meta.RANGE_RUN_HOUR.name: True,
+                        "run_summary": MetadataValue.text(
+                            "passed" if passed else outcome.summary()
+                        ),
+                    },
+                )
+            )
+    return evaluations
+
+
 def validated_output(
     value: Any,
     outcome: ValidationOutcome,
@@ -99,6 +176,7 @@ def validated_output(
     metadata: Mapping[str, Any] | None = None,
     blocking: bool = True,
     more_checks: Sequence[tuple[ValidationOutcome, str, bool]] = (),
+    context: AssetExecutionContext | None = None,
 ) -> Iterator[Output | AssetCheckResult]:
     """Yield the asset's Output and its check results, in the order the policy needs.
 
@@ -108,8 +186,14 @@ def validated_output(
     A blocking check failing: every check result, then `Failure` with the failed checks'
     metadata and a description listing their failed expectations; no Output, so nothing is
     written.
+
+    With `context` of a range run, each hour's verdict is also logged as its own evaluation
+    (`hourly_evaluations`), so the partition bar shows which hour failed.
     """
     checks = [(outcome, check_name, blocking), *more_checks]
+    if context is not None and context.has_partition_key_range and not context.has_partition_key:
+        for evaluation in hourly_evaluations(context, checks, asset_name):
+            context.log_event(evaluation)
     results = [check_result(o, name, asset_name, block) for o, name, block in checks]
     blocked = [(o, name) for o, name, block in checks if block and not o.success]
     if blocked:

@@ -38,11 +38,14 @@ def build_features_assets(
             )
         },
         check_specs=[
-            *gx_check_specs(FEATURES.name, FEATURES_CHECK, blocking=True),
+            *gx_check_specs(
+                FEATURES.name, FEATURES_CHECK, blocking=True, partitions_def=partitions.hourly
+            ),
             dg.AssetCheckSpec(
                 name=PLAUSIBILITY_CHECK,
                 asset=FEATURES.name,
                 blocking=block_implausible,
+                partitions_def=partitions.hourly,
                 description=(
                     f"No kWh more than {PLAUSIBILITY.max_ratio:g}x outside its series' range "
                     f"over the {PLAUSIBILITY.window_hours} h before it, and no zero in a series "
@@ -102,6 +105,7 @@ def build_features_assets(
             metadata,
             blocking=True,
             more_checks=[(plausible, PLAUSIBILITY_CHECK, block_implausible)],
+            context=context,
         )
 
     return [consumption_features]

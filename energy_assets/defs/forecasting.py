@@ -59,7 +59,9 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
             )
         },
         deps=[keys.FORECASTING_MODEL],
-        check_specs=gx_check_specs(FORECASTS.name, FORECASTS_CHECK, blocking=True),
+        check_specs=gx_check_specs(
+            FORECASTS.name, FORECASTS_CHECK, blocking=True, partitions_def=partitions.hourly
+        ),
         # The hourly schedule publishes a new origin every hour at :05 (retries up to ~35 min
         # later): no update for 2 h is a missed deadline (the daemon evaluates it; alerts fire).
         freshness_policy=FRESHNESS["forecasts"],
@@ -133,7 +135,13 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
             if config.charts and len(origins) <= MAX_CHART_ORIGINS:
                 metadata.update(forecast_chart_metadata(context, predictions, consumption_features))
         yield from validated_output(
-            predictions, outcome, FORECASTS_CHECK, FORECASTS.name, metadata, blocking=True
+            predictions,
+            outcome,
+            FORECASTS_CHECK,
+            FORECASTS.name,
+            metadata,
+            blocking=True,
+            context=context,
         )
 
     return [forecasts]

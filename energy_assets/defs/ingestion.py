@@ -35,7 +35,9 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         kinds={"python", "parquet"},
         pool=API_POOL,
         metadata={PARTITION_COLUMN: RAW.time_column},
-        check_specs=gx_check_specs(RAW.name, RAW_CHECK, blocking=False),
+        check_specs=gx_check_specs(
+            RAW.name, RAW_CHECK, blocking=False, partitions_def=partitions.hourly
+        ),
         description=(
             f"Hourly consumption records of Energi Data Service's {spec.dataset} "
             f"(ENERGIDATA_DATASET; {spec.title}), one partition per UTC hour with every "
@@ -118,7 +120,9 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
             f"Fetched {len(served)} records of {energidata.dataset} for {hour_text(window.start)} "
             f"→ {hour_text(window.end)} in {api.request_count} requests{collapsed}"
         )
-        yield from validated_output(raw, outcome, RAW_CHECK, RAW.name, metadata, blocking=False)
+        yield from validated_output(
+            raw, outcome, RAW_CHECK, RAW.name, metadata, blocking=False, context=context
+        )
 
     return [raw_consumption]
 

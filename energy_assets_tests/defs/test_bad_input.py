@@ -148,3 +148,35 @@ def test_a_blocked_value_never_reaches_later_lags_rolling_stats_or_drift_inputs(
         assert len(frame) and not CLEAN.invalid_rows(frame).any()
         derived = frame[HISTORY_COLUMNS].to_numpy(dtype=float)
         assert not (derived < 0).any() and not (frame.select_dtypes("number") == -5000).any().any()
+
+
+def test_a_range_run_marks_the_hour_that_failed_its_check(graph, shared_slice):
+    """Per-hour check status: in a range run the checks are recorded for each hour, failed for
+    the hour with the bad value only, so the partition bar shows which hour it was; the run's
+    own evaluation (no partition) is the one alerts report."""
+    frame = shared_slice.copy()
+    frame.loc[_is_bad_key(frame), "TotalCon"] = -5.0
+    defs, _ = graph(frame)
+    first, last = "2023-01-10-10:00", "2023-01-10-15:00"
+    with DagsterInstance.ephemeral() as instance:
+        result = run_range(defs, instance, first, last)
+        assert not result.success  # features' blocking check stops the run
+        by_partition: dict[tuple[str, str], bool] = {}
+        for event in result.all_events:
+            if event.event_type_value != "ASSET_CHECK_EVALUATION":
+                continue
+            data = event.event_specific_data
+            if data.partition is not None:
+                by_partition[(data.check_name, data.partition)] = data.passed
+        hours = hour_keys(pd.Timestamp("2023-01-10 10:00"), pd.Timestamp("2023-01-10 16:00"))
+        bad = BAD_HOUR.strftime("%Y-%m-%d-%H:%M")
+        for check in ("raw_consumption_gx_suite", "consumption_features_gx_suite"):
+            assert {h: by_partition[(check, h)] for h in hours} == {h: h != bad for h in hours}
+        # The instance keeps the per-hour verdicts: what the partition bar reads.
+        from dagster import AssetCheckKey
+
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            AssetCheckKey(AssetKey("raw_consumption"), "raw_consumption_gx_suite"), limit=20
+        )
+        failed = {record.partition for record in history if record.status.value == "FAILED"}
+        assert bad in failed and not (set(hours) - {bad}) & failed
