@@ -36,7 +36,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         settings,
     )
     synth.add_arguments(
-        commands.add_parser("synth", help="write a seeded synthetic DE35-like dataset")
+        commands.add_parser(
+            "synth", help="write a seeded synthetic dataset in any source spec's columns"
+        )
     )
     add_backtest_arguments(
         commands.add_parser(
