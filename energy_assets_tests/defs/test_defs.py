@@ -23,7 +23,7 @@ ASSETS = {
         "features",
         "hourly",
         True,
-        {"consumption_features_gx_suite": True},
+        {"consumption_features_gx_suite": True, "series_catalogue": False},
     ),
     "forecasting_model": ("training", None, False, {}),
     "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),
