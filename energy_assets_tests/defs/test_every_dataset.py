@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 from dagster import DagsterInstance
 
+from energy_assets.cli import main
 from energy_assets.defs import build_definitions
 from energy_assets.devtools import BUNDLED_DATA_PATHS
 from energy_assets.features.engineering import read_consumption_file
+from energy_assets.forecasting.read import forecasts_from_json
 from energy_assets.settings import Settings
 from energy_assets.sources import spec_for
 from energy_assets.storage.parquet_store import ParquetStore
@@ -40,7 +42,7 @@ WINDOWS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", list(WINDOWS))
-def test_backfill_train_forecast_score_on(dataset, tmp_path, monkeypatch, replay_server):
+def test_backfill_train_forecast_score_on(dataset, tmp_path, monkeypatch, replay_server, capsys):
     spec = spec_for(dataset)
     path = BUNDLED_DATA_PATHS[dataset]
     first, last, training_end, origin, day = WINDOWS[dataset]
@@ -71,7 +73,7 @@ def test_backfill_train_forecast_score_on(dataset, tmp_path, monkeypatch, replay
         if dataset == "ProductionConsumptionSettlement":
             # The bundled file is DK2's alone: the catalogue check warns, naming DK1's series.
             warning = failed.pop("series_catalogue")
-            assert warning.metadata["missing"].value == {"DK1/total": 336}
+            assert warning.metadata["missing"].value == {"DK1/total": 360}
         assert not failed, [(name, c.metadata) for name, c in failed.items()]
         features = store.read("consumption_features", origin)
         assert set(map(tuple, features[["area", "segment"]].to_numpy())) == series
@@ -95,11 +97,16 @@ def test_backfill_train_forecast_score_on(dataset, tmp_path, monkeypatch, replay
         forecast = store.read("forecasts", origin)
         assert set(map(tuple, forecast[["area", "segment"]].drop_duplicates().to_numpy())) == series
         assert len(forecast) == len(series) * 24 and forecast["segment"].map(type).eq(str).all()
-        assert (
-            forecast["forecast_origin"]
-            .eq(pd.Timestamp(origin[:10] + " " + origin[11:], tz="UTC"))
-            .all()
-        )
+        origin_time = f"{origin[:10]}T{origin[11:]}Z"
+        assert forecast["forecast_origin"].eq(pd.Timestamp(origin_time)).all()
+
+        # Read back through the CLI by one of the dataset's segments ("101 / Erhverv", "total").
+        area, segment = sorted(series)[-1]
+        capsys.readouterr()
+        assert main(["forecasts", "--origin", origin_time, "--area", area, "--segment", segment,
+                     "--format", "json"]) == 0  # fmt: skip
+        rows = forecasts_from_json(capsys.readouterr().out)
+        assert len(rows) == 24 and set(rows["segment"]) == {segment}
 
         run_job(defs, "daily_monitoring_job", instance, partition_key=day)
         accuracy = latest_metadata(instance, "forecast_accuracy")
