@@ -109,3 +109,23 @@ def test_the_home_gets_an_instance_config_without_telemetry(tmp_path):
     home = demo.prepare_home(Settings.for_home(tmp_path / "home"))
     config = (home / "dagster.yaml").read_text()
     assert "telemetry:\n  enabled: false" in config
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    ["ConsumptionConsumerCategoryHour", "ConsumptionIndustry", "ProductionConsumptionSettlement"],
+)
+def test_demo_replays_each_datasets_own_file_or_synthesises_its_columns(dataset):
+    from energy_assets.devtools import BUNDLED_DATA_PATHS
+    from energy_assets.sources import spec_for
+
+    spec = spec_for(dataset)
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    args = parser.parse_args(["--dataset", dataset])
+    assert demo.demo_data(args, spec) == BUNDLED_DATA_PATHS[dataset]
+    synthetic = demo.demo_data(
+        parser.parse_args(["--dataset", dataset, "--synthetic-weeks", "1"]), spec
+    )
+    assert list(synthetic.columns) == list(spec.columns)
+    assert synthetic.groupby(list(spec.series_columns)).ngroups == len(spec.expected_series)
