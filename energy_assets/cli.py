@@ -36,7 +36,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
         settings,
     )
     synth.add_arguments(
-        commands.add_parser("synth", help="write a seeded synthetic DE35-like dataset")
+        commands.add_parser(
+            "synth", help="write a seeded synthetic dataset in any source spec's columns"
+        )
     )
     add_backtest_arguments(
         commands.add_parser(
@@ -59,6 +61,16 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     add_reports_arguments(
         commands.add_parser("reports", help="serve the stored HTML reports to a browser")
+    )
+    series = commands.add_parser("series", help="the configured dataset's series catalogue")
+    series_commands = series.add_subparsers(dest="series_command", required=True)
+    add_series_show_arguments(
+        series_commands.add_parser("show", help="list the expected series and accepted changes")
+    )
+    add_series_accept_arguments(
+        series_commands.add_parser(
+            "accept", help="record a retired or new series so the catalogue check passes again"
+        )
     )
     return parser
 
@@ -134,6 +146,90 @@ def dataset_spec(args: argparse.Namespace, settings: Settings):  # -> SourceSpec
     from energy_assets.sources import spec_for
 
     return spec_for(args.dataset) if args.dataset else settings.source
+
+
+def _configured_store(settings: Settings):  # -> ParquetStore
+    from energy_assets.storage.parquet_store import ParquetStore
+
+    client = None
+    if settings.storage_url.startswith("gs://"):
+        from google.cloud import storage
+
+        client = storage.Client(project=settings.gcp_project)
+    return ParquetStore(settings.storage_url, gcs_client=client)
+
+
+def add_series_show_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.set_defaults(run=run_series_show)
+
+
+def run_series_show(args: argparse.Namespace, settings: Settings) -> int:
+    from energy_assets.monitoring.series_catalogue import load_catalogue, series_text
+
+    catalogue = load_catalogue(_configured_store(settings), settings.source)
+    for series in sorted(catalogue.expected):
+        print(series_text(series))
+    print(
+        f"{len(catalogue.expected)} expected series of {catalogue.dataset} "
+        f"({len(catalogue.added)} added, {len(catalogue.retired)} retired since the spec"
+        + (f"; last accepted {catalogue.accepted_at}" if catalogue.accepted_at else "")
+        + ")"
+    )
+    return 0
+
+
+def add_series_accept_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retire", nargs="+", default=[], metavar="AREA/SEGMENT", help="no longer expected"
+    )
+    parser.add_argument(
+        "--add", nargs="+", default=[], metavar="AREA/SEGMENT", help="expected from now on"
+    )
+    parser.add_argument(
+        "--hour",
+        default=None,
+        help="accept what this stored consumption_features hour shows (e.g. 2024-03-01-12:00, "
+        "the check's newest_hour): its series become the expected ones",
+    )
+    parser.set_defaults(run=run_series_accept)
+
+
+def run_series_accept(args: argparse.Namespace, settings: Settings) -> int:
+    """Record accepted series changes in `<storage>/series_catalogue/<dataset>.json`."""
+    from energy_assets.contracts import FEATURES
+    from energy_assets.monitoring.series_catalogue import (
+        load_catalogue,
+        newest_hour_series,
+        parse_series,
+        save_catalogue,
+        series_text,
+    )
+
+    store = _configured_store(settings)
+    catalogue = load_catalogue(store, settings.source)
+    add = {parse_series(text) for text in args.add}
+    retire = {parse_series(text) for text in args.retire}
+    if args.hour:
+        try:
+            frame = store.read(FEATURES.name, args.hour)
+        except FileNotFoundError:
+            raise InputError(
+                f"--hour {args.hour}: no consumption_features stored for that hour under "
+                f"{settings.storage_url}; name a materialised hour (YYYY-MM-DD-HH:00)"
+            ) from None
+        shown = newest_hour_series(frame, FEATURES.time_column)
+        add |= shown - catalogue.expected
+        retire |= catalogue.expected - shown
+    if not add and not retire:
+        raise InputError("nothing to accept: give --retire, --add or --hour")
+    updated = catalogue.accept(add=add, retire=retire)
+    uri = save_catalogue(store, updated)
+    for series in sorted(add):
+        print(f"added   {series_text(series)}")
+    for series in sorted(retire):
+        print(f"retired {series_text(series)}")
+    print(f"{len(updated.expected)} expected series of {updated.dataset}, written to {uri}")
+    return 0
 
 
 def add_clean_temp_arguments(parser: argparse.ArgumentParser) -> None:

@@ -78,8 +78,8 @@ def gx_check_specs(
     """The check spec(s) to pass as `@asset(check_specs=...)` for a GX-validated asset."""
     text = description or (
         f"Great Expectations suite over every row {asset_name} materialises in a run (the whole "
-        "partition range of a single-run backfill): schema, types, allowed areas / consumer "
-        "types, non-null, non-negative, unique keys, every expected series for every hour."
+        "partition range of a single-run backfill): schema, types, allowed areas, non-null, "
+        "non-negative, unique keys (which series an hour holds is the series_catalogue check's)."
         + (
             " Blocking: on failure nothing is written and downstream assets do not run."
             if blocking

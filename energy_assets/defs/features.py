@@ -8,11 +8,12 @@ from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_COLUMN
 from energy_assets.defs.metadata import frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions, lookback_mapping
-from energy_assets.defs.resources import GreatExpectationsResource
+from energy_assets.defs.resources import GreatExpectationsResource, StorageResource
 from energy_assets.sources import SourceSpec
 
 FEATURES_CHECK = "consumption_features_gx_suite"
 PLAUSIBILITY_CHECK = "consumption_features_plausible_values"
+SERIES_CATALOGUE_CHECK = "series_catalogue"
 
 
 def build_features_assets(
@@ -59,6 +60,17 @@ def build_features_assets(
                     )
                 ),
             ),
+            dg.AssetCheckSpec(
+                name=SERIES_CATALOGUE_CHECK,
+                asset=keys.CONSUMPTION_FEATURES,
+                blocking=False,
+                description=(
+                    f"Every hour holds the {spec.dataset} series catalogue's series (the spec's "
+                    "expected series plus accepted changes, `energy-assets series accept`); "
+                    "names missing series (retired? a gap?) and new ones. Warns only: the other "
+                    "series keep being built and forecast."
+                ),
+            ),
         ],
         description=(
             "Typed, cleaned rows (datetime_utc, area, segment, energy_consumption in kWh) "
@@ -68,7 +80,10 @@ def build_features_assets(
         ),
     )
     def consumption_features(
-        context: dg.AssetExecutionContext, raw_consumption, gx: GreatExpectationsResource
+        context: dg.AssetExecutionContext,
+        raw_consumption,
+        gx: GreatExpectationsResource,
+        storage: StorageResource,
     ):
         from energy_assets.features.engineering import build_features, clean_consumption
         from energy_assets.validation.suites import (
@@ -107,5 +122,36 @@ def build_features_assets(
             more_checks=[(plausible, PLAUSIBILITY_CHECK, block_implausible)],
             context=context,
         )
+        yield series_catalogue_result(features, spec, storage)
 
     return [consumption_features]
+
+
+def series_catalogue_result(features, spec: SourceSpec, storage: StorageResource):
+    """The non-blocking series-catalogue check on the hours just built."""
+    from energy_assets.monitoring.series_catalogue import compare, load_catalogue, series_text
+
+    def hour_key(hour) -> str:  # the partition key `energy-assets series accept --hour` takes
+        return hour.strftime("%Y-%m-%d-%H:00")
+
+    catalogue = load_catalogue(storage.store(), spec)
+    comparison = compare(features, catalogue, FEATURES.time_column)
+    return dg.AssetCheckResult(
+        check_name=SERIES_CATALOGUE_CHECK,
+        asset_key=keys.CONSUMPTION_FEATURES,
+        passed=comparison.ok,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "summary": dg.MetadataValue.text(comparison.summary(spec.dataset)),
+            "expected_series": len(catalogue.expected),
+            "newest_hour": hour_key(features[FEATURES.time_column].max()),
+            "missing_series": len(comparison.missing),
+            "new_series": len(comparison.new),
+            "missing": dg.MetadataValue.json(
+                {series_text(s): n for s, n in list(comparison.missing.items())[:50]}
+            ),
+            "new": dg.MetadataValue.json(
+                {series_text(s): n for s, n in list(comparison.new.items())[:50]}
+            ),
+        },
+    )

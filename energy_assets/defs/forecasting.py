@@ -117,6 +117,15 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
         predictions = publish.forecast_origins(
             consumption_features, origins, forecaster, model_version
         )
+        # A series retired (or with a gap) at an origin is not forecast from it; the others are.
+        absent = publish.absent_series(consumption_features, origins)
+        if absent:
+            predictions = publish.drop_absent(predictions, absent)
+            context.log.warning(
+                f"{len(absent)} series have no features at some origin and were not forecast "
+                f"in this run: {', '.join(f'{a}/{s}' for a, s in list(absent)[:10])} (see the "
+                "series_catalogue check on consumption_features)"
+            )
         outcome = validate_forecasts(
             predictions, horizon_hours=forecaster.horizon_hours, validator=gx.validator()
         )
@@ -126,8 +135,13 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
                 meta.MODEL_VERSION.name: str(model_version),
                 "origins": len(origins),
                 "history_hours_loaded": int(consumption_features[FEATURES.time_column].nunique()),
+                "absent_series": len(absent),
             }
         )
+        if absent:
+            metadata["absent_series_named"] = dg.MetadataValue.json(
+                {f"{a}/{s}": n for (a, s), n in list(absent.items())[:50]}
+            )
         if outcome.success:
             latest_uri = publish.publish_latest(storage.store(), predictions)
             if latest_uri:

@@ -7,3 +7,11 @@ from pathlib import Path
 
 # The bundled real 27-day slice of ConsumptionDE35Hour (see energy_assets/data/README.md).
 SAMPLE_DATA_PATH = Path(__file__).resolve().parents[1] / "data" / "ConsumptionDE35Hour.csv.gz"
+# One bundled file per source spec, in that dataset's own columns: the demo's and the tests' data.
+DATA_DIR = SAMPLE_DATA_PATH.parent
+BUNDLED_DATA_PATHS = {
+    "ConsumptionDE35Hour": SAMPLE_DATA_PATH,
+    "ConsumptionConsumerCategoryHour": DATA_DIR / "ConsumptionConsumerCategoryHour_derived.csv.gz",
+    "ConsumptionIndustry": DATA_DIR / "ConsumptionIndustry_derived.csv.gz",
+    "ProductionConsumptionSettlement": DATA_DIR / "ProductionConsumptionSettlement_DK2.csv.gz",
+}

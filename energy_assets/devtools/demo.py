@@ -36,9 +36,10 @@ import pandas as pd
 
 from energy_assets import metadata_keys as meta
 from energy_assets.contracts import hour_key
-from energy_assets.devtools import SAMPLE_DATA_PATH
+from energy_assets.devtools import BUNDLED_DATA_PATHS
 from energy_assets.redaction import redact
 from energy_assets.settings import Settings
+from energy_assets.sources import CONSUMPTION_DE35_HOUR, SourceSpec
 
 REPO_DAGSTER_YAML = Path(__file__).resolve().parents[2] / "dagster.yaml"
 MINIMAL_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
@@ -75,13 +76,21 @@ LOG_FORMAT = "%(asctime)s - dagster - %(levelname)s - %(message)s"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", help="CSV/parquet in the API's columns (default: the bundled real slice)"
+        "--dataset",
+        default=None,
+        help="the source spec to run (default ENERGIDATA_DATASET's, else ConsumptionDE35Hour); "
+        "its bundled file is replayed unless --data names another",
+    )
+    parser.add_argument(
+        "--data",
+        help="CSV/parquet in the dataset's own columns (default: its bundled file, for DE35 the "
+        "real slice)",
     )
     parser.add_argument(
         "--synthetic-weeks",
         type=int,
         default=0,
-        help="instead of --data, synthesise this many weeks of 76 series",
+        help="instead of --data, synthesise this many weeks of the dataset's expected series",
     )
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument(
@@ -119,13 +128,14 @@ def prepare_home(settings: Settings) -> Path:
     return home
 
 
-def demo_data(args) -> pd.DataFrame | Path:
+def demo_data(args, spec: SourceSpec = CONSUMPTION_DE35_HOUR) -> pd.DataFrame | Path:
     if args.synthetic_weeks:
         from energy_assets.devtools.synth import synthesize
 
         end = pd.Timestamp.now(tz="UTC").floor("D").tz_localize(None)
-        return synthesize(76, end - pd.Timedelta(weeks=args.synthetic_weeks), end, seed=7)
-    return Path(args.data) if args.data else SAMPLE_DATA_PATH
+        start = end - pd.Timedelta(weeks=args.synthetic_weeks)
+        return synthesize(len(spec.expected_series), start, end, seed=7, spec=spec)
+    return Path(args.data) if args.data else BUNDLED_DATA_PATHS[spec.dataset]
 
 
 def training_config(args, training_end: pd.Timestamp) -> dict[str, Any]:
@@ -458,6 +468,8 @@ def _cpu_seconds() -> float:
 
 def run(args, settings: Settings) -> int:
     started, cpu_started = time.perf_counter(), _cpu_seconds()
+    if getattr(args, "dataset", None):
+        settings = settings.with_overrides(dataset=args.dataset)
     os.environ.setdefault(PLANNED_EVENTS_VARIABLE, "true")
     home = prepare_home(settings)
     terminal = Terminal()
@@ -491,8 +503,13 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
     from energy_assets.reporting.links import DEFAULT_REPORTS_URL
 
     delay = settings.publication_delay_hours
+    spec = settings.source
+    replay = ReplayServer(
+        demo_data(args, spec), as_current=True, publication_delay_hours=delay, dataset=spec.dataset
+    )
+    time_utc, value = spec.time_utc, spec.value_column
     with (
-        ReplayServer(demo_data(args), as_current=True, publication_delay_hours=delay) as server,
+        replay as server,
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
         settings = settings.with_overrides(api_url=server.url)
@@ -501,15 +518,15 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             dg.Definitions(loggers={LOGGER_NAME: event_log.logger_def()}),
         )
         demo = Demo(defs, instance, event_log, terminal)
-        published = server.data[server.data["HourUTC"] <= server.newest_published_hour()]
-        last = published["HourUTC"].max()
+        published = server.data[server.data[time_utc] <= server.newest_published_hour()]
+        last = published[time_utc].max()
         # The day whose 24 origins all have 24 hours of actuals published after them.
         scored_day = (last - pd.Timedelta(hours=47)).floor("D")
-        first = max(published["HourUTC"].min(), scored_day - pd.Timedelta(days=history_days(args)))
-        published = published[published["HourUTC"] >= first]
-        hours = published["HourUTC"].nunique()
+        first = max(published[time_utc].min(), scored_day - pd.Timedelta(days=history_days(args)))
+        published = published[published[time_utc] >= first]
+        hours = published[time_utc].nunique()
         terminal.line(
-            f"replay API {server.url}: the data as if current, newest published hour "
+            f"replay API {server.url}: {spec.dataset} as if current, newest published hour "
             f"{last:%Y-%m-%d %H:%M} UTC"
         )
         terminal.line(
@@ -593,10 +610,10 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         t0 = time.perf_counter()
         drifted = server.data.copy()
         reingest_from = drift_day - pd.Timedelta(days=DRIFT_REINGEST_DAYS)
-        late = drifted["HourUTC"] >= reingest_from
-        drifted.loc[late, "TotalCon"] = (drifted.loc[late, "TotalCon"] * args.drift_factor).round()
+        late = drifted[time_utc] >= reingest_from
+        drifted.loc[late, value] = (drifted.loc[late, value] * args.drift_factor).round(3)
         # set_data shifts to the present again, so hand it the frame in its original weeks.
-        drifted["HourUTC"] -= pd.Timedelta(weeks=server.shift_weeks)
+        drifted[time_utc] -= pd.Timedelta(weeks=server.shift_weeks)
         server.set_data(drifted)
         drift_hours = pd.date_range(drift_day, periods=24, freq="h")
         reingested = int((drift_hours[-1] - reingest_from) / pd.Timedelta(hours=1)) + 1

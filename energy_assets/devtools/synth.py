@@ -13,6 +13,12 @@ services follow office hours), day types come from Danish local time with Danish
 The first 76 series are the real DE35 grid (DK1/DK2 × the 38 codes). Beyond 76 the series get
 invented integer codes 1000, 1001, … (alternating areas): they exist for scale tests only and
 deliberately fail the DE35 allowed-code checks.
+
+`spec=` (`--dataset NAME`) writes any source spec's columns instead: the spec's expected series first
+(segments split back into its columns; the profile group from the segment: Privat → households,
+Offentlig… → services, Erhverv → industry, a DE35 code by its first digit, "total" → households),
+then invented ones ("Synthetic 1000", … in the spec's last segment column), values in the spec's
+unit (MWh datasets get kWh / 1000). A spec with no segment columns has only its areas' series.
 """
 
 from __future__ import annotations
@@ -28,7 +34,12 @@ import pandas as pd
 from energy_assets.contracts import DANISH_TZ, PRICE_AREAS, InputError, utc
 from energy_assets.features.calendar import calendar_features
 from energy_assets.settings import Settings
-from energy_assets.sources import DE35_CONSUMER_TYPES
+from energy_assets.sources import (
+    CONSUMPTION_DE35_HOUR,
+    DE35_CONSUMER_TYPES,
+    SEGMENT_SEPARATOR,
+    SourceSpec,
+)
 
 FIRST_INVENTED_CODE = 1000
 MIN_KWH, MAX_KWH = 89.0, 1_652_149.0
@@ -82,7 +93,72 @@ def _utc_hours(start, end) -> pd.DatetimeIndex:
     return pd.date_range(first, stop, freq="h", inclusive="left")
 
 
-def synthesize(series: int, start, end, seed: int = 0) -> pd.DataFrame:
+def spec_series_keys(series: int, spec: SourceSpec) -> pd.DataFrame:
+    """`series` series of `spec` as its raw identifying columns plus `area` and `group` (the
+    profile): the spec's expected series first, then invented segments. InputError when the spec
+    cannot hold that many (no segment column to invent values in)."""
+    if series < 1:
+        raise ValueError(f"series must be at least 1, got {series}")
+    expected = list(spec.expected_series)
+    extra = series - len(expected)
+    if extra > 0 and not spec.segment_columns:
+        raise InputError(
+            f"{spec.dataset} has one series per price area ({len(expected)}); ask for "
+            f"--series {len(expected)} or fewer, or pick a dataset with segments"
+        )
+    free = [c for c in spec.segment_columns if c != spec.area_column]
+    rows = []
+
+    def split(segment: str) -> dict[str, str]:
+        if not spec.segment_columns:
+            return {}  # the segment is "total"
+        return dict(zip(spec.segment_columns, segment.split(SEGMENT_SEPARATOR), strict=True))
+
+    for area, segment in expected[:series]:
+        values = split(segment)
+        rows.append((area, values, _group_of(segment)))
+    for i in range(max(0, extra)):
+        area, segment = expected[i % len(expected)]
+        values = split(segment)
+        # Invented values go in the last column that is not the area's own.
+        column = free[-1] if free else spec.segment_columns[-1]
+        values[column] = f"Synthetic {FIRST_INVENTED_CODE + i}"
+        rows.append((area, values, list(_PROFILES)[i % len(_PROFILES)]))
+    frame = pd.DataFrame(
+        [
+            {
+                **({spec.area_column: area} if spec.area_of is None else {}),
+                **{
+                    c: int(v) if c in spec.integer_columns and v.isdigit() else v
+                    for c, v in values.items()
+                },
+                "area": area,
+                "group": group,
+            }
+            for area, values, group in rows
+        ]
+    )
+    return frame.sort_values(list(spec.series_columns), ignore_index=True, key=_sort_key)
+
+
+def _sort_key(values: pd.Series) -> pd.Series:
+    return values.astype(str).str.zfill(12) if values.dtype != object else values.astype(str)
+
+
+def _group_of(segment: str) -> str:
+    last = segment.split(SEGMENT_SEPARATOR)[-1]
+    if last.isdigit():
+        return _GROUPS.get(last[0], "household")
+    if last == "Privat" or last == "total":
+        return "household"
+    if last.startswith("Offentlig"):
+        return "services"
+    return "industry"
+
+
+def synthesize(
+    series: int, start, end, seed: int = 0, spec: SourceSpec = CONSUMPTION_DE35_HOUR
+) -> pd.DataFrame:
     """A seeded synthetic dataset in the API's columns, hours in [start, end) UTC.
 
     Returns HourUTC / HourDK (naive datetime64[ns]; HourDK is Danish wall-clock time, so it repeats
@@ -93,20 +169,25 @@ def synthesize(series: int, start, end, seed: int = 0) -> pd.DataFrame:
     from scipy.signal import lfilter  # 1.3 s to import: only when synthesising
 
     rng = np.random.default_rng(seed)
-    keys = series_keys(series)
     hours = _utc_hours(start, end)
+    if spec.dataset == CONSUMPTION_DE35_HOUR.dataset:
+        keys = series_keys(series)
+        codes = keys["ConsumerType_DE35"].to_numpy()
+        areas = keys["PriceArea"].to_numpy()
+        # Invented codes cycle through the groups so scale tests see every shape.
+        group_names = np.array(
+            [
+                _GROUPS.get(str(code)[0], "household")
+                if code < FIRST_INVENTED_CODE
+                else list(_PROFILES)[code % len(_PROFILES)]
+                for code in codes
+            ]
+        )
+    else:
+        keys = spec_series_keys(series, spec)
+        areas = keys["area"].to_numpy()
+        group_names = keys["group"].to_numpy()
     n_hours, n_series = len(hours), len(keys)
-    codes = keys["ConsumerType_DE35"].to_numpy()
-    areas = keys["PriceArea"].to_numpy()
-    # Invented codes cycle through the groups so scale tests see every shape.
-    group_names = np.array(
-        [
-            _GROUPS.get(str(code)[0], "household")
-            if code < FIRST_INVENTED_CODE
-            else list(_PROFILES)[code % len(_PROFILES)]
-            for code in codes
-        ]
-    )
 
     calendar = calendar_features(hours)
     local_hour = calendar["hour_of_day"].to_numpy(np.int64)
@@ -156,6 +237,13 @@ def synthesize(series: int, start, end, seed: int = 0) -> pd.DataFrame:
 
     hour_utc = hours.tz_localize(None).to_numpy("datetime64[ns]")
     hour_dk = hours.tz_convert(DANISH_TZ).tz_localize(None).to_numpy("datetime64[ns]")
+    if spec.dataset != CONSUMPTION_DE35_HOUR.dataset:
+        columns = {spec.time_utc: np.repeat(hour_utc, n_series)}
+        columns[spec.time_local] = np.repeat(hour_dk, n_series)
+        for column in spec.series_columns:
+            columns[column] = np.tile(keys[column].to_numpy(), n_hours)
+        columns[spec.value_column] = total_kwh.ravel() / spec.kwh_per_unit
+        return pd.DataFrame(columns)
     return pd.DataFrame(
         {
             "HourUTC": np.repeat(hour_utc, n_series),
@@ -167,7 +255,9 @@ def synthesize(series: int, start, end, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def write_frame(frame: pd.DataFrame, out: str | Path) -> Path:
+def write_frame(
+    frame: pd.DataFrame, out: str | Path, spec: SourceSpec = CONSUMPTION_DE35_HOUR
+) -> Path:
     """Write in the format the extension names: .csv, .csv.gz or .parquet (API timestamp strings in CSV)."""
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -176,9 +266,10 @@ def write_frame(frame: pd.DataFrame, out: str | Path) -> Path:
         frame.to_parquet(path, index=False)
     elif name.endswith(".csv") or name.endswith(".csv.gz"):
         text = frame.copy()
-        for column in ("HourUTC", "HourDK"):
+        for column in (spec.time_utc, spec.time_local):
             text[column] = np.datetime_as_string(text[column].to_numpy("datetime64[s]"), unit="s")
-        text["TotalCon"] = text["TotalCon"].astype(np.int64)
+        if spec.kwh_per_unit == 1.0:
+            text[spec.value_column] = text[spec.value_column].astype(np.int64)
         text.to_csv(path, index=False)
     else:
         raise ValueError(f"--out must end in .csv, .csv.gz or .parquet, got {path.name!r}")
@@ -186,19 +277,29 @@ def write_frame(frame: pd.DataFrame, out: str | Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--series", type=int, default=76, help="number of series (76 = real grid)")
+    parser.add_argument(
+        "--series",
+        type=int,
+        default=None,
+        help="number of series (default: the dataset's expected series, 76 for DE35)",
+    )
     parser.add_argument(
         "--start", required=True, help="first hour, ISO (UTC unless it has an offset)"
     )
     parser.add_argument("--end", required=True, help="end hour, exclusive")
     parser.add_argument("--out", required=True, help="output file: .csv, .csv.gz or .parquet")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--dataset",
+        default=CONSUMPTION_DE35_HOUR.dataset,
+        help="write this source spec's columns (default ConsumptionDE35Hour)",
+    )
     parser.set_defaults(run=run)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
     """InputError (one line) for arguments synthesize / write_frame cannot use."""
-    if args.series < 1:
+    if args.series is not None and args.series < 1:
         raise InputError(f"--series must be 1 or more (got {args.series})")
     for name, value in (("--start", args.start), ("--end", args.end)):
         try:
@@ -218,9 +319,14 @@ def check_arguments(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     check_arguments(args)
     started = time.perf_counter()
-    frame = synthesize(args.series, args.start, args.end, seed=args.seed)
-    path = write_frame(frame, args.out)
-    hours = frame["HourUTC"].nunique()
+    from energy_assets.sources import spec_for
+
+    spec = spec_for(getattr(args, "dataset", CONSUMPTION_DE35_HOUR.dataset))
+    if args.series is None:
+        args.series = len(spec.expected_series)
+    frame = synthesize(args.series, args.start, args.end, seed=args.seed, spec=spec)
+    path = write_frame(frame, args.out, spec)
+    hours = frame[spec.time_utc].nunique()
     print(
         f"wrote {len(frame):,} rows ({args.series} series × {hours} hours) to {path} "
         f"in {time.perf_counter() - started:.1f}s",

@@ -20,15 +20,33 @@ LATEST_FORECAST_ASSET = f"{FORECASTS.name}/latest"
 
 
 def origin_coverage_problems(history: pd.DataFrame, origins: pd.DatetimeIndex) -> list[str]:
-    """Origins whose own hour is missing for some series (not materialised, or blocked by a check)."""
-    present = history.groupby("datetime_utc")[SERIES_KEYS].size()
-    n_series = history[SERIES_KEYS].drop_duplicates().shape[0]
-    problems = []
-    for origin in origins:
-        count = int(present.get(origin, 0))
-        if count < n_series:
-            problems.append(f"{hour_text(origin)} has {count}/{n_series} series")
-    return problems
+    """Origins whose own hour has no features at all (not materialised, or blocked by a check).
+
+    A series missing at an origin while others are there is not a problem here: it was retired
+    or has a gap, and `absent_series` names it; the others are forecast (the series catalogue
+    check says what to do about it)."""
+    present = set(history["datetime_utc"].unique())
+    return [f"{hour_text(origin)} has no series" for origin in origins if origin not in present]
+
+
+def absent_series(history: pd.DataFrame, origins: pd.DatetimeIndex) -> dict[tuple[str, str], int]:
+    """Series in `history` that lack their row at some of `origins`: (area, segment) → how many.
+    They are not forecast in that run (their newest value would be stale)."""
+    at_origins = history[history["datetime_utc"].isin(origins)]
+    counts = at_origins.groupby(SERIES_KEYS, observed=True)["datetime_utc"].nunique()
+    n_origins = int(at_origins["datetime_utc"].nunique())
+    seen = {(str(a), str(s)): int(n) for (a, s), n in counts.items()}
+    every = history[SERIES_KEYS].drop_duplicates().itertuples(index=False)
+    absent = {(str(a), str(s)): n_origins - seen.get((str(a), str(s)), 0) for a, s in every}
+    return {key: n for key, n in sorted(absent.items()) if n > 0}
+
+
+def drop_absent(predictions: pd.DataFrame, absent: dict[tuple[str, str], int]) -> pd.DataFrame:
+    """`predictions` without the `absent` series (from every origin of the run: the forecasts'
+    check wants the same series at each origin, and a range run then stays one consistent set)."""
+    keys = pd.MultiIndex.from_frame(predictions[SERIES_KEYS].astype(str))
+    gone = pd.MultiIndex.from_tuples(list(absent), names=SERIES_KEYS)
+    return predictions[~keys.isin(gone)].reset_index(drop=True)
 
 
 def forecast_origins(

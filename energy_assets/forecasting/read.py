@@ -166,7 +166,11 @@ def read_forecasts(
             if value is not None
         )
         areas = ", ".join(sorted(frame["area"].astype(str).unique()))
-        types = ", ".join(sorted(frame["segment"].astype(str).unique()))
+        segments = sorted(frame["segment"].astype(str).unique())
+        # Several hundred segments (ConsumptionIndustry) would be a screenful: name the first.
+        types = ", ".join(segments[:12]) + (
+            f", … ({len(segments)} in all; `--format csv` lists them)" if len(segments) > 12 else ""
+        )
         raise ForecastReadError(
             f"no series with {asked} in the forecast from {hour_text(frame['forecast_origin'].max())}: "
             f"areas are {areas}; segments are {types}"

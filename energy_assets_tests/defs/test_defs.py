@@ -24,8 +24,13 @@ ASSETS = {
         "features",
         "hourly",
         True,
-        # The plausibility check warns by default (ENERGY_IMPLAUSIBLE_VALUES=warn).
-        {"consumption_features_gx_suite": True, "consumption_features_plausible_values": False},
+        # The plausibility check warns by default (ENERGY_IMPLAUSIBLE_VALUES=warn); the series
+        # catalogue check always warns.
+        {
+            "consumption_features_gx_suite": True,
+            "consumption_features_plausible_values": False,
+            "series_catalogue": False,
+        },
     ),
     "forecasting_model": ("training", None, False, {}),
     "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),

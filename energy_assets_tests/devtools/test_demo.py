@@ -131,3 +131,23 @@ def test_the_landing_shows_the_tracking_uri_without_its_password():
     shown = out.getvalue()
     assert "postgresql+psycopg2://mlflow:***@db:5432/mlflow" in shown
     assert "demo-secret" not in shown
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    ["ConsumptionConsumerCategoryHour", "ConsumptionIndustry", "ProductionConsumptionSettlement"],
+)
+def test_demo_replays_each_datasets_own_file_or_synthesises_its_columns(dataset):
+    from energy_assets.devtools import BUNDLED_DATA_PATHS
+    from energy_assets.sources import spec_for
+
+    spec = spec_for(dataset)
+    parser = argparse.ArgumentParser()
+    demo.add_arguments(parser)
+    args = parser.parse_args(["--dataset", dataset])
+    assert demo.demo_data(args, spec) == BUNDLED_DATA_PATHS[dataset]
+    synthetic = demo.demo_data(
+        parser.parse_args(["--dataset", dataset, "--synthetic-weeks", "1"]), spec
+    )
+    assert list(synthetic.columns) == list(spec.columns)
+    assert synthetic.groupby(list(spec.series_columns)).ngroups == len(spec.expected_series)

@@ -132,3 +132,41 @@ def test_cli_writes_each_format_readable_as_api_data(tmp_path, name):
         assert first_line[0] == "2023-10-28T00:00:00"  # the API's timestamp spelling
         assert "." not in first_line[-1]  # whole kWh, as the real file
     assert np.array_equal(back["HourUTC"].unique(), expected["HourUTC"].unique())
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    ["ConsumptionConsumerCategoryHour", "ConsumptionIndustry", "ProductionConsumptionSettlement"],
+)
+def test_any_specs_columns_and_series(dataset, tmp_path):
+    from energy_assets.features.engineering import read_consumption_file
+    from energy_assets.sources import spec_for
+
+    spec = spec_for(dataset)
+    frame = synthesize(len(spec.expected_series), "2023-03-25", "2023-03-27", seed=3, spec=spec)
+    assert list(frame.columns) == list(spec.columns)
+    path = synth.write_frame(frame, tmp_path / "data.csv.gz", spec)
+    clean = read_consumption_file(path, spec)
+    series = set(map(tuple, clean[["area", "segment"]].drop_duplicates().to_numpy()))
+    assert series == set(spec.expected_series)
+    assert len(clean) == len(spec.expected_series) * 48 and (clean["energy_consumption"] > 0).all()
+    # Same seed, same frame.
+    again = synthesize(len(spec.expected_series), "2023-03-25", "2023-03-27", seed=3, spec=spec)
+    assert frame.equals(again)
+
+
+def test_beyond_a_specs_series_invents_segments_or_says_it_cannot():
+    from energy_assets.contracts import InputError
+    from energy_assets.sources import spec_for
+
+    industry = spec_for("ConsumptionIndustry")
+    frame = synthesize(300, "2023-01-01", "2023-01-01T02:00", spec=industry)
+    assert frame.groupby(["MunicipalityNo", "Branche"]).ngroups == 300
+    assert frame["Branche"].str.startswith("Synthetic ").sum() == 6 * 2
+    settlement = spec_for("ProductionConsumptionSettlement")
+    with pytest.raises(InputError, match="one series per price area"):
+        synthesize(3, "2023-01-01", "2023-01-02", spec=settlement)
+    # MWh datasets are written in MWh.
+    mwh = synthesize(2, "2023-01-01", "2023-01-02", spec=settlement)["GrossConsumptionMWh"]
+    kwh = synthesize(2, "2023-01-01", "2023-01-02")["TotalCon"]  # same seed, same levels
+    np.testing.assert_allclose(mwh.to_numpy() * 1000, np.rint(kwh.to_numpy()), rtol=1e-9)
