@@ -63,9 +63,6 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         from energy_assets.validation.suites import validate_raw_consumption
 
         window = context.partition_time_window
-        frozen = freshness.after_last_hour(spec, pd.Timestamp(window.start))
-        if frozen:  # nothing to ask the API: the whole window is after the dataset's end
-            raise _never_coming(frozen, spec)
         api = energidata.api(log=context.log.info, storage=storage)
         hours = int((window.end - window.start).total_seconds() // 3600)
         if hours > 1:

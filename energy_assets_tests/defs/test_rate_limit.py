@@ -109,4 +109,22 @@ def test_an_hour_after_a_frozen_datasets_last_one_fails_once_naming_the_live_dat
     )
     # The job's op retry policy (3 retries, 300 s apart) was not invoked.
     assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
-    assert server.request_count == 0  # decided from the spec, without spending a request
+    # One request found nothing; the spec's last hour then says it never will (no retries, no
+    # second request). Data served for such an hour (a replay presenting DE35 as current, as the
+    # demo does) is ingested as usual: test_data_after_the_last_hour_is_still_taken_when_served.
+    assert server.request_count == 1
+
+
+def test_data_after_the_last_hour_is_still_taken_when_served(
+    replay_server, shared_slice, settings_for
+):
+
+    server = replay_server(shared_slice, as_current=True)
+    newest = server.newest_published_hour()
+    key = newest.strftime("%Y-%m-%d-%H:%M")
+    settings = settings_for(server.url, ENERGY_PARTITIONS_START="2025-06-01-00:00")
+    [raw] = build_ingestion_assets(Partitions.from_settings(settings), settings.source)
+    result = dg.materialize(
+        [raw], resources=build_resources(settings), partition_key=key, raise_on_error=False
+    )
+    assert result.success  # a 2026 hour of "ConsumptionDE35Hour", served, is taken
