@@ -484,8 +484,8 @@ def run(args, settings: Settings) -> int:
 def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: EventLog) -> dict:
     import dagster as dg
 
+    from energy_assets.contracts import STUDY_NAME
     from energy_assets.defs import build_definitions
-    from energy_assets.defs.training import STUDY_NAME
     from energy_assets.devtools.replay_api import ReplayServer
     from energy_assets.reporting.links import DEFAULT_REPORTS_URL
 
