@@ -124,9 +124,10 @@ def decide(
             why=f"{compared}: lower by {gap:.4f}, more than the {margin:.4f} margin of seed "
             "noise, so the tuned configuration replaces it.",
         )
-    relation = f"lower by only {gap:.4f}" if gap > 0 else f"higher by {-gap:.4f}"
-    if gap == 0:
-        relation = "equal"
+    if gap > 0:
+        relation = f"lower by only {gap:.4f}, not more than the {margin:.4f} margin of seed noise"
+    else:
+        relation = "equal" if gap == 0 else f"higher by {-gap:.4f}"
     return PromotionDecision(
         winner="champion",
         candidate_score=new,
@@ -134,8 +135,8 @@ def decide(
         previous_champion=version,
         margin=margin,
         same_configuration=False,
-        why=f"{compared}: {relation}, not more than the {margin:.4f} margin of seed noise, "
-        f"so version {version}'s configuration stays and is refit on the new data.",
+        why=f"{compared}: {relation}, so version {version}'s configuration stays and is refit "
+        "on the new data.",
     )
 
 

@@ -22,7 +22,7 @@ def test_first_model_is_champion():
     [
         (0.0500, 0.0540, "candidate", "lower by 0.0040, more than the 0.0030 margin"),
         (0.0500, 0.0520, "champion", "lower by only 0.0020, not more than the 0.0030 margin"),
-        (0.0500, 0.0500, "champion", "equal, not more than"),
+        (0.0500, 0.0500, "champion", "equal, so version 4"),
         # The demo's case before this rule: the tuned configuration was worse.
         (0.2789, 0.2747, "champion", "higher by 0.0042"),
     ],
