@@ -684,7 +684,13 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         "drift_report_path": drift_path,
         "retrain": {
             k: retrain.get(k)
-            for k in _names(meta.MODEL_VERSION, meta.PROMOTED, meta.PROMOTION_REASON)
+            for k in _names(
+                meta.MODEL_VERSION,
+                meta.PROMOTED,
+                meta.CHAMPION_VERSION,
+                meta.CHALLENGER_VERSION,
+                meta.PROMOTION_REASON,
+            )
         }
         if retrain
         else None,
