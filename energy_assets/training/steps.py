@@ -17,6 +17,7 @@ the winner on the whole window as the new `champion` and the loser as `challenge
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -25,6 +26,8 @@ import pandas as pd
 
 from energy_assets.contracts import FORECAST_HORIZON_HOURS, STUDY_NAME, hour_text, utc
 from energy_assets.training.tracking import MlflowSettings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -292,8 +295,8 @@ def run_share(
         # The parent run would otherwise stay RUNNING: the final step that ends it never runs.
         try:
             tuning.abandon_session(plan.session, services.tracking)
-        except Exception:  # noqa: S110 — MLflow itself may be what failed; the cause is raised
-            pass
+        except Exception as error:  # MLflow itself may be what failed; the cause is raised
+            logger.warning("could not mark the tuning session's MLflow run FAILED: %s", error)
         raise
     return ShareResult(share.worker, trials)
 
