@@ -2,7 +2,7 @@
 
 One backtest (train up to the cutoff, 7 daily origins after it) on the bundled DE35 slice; prints
 MAPE, WAPE, the p10..p90 band's coverage (target 0.80 ± 0.05), the weighted pinball loss, the
-coverage per horizon, and fit / predict seconds. The numbers in docs/decisions/0002-quantiles.md.
+coverage per horizon, and fit / predict seconds. The numbers in docs/decisions/0003-quantiles.md.
 
     uv run python benchmarks/bench_quantiles.py [--data FILE] [--cutoff ISO] [--origins 7]
 """

@@ -93,15 +93,17 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
 
     Every argument and the data window are checked before any training starts.
     """
+    import pandas as pd
+
     from energy_assets.contracts import parse_hour
     from energy_assets.features.engineering import read_consumption_file
+    from energy_assets.training import steps
     from energy_assets.training.backtest import (
         check_backtest_arguments,
         check_backtest_window,
         summary_table,
     )
     from energy_assets.training.tracking import MlflowSettings
-    from energy_assets.training.train import TuningPlan, train_candidate
 
     check_backtest_arguments(args.origins, args.horizon)
     if args.trials < 0:
@@ -109,21 +111,19 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     cutoff = parse_hour(args.cutoff, "--cutoff")
     consumption = read_consumption_file(args.data, dataset_spec(args, settings))
     check_backtest_window(consumption, cutoff, args.origins, args.horizon, source=args.data)
-    plan = (
-        TuningPlan(n_trials=args.trials, storage_url=settings.optuna_storage_url)
-        if args.trials
-        else None
+    # The retrain's steps in this process: plan (tuning on folds before the cutoff), shares,
+    # then the tuned configuration's backtest on the origins after it.
+    services = steps.TrainingServices(
+        settings.optuna_storage_url, MlflowSettings(settings.mlflow_tracking_uri)
     )
-    candidate = train_candidate(
-        consumption,
-        cutoff,
-        args.origins,
+    plan = steps.plan_training(
+        window_start=consumption["datetime_utc"].min(),
+        window_end=cutoff + pd.Timedelta(days=args.origins),
+        backtest_days=args.origins,
+        budget=steps.TuningBudget(n_trials=args.trials),
         horizon_hours=args.horizon,
-        tuning_plan=plan,
-        tracking=MlflowSettings(settings.mlflow_tracking_uri),
-        fit_final=False,
     )
-    result = candidate.scored
+    result = steps.tuned_backtest(steps.open_tuning(plan, services), consumption, services)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(result.to_json())

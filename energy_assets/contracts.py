@@ -46,6 +46,10 @@ DRIFT_REPORT_ASSET = "drift_report"
 # The registered MLflow model and the alias hourly forecasts use.
 REGISTERED_MODEL_NAME = "energy_consumption_forecaster"
 CHAMPION_ALIAS = "champion"
+# The runner-up of the last retrain (the configuration that lost), kept for comparison/rollback.
+CHALLENGER_ALIAS = "challenger"
+# The Optuna study every retrain adds its trials to (one study per registered model).
+STUDY_NAME = REGISTERED_MODEL_NAME
 
 # --------------------------------------------------------------------------- bad input
 

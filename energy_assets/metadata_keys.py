@@ -55,11 +55,23 @@ INTERVAL_COVERAGE = MetadataKey(
 PINBALL = MetadataKey("pinball", float, "pinball loss of p10/p50/p90 over actual kWh")
 
 # ----------------------------------------------------------------- forecasting_model
-MODEL_VERSION = MetadataKey("model_version", str, "the registered version this run trained")
-PROMOTED = MetadataKey("champion", bool, "the trained version became the champion")
+MODEL_VERSION = MetadataKey(
+    "model_version", str, "the version of the tuned configuration this run registered"
+)
+PROMOTED = MetadataKey(
+    "champion", bool, "the tuned configuration won (false: the champion's configuration was refit)"
+)
 CHAMPION_VERSION = MetadataKey("champion_version", str, "the champion after the decision")
+CHALLENGER_VERSION = MetadataKey(
+    "challenger_version", str, "the losing configuration's version, alias `challenger`"
+)
 CHAMPION_SCORE = MetadataKey(
-    "champion_score", float, "the previous champion's score on the same backtest (absent: none)"
+    "champion_score",
+    float,
+    "the previous champion's configuration, refit on the same window: its backtest score",
+)
+PROMOTION_MARGIN = MetadataKey(
+    "promotion_margin", float, "how much lower (MAPE) the tuned score must be to replace"
 )
 PROMOTION_REASON = MetadataKey("promotion", str, "the promotion decision as a sentence")
 BACKTEST_MAPE = MetadataKey("backtest_mape", float, "the trained version's backtest MAPE (score)")

@@ -15,46 +15,54 @@ from energy_assets.defs.monitoring import accuracy_numbers, drift_numbers
 from energy_assets.defs.sensors import build_retrain_sensor
 from energy_assets.defs.training import forecasting_model_metadata
 from energy_assets.monitoring.retrain_policy import RetrainThresholds
-from energy_assets.training.promotion import Contender, decide
+from energy_assets.training import steps
+from energy_assets.training.promotion import Contender, decide, settled
 from energy_assets.validation.gx import ExpectationOutcome, ValidationOutcome
 
 
-class _Version:
-    def __init__(self, version: str) -> None:
-        self.version, self.model_uri = version, f"models:/energy_consumption_forecaster/{version}"
-
-    def __str__(self) -> str:
-        return self.version
-
-
 def model_metadata(candidate_score: float, champion_score: float | None) -> dict:
-    """`forecasting_model`'s metadata as its writer builds it, for version 3 against champion 2."""
-    champion = None if champion_score is None else Contender("2", champion_score)
-    decision = decide(Contender("3", candidate_score), champion, window="the last 7 days")
-    metrics = {
-        "model": {"mape": candidate_score, "wape": 0.05},
-        "seasonal_naive_24": {"mape": 0.11},
-        "seasonal_naive_168": {"mape": 0.09},
-    }
-    candidate = SimpleNamespace(
-        tuned=SimpleNamespace(n_trials_run=2, study=SimpleNamespace(trials=[1, 2])),
-        scored=SimpleNamespace(metrics=metrics, fit_seconds=1.5),
-        params={"num_leaves": 31},
+    """`forecasting_model`'s metadata as its writer builds it: the tuned configuration is version
+    3; against champion 2 it wins, or loses and champion 2's configuration is refit as version 4."""
+    champion = None if champion_score is None else Contender(champion_score, {"a": 2}, "2")
+    decision = decide(Contender(candidate_score, {"a": 3}), champion, window="the last 7 days")
+    serving = "3" if decision.promoted else "4"
+    challenger = None if champion is None else ("2" if decision.promoted else "3")
+    plan = steps.plan_training(
+        window_start="2023-01-01T00:00Z",
+        window_end="2023-01-14T23:00Z",
+        backtest_days=7,
+        budget=steps.TuningBudget(n_trials=2),
     )
-    consumption = pd.DataFrame({"area": ["DK1", "DK2"], "segment": ["111", "111"]})
-    metadata = forecasting_model_metadata(
-        plan={"window_start": "2023-01-01T00:00Z", "window_end": "2023-01-07T23:00Z"},
-        consumption=consumption,
-        candidate=candidate,
-        version=_Version("3"),
+    outcome = steps.TrainingOutcome(
+        candidate_version="3",
+        champion_version=serving,
+        model_uri=f"models:/energy_consumption_forecaster/{serving}",
+        challenger_version=challenger,
         decision=decision,
-        summary=pd.DataFrame({"metric": ["mape"], "model": [candidate_score]}),
-        importance=pd.DataFrame({"feature": ["lag_24"], "gain": [1.0]}),
-        workers=[{"worker": 0, "trials_run": 2}],
-        mlflow_run="http://mlflow.example/#/experiments/1/runs/abc",
-        pngs={},
+        reason=settled(
+            decision,
+            champion_version=serving,
+            challenger_version=challenger,
+            training_end="2023-01-14 23:00",
+        ),
+        params={"num_leaves": 31},
+        metrics={
+            "model": {"mape": candidate_score, "wape": 0.05, "median_series_mape": 0.04},
+            "seasonal_naive_24": {"mape": 0.11, "wape": 0.1, "median_series_mape": 0.1},
+            "seasonal_naive_168": {"mape": 0.09, "wape": 0.08, "median_series_mape": 0.08},
+        },
+        fit_seconds=1.5,
+        training_rows=2,
+        series=2,
+        trials_run=2,
+        trials_per_worker=(2,),
+        trials_in_study=2,
+        feature_importance=(("lag_24", 1.0),),
+        mlflow_run_id="abc",
     )
-    return metadata
+    return forecasting_model_metadata(
+        plan, outcome, "http://mlflow.example/#/experiments/1/runs/abc"
+    )
 
 
 def _plain(metadata: dict) -> dict:
@@ -63,9 +71,10 @@ def _plain(metadata: dict) -> dict:
 
 def test_the_promotion_alert_reads_what_forecasting_model_writes():
     lost = promotion_fact(_plain(model_metadata(0.0712, 0.0650)), link=None)
-    assert (lost.model_version, lost.promoted, lost.champion_version) == ("3", False, "2")
+    assert (lost.model_version, lost.promoted, lost.champion_version) == ("3", False, "4")
     assert (lost.candidate_score, lost.champion_score) == (0.0712, 0.0650)
-    assert "champion stays version 2" in lost.reason
+    assert "version 2's configuration stays and is refit on the new data" in lost.reason
+    assert "Version 4" in lost.reason and "version 3 is challenger" in lost.reason
     assert lost.link == "http://mlflow.example/#/experiments/1/runs/abc"
     first = promotion_fact(_plain(model_metadata(0.07, None)), link=None)
     assert first.promoted and first.champion_version == "3" and first.champion_score is None

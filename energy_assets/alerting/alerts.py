@@ -202,7 +202,8 @@ class CheckPassed:
 
 @dataclass(frozen=True)
 class PromotionDecided:
-    """A retrain decided on promotion: the trained version became champion, or lost to it.
+    """A retrain decided on promotion: the tuned version became champion, or lost to the
+    champion's configuration (refit on the same window as a new champion version).
 
     Scores are the backtest metric (lower is better); champion_score is None when there was no
     champion to beat."""
@@ -219,8 +220,14 @@ class PromotionDecided:
         kind = "new_champion" if self.promoted else "challenger_lost"
         if self.promoted:
             title = f"New champion: version {self.model_version}"
+        elif self.champion_version == self.model_version:
+            title = f"Champion refreshed: version {self.model_version}, its configuration refit"
         else:
-            title = f"Challenger lost: version {self.model_version}, champion stays {self.champion_version}"
+            # The champion's configuration won and was refit on the new window as a new version.
+            title = (
+                f"Challenger lost: version {self.model_version}; the champion's configuration, "
+                f"refit on the new data, is version {self.champion_version}"
+            )
         details = [("candidate score", _score(self.candidate_score))]
         details.append(("champion score", _score(self.champion_score)))
         details.append(("decision", first_line(self.reason)))

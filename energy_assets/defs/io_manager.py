@@ -94,10 +94,13 @@ def _to_pandas(obj: Any) -> Any:
 
 STEP_IO_MANAGER = "step_io_manager"
 STEP_VALUES_FOLDER = "_step_values"
+STEP_VALUE_TYPE_KEY = "__step_value__"
 
 
 class StepValueIOManager(dg.ConfigurableIOManager):
-    """Small JSON values passed between the ops of one run (the tuning plan, a worker's tally).
+    """Small JSON values passed between the ops of one run: the typed training steps' values
+    (`training.steps.TrainingPlan`, `TuningShare`, `ShareResult`) by their `to_dict` /
+    `from_dict`, or plain JSON values.
 
     Stored through the same `storage` as the assets, under
     ``{root}/_step_values/{run_id}/{step_key}/{output}[/{mapping_key}].json``, so steps in other
@@ -114,7 +117,13 @@ class StepValueIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         import json
 
+        from energy_assets.training.steps import STEP_VALUE_TYPES
+
         relpath = self._relpath(context.get_identifier())
+        name = type(obj).__name__
+        if STEP_VALUE_TYPES.get(name) is type(obj):
+            # A typed training step value: stored with its type's name to be rebuilt on load.
+            obj = {STEP_VALUE_TYPE_KEY: name, "value": obj.to_dict()}
         data = json.dumps(obj, sort_keys=True).encode()
         self.storage.store().write_bytes(relpath, data, content_type="application/json")
 
@@ -124,4 +133,9 @@ class StepValueIOManager(dg.ConfigurableIOManager):
         upstream = context.upstream_output
         assert upstream is not None, "a step value is always some step's output"
         relpath = self._relpath(upstream.get_identifier())
-        return json.loads(self.storage.store().read_bytes(relpath))
+        value = json.loads(self.storage.store().read_bytes(relpath))
+        if isinstance(value, dict) and STEP_VALUE_TYPE_KEY in value:
+            from energy_assets.training.steps import STEP_VALUE_TYPES
+
+            return STEP_VALUE_TYPES[value[STEP_VALUE_TYPE_KEY]].from_dict(value["value"])
+        return value

@@ -497,8 +497,8 @@ def run(args, settings: Settings) -> int:
 def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: EventLog) -> dict:
     import dagster as dg
 
+    from energy_assets.contracts import STUDY_NAME
     from energy_assets.defs import build_definitions
-    from energy_assets.defs.training import STUDY_NAME
     from energy_assets.devtools.replay_api import ReplayServer
     from energy_assets.reporting.links import DEFAULT_REPORTS_URL
 
@@ -713,7 +713,13 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         "drift_report_path": drift_path,
         "retrain": {
             k: retrain.get(k)
-            for k in _names(meta.MODEL_VERSION, meta.PROMOTED, meta.PROMOTION_REASON)
+            for k in _names(
+                meta.MODEL_VERSION,
+                meta.PROMOTED,
+                meta.CHAMPION_VERSION,
+                meta.CHALLENGER_VERSION,
+                meta.PROMOTION_REASON,
+            )
         }
         if retrain
         else None,

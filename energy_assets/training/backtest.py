@@ -10,8 +10,8 @@ The model's p10 / p50 / p90 quantiles are scored too: `coverage` (share of actua
 baselines are point forecasts, so they get the pinball of that point as every quantile and no
 coverage.
 
-`refit_evaluator` scores a model's CONFIGURATION on one backtest window: it is how the champion
-and a candidate are compared on the same window (energy_assets.training.model_store).
+A retrain compares the tuned configuration with the champion's by one `backtest` each on the
+same window (energy_assets.training.steps.finalise).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,7 +178,7 @@ def backtest(
 
     origins: an int N (daily origins cutoff, cutoff + 24 h, ...) or explicit timestamps.
     Points whose actual is not in `consumption` (the future beyond the data) are dropped.
-    (Tuning first, on folds before the cutoff: energy_assets.training.train.train_candidate.)
+    (Tuning first, on folds before the cutoff: energy_assets.training.steps.)
     """
     cutoff = utc(cutoff)
     origin_list = (
@@ -282,31 +282,3 @@ def summary_table(result: BacktestResult) -> str:
         lines.append(f"model MAPE / {base} MAPE = {ratio:.3f}  ({1 - ratio:+.1%} better)")
     lines.append(f"fit {result.fit_seconds:.2f} s   predict {result.predict_seconds:.3f} s")
     return "\n".join(lines)
-
-
-def refit_evaluator(
-    consumption: pd.DataFrame,
-    cutoff: Any,
-    origins: int | Iterable[Any],
-    horizon_hours: int = 24,
-    metric: str = "mape",
-    num_threads: int = 1,
-) -> Callable[[GlobalLGBMForecaster], float]:
-    """Score a forecaster's CONFIGURATION on one backtest: refit its params on `consumption` up to
-    `cutoff` and forecast `origins`. Used to compare a candidate with the champion when the
-    champion may have trained on part of the window (a retrain within days of the last one), so
-    neither model has seen the window's actuals."""
-    origin_arg = origins if isinstance(origins, int) else list(origins)
-
-    def evaluate(forecaster: GlobalLGBMForecaster) -> float:
-        result = backtest(
-            consumption,
-            cutoff,
-            origin_arg,
-            horizon_hours=horizon_hours,
-            params=forecaster.params,
-            num_threads=num_threads,
-        )
-        return float(result.metrics["model"][metric])
-
-    return evaluate

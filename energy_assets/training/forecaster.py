@@ -20,7 +20,7 @@ How it forecasts (why each choice, with the measurements: docs/decisions/0001-fo
   p90 per horizon from the 10 / 90 % quantiles of log residuals log(y / prediction), a weighted
   mean of the in-sample and the 7-day holdout residuals' quantiles, recalibrated at every fit;
   p50 is the point forecast (a residual-median shift scored a worse pinball loss). Measured on
-  the shared slice in docs/decisions/0002-quantiles.md.
+  the shared slice in docs/decisions/0003-quantiles.md.
 
 Bad input policy (tested in energy_assets_tests/training/test_forecaster.py):
 * duplicate (datetime_utc, area, segment) rows -> ValueError naming the series and hour.
@@ -99,7 +99,7 @@ INTERVAL_LEVELS = (0.1, 0.9)
 # Weight of the holdout's residual quantiles against the in-sample ones (which understate the
 # error, while the holdout model, trained on 7 fewer days, overstates it). On the shared slice
 # 0.5 covers 83.3 % with the lowest pinball loss of 0.3 / 0.4 / 0.5 (0.3: 80.7 % but a worse
-# pinball): docs/decisions/0002-quantiles.md.
+# pinball): docs/decisions/0003-quantiles.md.
 HOLDOUT_WEIGHT = 0.5
 SHAPE_BLEND_HOLDOUT_DAYS = 7  # a 3-day holdout picked blends on smooth synthetic data; 7 did not
 

@@ -7,8 +7,8 @@ not copied into the model: the model loads wherever the `energy_assets` package 
 Dagster image, `mlflow models serve` in that environment).
 
 Every call takes `MlflowSettings` and goes through an explicit client (no process-wide MLflow
-state). Whether a candidate becomes champion is decided by `promotion.decide`; this module
-scores both models on the same window and applies the decision.
+state). Which configuration becomes champion is decided by `promotion.decide` (called by
+`steps.finalise`); this module registers the versions and moves the aliases.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from energy_assets.contracts import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, utc
+from energy_assets.contracts import CHALLENGER_ALIAS, CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from energy_assets.redaction import redact
-from energy_assets.training import promotion
 from energy_assets.training.tracking import MlflowSettings, finite_metrics, tracked_run
 
 if TYPE_CHECKING:
@@ -300,65 +299,36 @@ def load_champion(tracking: MlflowSettings) -> tuple[GlobalLGBMForecaster, str]:
     return load_version(tracking, mv.version), str(mv.version)
 
 
-def _contender(
-    version: str, score: float, forecaster: GlobalLGBMForecaster, mv: ModelVersion | None = None
-) -> promotion.Contender:
-    trained_until = (mv.tags or {}).get("training_end") if mv is not None else None
-    end = utc(trained_until) if trained_until else forecaster.training_end
-    return promotion.Contender(version, score, forecaster.params, end)
+def current_champion(tracking: MlflowSettings) -> tuple[GlobalLGBMForecaster, str] | None:
+    """(forecaster, version) of the current champion, None when there is none yet."""
+    mv = _champion_version(tracking.client())
+    return None if mv is None else (load_version(tracking, mv.version), str(mv.version))
 
 
-def promote_if_better(
-    tracking: MlflowSettings,
-    candidate_version: RegisteredVersion | str | int,
-    evaluate: Callable[[GlobalLGBMForecaster], float] | None = None,
-    *,
-    candidate_score: float | None = None,
-    evaluate_champion: Callable[[GlobalLGBMForecaster], float] | None = None,
-    candidate: GlobalLGBMForecaster | None = None,
-    window: str = "",
-    window_start: Any = None,
-) -> promotion.PromotionDecision:
-    """Score the candidate and the current champion on the same window, decide with
-    `promotion.decide`, move alias `champion` if it says so, and tag the candidate version
-    with the decision.
-
-    Either pass `evaluate` (scores any fitted forecaster on the window; used for both models),
-    or the candidate's own `candidate_score` from that window's backtest plus
-    `evaluate_champion` to re-score the current champion on exactly that window. Scores from
-    different windows are never compared. `candidate` (the in-memory forecaster) saves a download.
-    """
-    version = str(candidate_version)
-    evaluate_champion = evaluate_champion or evaluate
-    if evaluate_champion is None or (candidate_score is None and evaluate is None):
-        raise TypeError("pass `evaluate`, or `candidate_score` and `evaluate_champion`")
+def set_aliases(
+    tracking: MlflowSettings, *, champion: str | int, challenger: str | int | None = None
+) -> None:
+    """Point alias `champion` (what hourly forecasts load) and, when given, `challenger` (the
+    configuration that lost the last comparison) at these versions."""
     client = tracking.client()
-    candidate_model = candidate if candidate is not None else load_version(tracking, version)
-    if candidate_score is None:
-        assert evaluate is not None
-        candidate_score = float(evaluate(candidate_model))
-    current = _champion_version(client)
-    champion: promotion.Contender | None = None
-    if current is not None:
-        if str(current.version) == version:
-            champion = promotion.Contender(version, float(candidate_score))
-        else:
-            champion_model = load_version(tracking, current.version)
-            champion = _contender(
-                str(current.version), float(evaluate_champion(champion_model)), champion_model,
-                current,
-            )  # fmt: skip
-    decision = promotion.decide(
-        promotion.Contender(
-            version, float(candidate_score), candidate_model.params, candidate_model.training_end
-        ),
-        champion,
-        window=window,
-        window_start=window_start,
-    )
-    if decision.promoted:
-        client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, version)
-    for key, value in decision.tags().items():
-        client.set_model_version_tag(REGISTERED_MODEL_NAME, version, key, value)
-    logger.info(decision.reason)
-    return decision
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHAMPION_ALIAS, str(champion))
+    if challenger is not None:
+        client.set_registered_model_alias(REGISTERED_MODEL_NAME, CHALLENGER_ALIAS, str(challenger))
+
+
+def alias_version(tracking: MlflowSettings, alias: str) -> str | None:
+    """The version an alias points at, None when none does."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(
+            tracking.client().get_model_version_by_alias(REGISTERED_MODEL_NAME, alias).version
+        )
+    except MlflowException:
+        return None
+
+
+def tag_version(tracking: MlflowSettings, version: str | int, tags: Mapping[str, str]) -> None:
+    client = tracking.client()
+    for key, value in tags.items():
+        client.set_model_version_tag(REGISTERED_MODEL_NAME, str(version), key, value)

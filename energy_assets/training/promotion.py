@@ -1,146 +1,174 @@
-"""When a candidate model becomes the champion: a pure decision, scores in, decision out.
+"""Which configuration serves after a retrain: a pure decision, scores in, decision out.
 
-The model store (`energy_assets.training.model_store.promote_if_better`) scores the candidate and
-the current champion on the SAME backtest window, calls `decide`, and applies the decision (the
-`champion` alias and the decision's tags). Nothing here touches MLflow, so the rule is tested
-and read on its own.
+A retrain compares two CONFIGURATIONS on the same backtest window: the one tuning picked and the
+current champion's, both refit on the data up to the window's cutoff (so neither has seen the
+window's actuals). Whichever wins is then fitted on the whole window and becomes `champion`, so
+the model that serves has always seen the newest data; the other becomes `challenger`.
 
-The rule: a strictly lower score (e.g. pooled MAPE) wins; the first model is champion by default;
-a tie keeps the champion, except a refresh: the champion's own configuration retrained on newer
-data ties it by construction when both are scored by configuration, and the newer model has seen
-the newer hours, which is what a drift retrain is for.
+The tuned configuration replaces the champion's only when its score is lower by more than
+`margin` (PROMOTION_MARGIN): two seeds of the same configuration differ by about that much
+(docs/decisions/0004-training-steps-and-promotion.md), so a smaller gap is noise, not a better
+model. Otherwise the champion's configuration is kept and refit on the new data: a drift retrain
+always refreshes the model, whichever configuration wins.
+
+`energy_assets.training.steps.finalise` scores both, calls `decide`, fits and registers the
+winner (and the loser), and writes `settled(...)` into the versions' tags and the asset's metadata.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
-from energy_assets.contracts import REGISTERED_MODEL_NAME, hour_text, utc
+from energy_assets.contracts import REGISTERED_MODEL_NAME
+
+# Absolute pooled-MAPE margin (0.003 = 0.3 points) the tuned configuration must win by: about
+# twice the spread of one configuration over LightGBM seeds on the shared slice (measured in
+# docs/decisions/0004-training-steps-and-promotion.md).
+PROMOTION_MARGIN = 0.003
+
+Winner = Literal["candidate", "champion"]
 
 
 @dataclass(frozen=True)
 class Contender:
-    """A model in the comparison: its registry version, its score on the window (lower is
-    better), its configuration and the last hour it trained on."""
+    """A configuration in the comparison: its score on the window (lower is better), its
+    parameters, and for the champion its registry version."""
 
-    version: str
     score: float
     params: Mapping[str, Any] = field(default_factory=dict)
-    training_end: datetime | None = None
+    version: str | None = None
+
+
+def same_configuration(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return json.dumps(dict(a), sort_keys=True, default=str) == json.dumps(
+        dict(b), sort_keys=True, default=str
+    )
 
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """Outcome of `decide`; `reason` is a sentence for Dagster metadata and the version's tags."""
+    """Outcome of `decide`. winner: whose configuration is fitted on the whole window and
+    becomes champion ("candidate": the tuned one; "champion": the current champion's, refit).
+    why: the comparison as a sentence, before any version of this run exists."""
 
-    promoted: bool
-    champion_version: str  # the champion after the decision
-    candidate_version: str
+    winner: Winner
     candidate_score: float
-    champion_score: float | None  # the previous champion on the same window; None if none
-    reason: str
+    champion_score: float | None  # the champion's configuration on the same window; None: none
+    previous_champion: str | None  # its version
+    margin: float
+    same_configuration: bool
+    why: str
 
-    def tags(self) -> dict[str, str]:
-        """The decision as model-version tags (`promotion.*`)."""
-        return {
-            "promotion.candidate_score": f"{self.candidate_score:.6g}",
-            "promotion.champion_score": ""
-            if self.champion_score is None
-            else f"{self.champion_score:.6g}",
-            "promotion.promoted": str(self.promoted).lower(),
-            "promotion.reason": self.reason,
-        }
+    @property
+    def promoted(self) -> bool:
+        """The tuned configuration replaced the champion's (or there was no champion)."""
+        return self.winner == "candidate"
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
-def refreshes(candidate: Contender, champion: Contender) -> str | None:
-    """Why `candidate` is the champion's configuration retrained on newer data, or None."""
-    same_config = json.dumps(dict(candidate.params), sort_keys=True, default=str) == json.dumps(
-        dict(champion.params), sort_keys=True, default=str
-    )
-    new_end, old_end = candidate.training_end, champion.training_end
-    if not same_config or new_end is None or old_end is None or utc(new_end) <= utc(old_end):
-        return None
-    return f"trained on data up to {hour_text(new_end)} (the champion's ends {hour_text(old_end)})"
-
-
-def leak_note(champion: Contender, window_start: Any) -> str:
-    """A warning when the champion's training data overlaps the backtest window."""
-    if window_start is None or champion.training_end is None:
-        return ""
-    if utc(champion.training_end) >= utc(window_start):
-        return (
-            f" Note: the champion trained until {utc(champion.training_end).isoformat()}, inside "
-            "this window, so its score is optimistic."
-        )
-    return ""
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> PromotionDecision:
+        return cls(**values)
 
 
 def decide(
     candidate: Contender,
     champion: Contender | None,
     *,
-    window: str = "",
-    window_start: Any = None,
+    margin: float = PROMOTION_MARGIN,
+    window: str = "the same backtest window",
 ) -> PromotionDecision:
-    """Promote `candidate` over `champion` (None: there is none yet) on one backtest window.
-
-    `window` names the window in the reason; `window_start` (its first origin) lets the reason
-    flag a champion that trained on part of the window.
-    """
-    on_window = f" on {window}" if window else " on the same backtest window"
-    new, score = candidate.version, float(candidate.score)
+    """Whose configuration serves: the tuned `candidate` only if it scores lower than the
+    `champion`'s configuration by more than `margin`; there is no champion yet; else the champion's."""
+    new = float(candidate.score)
     if champion is None:
         return PromotionDecision(
-            promoted=True,
-            champion_version=new,
-            candidate_version=new,
-            candidate_score=score,
+            winner="candidate",
+            candidate_score=new,
             champion_score=None,
-            reason=(
-                f"Version {new} is the first champion of {REGISTERED_MODEL_NAME} "
-                f"(score {score:.4f}{on_window}; there was no champion to beat)."
-            ),
+            previous_champion=None,
+            margin=margin,
+            same_configuration=False,
+            why=f"The tuned configuration scored {new:.4f} on {window}; "
+            f"{REGISTERED_MODEL_NAME} had no champion to beat.",
         )
-    old, old_score = champion.version, float(champion.score)
-    if old == new:
+    old, version = float(champion.score), champion.version
+    if same_configuration(candidate.params, champion.params):
         return PromotionDecision(
-            promoted=False,
-            champion_version=old,
-            candidate_version=new,
-            candidate_score=score,
-            champion_score=score,
-            reason=f"Version {new} already is the champion; nothing to do.",
+            winner="champion",
+            candidate_score=new,
+            champion_score=old,
+            previous_champion=version,
+            margin=margin,
+            same_configuration=True,
+            why=f"Tuning picked champion version {version}'s own configuration "
+            f"(score {old:.4f} on {window}): it is refit on the new data.",
         )
-    leak = leak_note(champion, window_start)
-    refresh = refreshes(candidate, champion) if score == old_score else None
-    if score < old_score:
-        promoted = True
-        reason = (
-            f"Version {new} beat champion version {old}{on_window}: score {score:.4f} < "
-            f"{old_score:.4f}; it is the new champion.{leak}"
-        )
-    elif refresh:
-        promoted = True
-        reason = (
-            f"Version {new} ties champion version {old}{on_window} (score {score:.4f}) with the "
-            f"same configuration, {refresh}: the refreshed model is the new champion."
-        )
-    else:
-        promoted = False
-        relation = "ties" if score == old_score else "is worse than"
-        reason = (
-            f"Version {new} {relation} champion version {old}{on_window} (score {score:.4f} vs "
-            f"{old_score:.4f}); champion stays version {old}.{leak}"
-        )
-    return PromotionDecision(
-        promoted=promoted,
-        champion_version=new if promoted else old,
-        candidate_version=new,
-        candidate_score=score,
-        champion_score=old_score,
-        reason=reason,
+    gap = old - new
+    compared = (
+        f"The tuned configuration scored {new:.4f} against {old:.4f} for champion version "
+        f"{version}'s configuration, both refit on the same data and scored on {window}"
     )
+    if gap > margin:
+        return PromotionDecision(
+            winner="candidate",
+            candidate_score=new,
+            champion_score=old,
+            previous_champion=version,
+            margin=margin,
+            same_configuration=False,
+            why=f"{compared}: lower by {gap:.4f}, more than the {margin:.4f} margin of seed "
+            "noise, so the tuned configuration replaces it.",
+        )
+    if gap > 0:
+        relation = f"lower by only {gap:.4f}, not more than the {margin:.4f} margin of seed noise"
+    else:
+        relation = "equal" if gap == 0 else f"higher by {-gap:.4f}"
+    return PromotionDecision(
+        winner="champion",
+        candidate_score=new,
+        champion_score=old,
+        previous_champion=version,
+        margin=margin,
+        same_configuration=False,
+        why=f"{compared}: {relation}, so version {version}'s configuration stays and is refit "
+        "on the new data.",
+    )
+
+
+def settled(
+    decision: PromotionDecision,
+    *,
+    champion_version: str,
+    challenger_version: str | None,
+    training_end: str,
+) -> str:
+    """The decision as the sentence the versions' tags, the asset's metadata and the demo show:
+    why, then what serves now (and what it trained on) and what is kept as challenger."""
+    serving = (
+        f"Version {champion_version} ({'the tuned' if decision.promoted else 'that'} "
+        f"configuration fitted on data up to {training_end}) is champion"
+    )
+    if challenger_version is None:
+        return f"{decision.why} {serving}."
+    return f"{decision.why} {serving}; version {challenger_version} is challenger."
+
+
+def tags(decision: PromotionDecision, reason: str, role: str) -> dict[str, str]:
+    """The decision as model-version tags (`promotion.*`); role: champion or challenger."""
+    return {
+        "promotion.role": role,
+        "promotion.winner": decision.winner,
+        "promotion.candidate_score": f"{decision.candidate_score:.6g}",
+        "promotion.champion_score": ""
+        if decision.champion_score is None
+        else f"{decision.champion_score:.6g}",
+        "promotion.previous_champion": decision.previous_champion or "",
+        "promotion.margin": f"{decision.margin:.6g}",
+        "promotion.promoted": str(decision.promoted).lower(),
+        "promotion.reason": reason[:5000],
+    }

@@ -230,7 +230,10 @@ def test_a_promotion_decision_is_told_once_with_both_scores(
         (payload,) = webhook_receiver.accepted()
         alert = payload["alert"]
         assert alert["kind"] == "challenger_lost"
-        assert alert["title"] == "Challenger lost: version 3, champion stays 2"
+        assert alert["title"] == (
+            "Challenger lost: version 3; the champion's configuration, refit on the new data, "
+            "is version 4"
+        )
         assert alert["details"]["candidate score"] == "0.0712"
         assert alert["details"]["champion score"] == "0.0650"
         assert len(smtp_receiver.messages) == 1

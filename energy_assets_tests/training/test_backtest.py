@@ -1,4 +1,4 @@
-"""Backtest, `train_candidate` and the backtest CLI on the shared real slice (76 series,
+"""Backtest, the tuned backtest steps and the backtest CLI on the shared real slice (76 series,
 2022-12-21 .. 2023-01-17)."""
 
 import json
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from energy_assets.cli import main
+from energy_assets.contracts import utc
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import read_consumption_file
 from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
@@ -116,23 +117,23 @@ def test_rolling_folds_are_the_last_non_overlapping_days(consumption):
 def test_trials_tune_on_folds_before_the_cutoff_then_score(consumption, mlflow_store, tmp_path):
     import optuna
 
-    from energy_assets.training.train import TuningPlan, train_candidate
+    from energy_assets.training import steps
 
     small = {"num_boost_round": 40, "max_train_rows": 20_000}
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    candidate = train_candidate(
-        consumption,
-        CUTOFF,
-        1,
-        tuning_plan=TuningPlan(n_trials=2, storage_url=storage),
-        tracking=mlflow_store("test_backtest"),
-        fixed_params=small,
-        fit_final=False,
+    services = steps.TrainingServices(storage, mlflow_store("test_backtest"))
+    plan = steps.plan_training(
+        window_start=consumption["datetime_utc"].min(),
+        window_end=utc(CUTOFF) + pd.Timedelta(days=1),
+        backtest_days=1,
+        budget=steps.TuningBudget(n_trials=2, fixed_params=small),
     )
-    result = candidate.scored
+    plan = steps.open_tuning(plan, services)
+    result = steps.tuned_backtest(plan, consumption, services)
     assert result.metrics["model"]["n_points"] == 76 * 24
     study = optuna.load_study(study_name="energy_consumption_forecaster", storage=storage)
     assert len(study.trials) == 2
     assert all(t.state.is_finished() for t in study.trials)
-    assert candidate.tuned is not None and candidate.forecaster is None
-    assert candidate.params["num_boost_round"] == small["num_boost_round"]
+    # Tuned on folds before the cutoff: the backtest's origin stays unseen.
+    assert plan.cutoff == utc(CUTOFF) and result.origins == [utc(CUTOFF)]
+    assert result.params["num_boost_round"] == small["num_boost_round"]

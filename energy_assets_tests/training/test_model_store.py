@@ -1,4 +1,4 @@
-"""The model store: registration tags, the champion promotion rule both ways, and a champion that
+"""The model store: registration tags, the champion and challenger aliases, and a champion that
 predicts the same numbers after loading in a fresh process. Real sqlite MLflow store in tmp_path."""
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ import mlflow.pyfunc
 import pandas as pd
 import pytest
 
-from energy_assets import metrics
-from energy_assets.contracts import CHAMPION_ALIAS, REGISTERED_MODEL_NAME, utc
+from energy_assets.contracts import CHAMPION_ALIAS, REGISTERED_MODEL_NAME
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import clean_consumption
 from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.training import model_store
-from energy_assets.training.backtest import refit_evaluator
 from energy_assets.training.forecaster import GlobalLGBMForecaster
 from energy_assets.training.tracking import MlflowSettings
 
@@ -57,22 +55,6 @@ def tracking(mlflow_store) -> MlflowSettings:
     return mlflow_store("test_registry")
 
 
-def holdout_evaluator(consumption: pd.DataFrame, origins, horizon_hours: int = 24):
-    """Score any fitted forecaster on one fixed window: forecast from each origin with the
-    history up to it and compare with the actuals (pooled MAPE, lower is better)."""
-    origin_list = [utc(o) for o in origins]
-    actuals = consumption.rename(columns={"energy_consumption": "actual"})
-
-    def evaluate(forecaster: GlobalLGBMForecaster) -> float:
-        history = consumption[consumption["datetime_utc"] <= max(origin_list)]
-        predictions = forecaster.predict(history, origins=origin_list)
-        predictions = predictions[predictions["horizon_hours"] <= horizon_hours]
-        joined = predictions.merge(actuals, on=["datetime_utc", "area", "segment"])
-        return float(metrics.score(joined, "prediction")["mape"])
-
-    return evaluate
-
-
 def test_registered_version_carries_window_metrics_and_code_version(tracking, strong, tmp_path):
     backtest_metrics = {"model": {"mape": 0.07, "wape": 0.09}, "seasonal_naive_168": {"mape": 0.1}}
 
@@ -91,95 +73,34 @@ def test_registered_version_carries_window_metrics_and_code_version(tracking, st
     assert model_store.champion_info(tracking) is None
 
 
-def test_promotion_rule_moves_champion_only_for_a_better_model(
-    tracking, consumption, window, strong, weak
-):
-    evaluate = holdout_evaluator(consumption, window[1])
+def test_aliases_point_at_the_champion_and_the_challenger(tracking, strong, weak):
+    """Which versions serve is decided by promotion.decide (tested in test_promotion.py and,
+    with real fits, test_steps.py); the store points the aliases and tags the versions."""
+    assert model_store.current_champion(tracking) is None
+    v1 = model_store.register(weak, tracking)
+    v2 = model_store.register(strong, tracking)
+    model_store.set_aliases(tracking, champion=v2.version, challenger=v1.version)
+    model_store.tag_version(tracking, v1, {"promotion.role": "challenger"})
 
-    weak_v1 = model_store.register(weak, tracking)
-    first = model_store.promote_if_better(tracking, weak_v1, evaluate, candidate=weak)
-    assert first.promoted and first.champion_version == "1" and first.champion_score is None
-    assert "first champion" in first.reason
-
-    strong_v2 = model_store.register(strong, tracking)
-    better = model_store.promote_if_better(tracking, strong_v2, evaluate)
-    assert better.promoted and better.champion_version == "2"
-    assert better.candidate_score < better.champion_score
-    assert "beat champion version 1" in better.reason
-
-    weak_v3 = model_store.register(weak, tracking)
-    worse = model_store.promote_if_better(
-        tracking,
-        weak_v3,
-        candidate_score=evaluate(weak),
-        evaluate_champion=evaluate,
-        window="the 2 days after the cutoff",
-        window_start=window[1][0],
-    )
-    assert not worse.promoted and worse.champion_version == "2"
-    assert worse.candidate_score > worse.champion_score
-    assert "is worse than champion version 2 on the 2 days after the cutoff" in worse.reason
-    assert "stays version 2" in worse.reason
-
-    # Scoring configurations instead (refit on the same cutoff) ranks them the same way.
-    refit = refit_evaluator(consumption, window[1][0], window[1])
-    assert refit(strong) < refit(weak)
-
-    # Same model again: a tie keeps the incumbent.
-    strong_v4 = model_store.register(strong, tracking)
-    tie = model_store.promote_if_better(tracking, strong_v4, evaluate)
-    assert not tie.promoted and "ties" in tie.reason
-
+    loaded, version = model_store.current_champion(tracking)
+    assert version == "2" and loaded.params == strong.params
+    assert model_store.alias_version(tracking, "challenger") == "1"
     info = model_store.champion_info(tracking)
-    assert info is not None and info.version == "2" and info.run_id == strong_v2.run_id
+    assert info is not None and info.version == "2" and info.run_id == v2.run_id
     assert info.training_end == strong.training_end.isoformat()
-    stored = tracking.client().get_model_version(REGISTERED_MODEL_NAME, "3")
-    assert stored.tags["promotion.promoted"] == "false"
-    assert stored.tags["promotion.reason"] == worse.reason
-
-
-def test_a_tie_promotes_only_the_champions_configuration_retrained_on_newer_data(
-    tracking, consumption, window, strong
-):
-    """Scored by configuration, a retrain with the champion's params ties it by construction;
-    the tie goes to the model that saw newer hours, never to an older or different one."""
-    cutoff, origins = window[1][0], window[1]
-    by_configuration = refit_evaluator(consumption, cutoff, origins)
-
-    v1 = model_store.register(strong, tracking)
-    model_store.promote_if_better(tracking, v1, by_configuration, candidate=strong)
-
-    newer_data = consumption[consumption["datetime_utc"] <= cutoff + pd.Timedelta(hours=24)]
-    refreshed = GlobalLGBMForecaster(strong.params).fit(newer_data)
-    v2 = model_store.register(refreshed, tracking)
-    decision = model_store.promote_if_better(
-        tracking,
-        v2,
-        candidate_score=by_configuration(refreshed),
-        evaluate_champion=by_configuration,
-        candidate=refreshed,
-    )
-    assert decision.candidate_score == decision.champion_score
-    assert decision.promoted and decision.champion_version == "2"
-    assert "same configuration" in decision.reason and "refreshed" in decision.reason
-
-    # The old model again (same params, older data): a plain tie, the champion stays.
-    v3 = model_store.register(strong, tracking)
-    stale = model_store.promote_if_better(tracking, v3, by_configuration, candidate=strong)
-    assert stale.candidate_score == stale.champion_score
-    assert not stale.promoted and stale.champion_version == "2" and "ties" in stale.reason
+    stored = tracking.client().get_model_version(REGISTERED_MODEL_NAME, "1")
+    assert stored.tags["promotion.role"] == "challenger"
+    # A champion alone leaves the challenger where it was.
+    model_store.set_aliases(tracking, champion=v1.version)
+    assert model_store.alias_version(tracking, "champion") == "1"
+    assert model_store.alias_version(tracking, "challenger") == "1"
 
 
 def test_champion_from_a_fresh_process_predicts_the_same_numbers(
     tracking, consumption, window, strong, tmp_path, monkeypatch
 ):
     version = model_store.register(strong, tracking)
-    model_store.promote_if_better(
-        tracking,
-        version,
-        holdout_evaluator(consumption, window[1]),
-        candidate=strong,
-    )
+    model_store.set_aliases(tracking, champion=version.version)
     origin = window[1][0]
     history = consumption[consumption["datetime_utc"] <= origin]
     history.to_parquet(tmp_path / "history.parquet")
@@ -223,9 +144,7 @@ def test_champion_loads_from_its_own_store_whatever_the_process_wide_mlflow_uri(
     # The CLI and the demo pass the store explicitly and set no MLFLOW_TRACKING_URI: loading
     # must not fall back to MLflow's default registry (./mlflow.db in the working directory).
     version = model_store.register(strong, tracking, {"model": {"mape": 0.07}})
-    model_store.promote_if_better(
-        tracking, version, candidate_score=0.07, evaluate_champion=lambda f: 1.0, candidate=strong
-    )
+    model_store.set_aliases(tracking, champion=version.version)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
