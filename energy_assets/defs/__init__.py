@@ -32,10 +32,12 @@ from energy_assets.defs.resources import (
     MlflowResource,
     OptunaResource,
     StorageResource,
+    WeatherResource,
 )
 from energy_assets.defs.schedules import build_schedules
 from energy_assets.defs.sensors import build_retrain_sensor, thresholds_from_settings
 from energy_assets.defs.training import build_training_assets
+from energy_assets.defs.weather import build_weather_assets, weather_backfill_job
 from energy_assets.settings import Settings
 
 
@@ -62,6 +64,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         STEP_IO_MANAGER: StepValueIOManager(storage=storage),
         "energidata": EnergiDataResource(
             api_url=_from_env(settings, "api_url"), dataset=_from_env(settings, "dataset")
+        ),
+        "weather_api": WeatherResource(
+            api_url=_from_env(settings, "weather_api_url"),
+            locations=_from_env(settings, "weather_locations"),
         ),
         "mlflow": MlflowResource(tracking_uri=_from_env(settings, "mlflow_tracking_uri")),
         "optuna": OptunaResource(storage_url=_from_env(settings, "optuna_storage_url")),
@@ -96,6 +102,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
         assets = [
             *build_ingestion_assets(partitions, settings.source),
+            *build_weather_assets(partitions),
             *build_features_assets(partitions, settings.source),
             *build_training_assets(),
             *build_forecasting_assets(partitions),
@@ -107,7 +114,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=build_jobs(settings.retrain_executor),
+        jobs=[*build_jobs(settings.retrain_executor), weather_backfill_job],
         schedules=build_schedules(settings),
         sensors=[
             build_retrain_sensor(

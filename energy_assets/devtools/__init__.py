@@ -7,3 +7,7 @@ from pathlib import Path
 
 # The bundled real 27-day slice of ConsumptionDE35Hour (see energy_assets/data/README.md).
 SAMPLE_DATA_PATH = Path(__file__).resolve().parents[1] / "data" / "ConsumptionDE35Hour.csv.gz"
+# DMI's real hourly national weather, 2022-11-02 → 2025-04-29 (see energy_assets/data/README.md).
+WEATHER_SAMPLE_PATH = (
+    Path(__file__).resolve().parents[1] / "data" / "weather_dmi_national_hourly.csv.gz"
+)

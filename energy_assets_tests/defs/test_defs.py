@@ -30,6 +30,7 @@ ASSETS = {
     "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),
     "forecast_accuracy": ("monitoring", "daily", False, {}),
     "drift_report": ("monitoring", "daily", False, {}),
+    "weather": ("ingestion", "hourly", True, {"weather_gx_suite": True}),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
@@ -37,6 +38,7 @@ JOBS = {
     "forecasts_backfill_job": {"forecasts"},
     "daily_monitoring_job": {"forecast_accuracy", "drift_report"},
     "retrain_job": {"forecasting_model"},
+    "weather_backfill_job": {"weather"},
 }
 
 
@@ -113,6 +115,7 @@ def test_jobs_schedules_sensors_and_resources(defs):
         "io_manager",
         "step_io_manager",
         "energidata",
+        "weather_api",
         "mlflow",
         "optuna",
         "gx",
