@@ -106,6 +106,15 @@ def issue_table(hourly: pd.DataFrame, start, end) -> pd.DataFrame:
     return table[WEATHER.names].reset_index(drop=True)
 
 
+def weather_area(area: str, available: list[str]) -> str | None:
+    """The weather area a price area reads: its own, else national (DK), else the only one."""
+    if area in available:
+        return area
+    if NATIONAL_AREA in available:
+        return NATIONAL_AREA
+    return available[0] if len(available) == 1 else None
+
+
 def observed(weather: pd.DataFrame) -> pd.DataFrame:
     """The observed hourly values of a WEATHER frame (its lead-0 rows), one per (hour, area)."""
     rows = weather[weather["lead_hours"] == 0]

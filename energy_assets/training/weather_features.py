@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import NATIONAL_AREA, WEATHER_LEAD_HOURS
+from energy_assets.contracts import WEATHER_LEAD_HOURS
+from energy_assets.ingestion.weather_files import weather_area
 
 WEATHER_FEATURES = (
     "temp_target",
@@ -95,15 +96,6 @@ class WeatherInput:
         times = pd.to_datetime(self.observed["datetime_utc"], utc=True)
         inside = (times >= start) & (times <= end) & self.observed["temperature_c"].notna()
         return float(times[inside].nunique()) / 24.0
-
-
-def weather_area(area: str, available: list[str]) -> str | None:
-    """The weather area a price area reads: its own, else national (DK), else the only one."""
-    if area in available:
-        return area
-    if NATIONAL_AREA in available:
-        return NATIONAL_AREA
-    return available[0] if len(available) == 1 else None
 
 
 class WeatherArrays:
