@@ -35,10 +35,14 @@ def forecast_origins(
     origins: pd.DatetimeIndex,
     forecaster: GlobalLGBMForecaster,
     model_version: str,
+    weather: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The FORECASTS rows for `origins` from the CLEAN columns of `features` (read up to each
-    origin only), tagged with the model version."""
-    predictions = forecaster.predict(features[CLEAN_COLUMNS], origins=list(origins))
+    origin only), tagged with the model version. `weather` (WEATHER rows) is used only where
+    the forecaster serves a weather model; `attrs["weather"]` says whether it was used."""
+    predictions = forecaster.predict(
+        features[CLEAN_COLUMNS], origins=list(origins), weather=weather
+    )
     predictions["model_version"] = str(model_version)
     return predictions
 

@@ -4,13 +4,14 @@ Declared once here (the names in WEATHER_FEATURES), built vectorised for rows (s
 o, horizon h) of the forecaster's dense grid, target hour t = o + h:
 
 * `temp_target`: the target hour's temperature as forecast at the origin.
-* `temp_diff_1d` / `temp_diff_7d`: that minus the OBSERVED temperature at the lag reference
-  hours (t − 24·ceil(h/24), t − 168): how much colder or warmer than the day the lags copy.
-* `hdh_target`: heating degree hours, max(0, 17 °C − temp_target).
 * `temp_path_mean`: the forecast mean over the 24 hours after the origin (the coming day), and
   `temp_path_change`: that minus the observed mean of the 24 hours up to the origin. The model's
   target is the log-ratio to the last 24 hours' level, so a colder coming day is the feature that
   moves the daily level: the part of the error weather can cut.
+
+Measured and dropped (docs/decisions/0003-weather.md): the difference from the lag reference
+days' temperature (t − 24·ceil(h/24), t − 168) and heating degree hours (17 °C base) made DK2's
+winter cutoffs worse by 0.1 pp MAPE; `all_weather_columns` still builds them for such ablations.
 
 No look-ahead: observed values are read only at hours <= o; target-hour values come from the
 forecast issued at o. In training the forecast is the weather observed at each target hour (the
@@ -31,14 +32,7 @@ import pandas as pd
 from energy_assets.contracts import WEATHER_LEAD_HOURS
 from energy_assets.ingestion.weather_files import weather_area
 
-WEATHER_FEATURES = (
-    "temp_target",
-    "temp_diff_1d",
-    "temp_diff_7d",
-    "hdh_target",
-    "temp_path_mean",
-    "temp_path_change",
-)
+WEATHER_FEATURES = ("temp_target", "temp_path_mean", "temp_path_change")
 HEATING_BASE_C = 17.0
 # The evidence rule (see `decide`): enough weather history in the training window, so every
 # season has been seen, and a holdout gain of at least this fraction of the no-weather MAPE.
@@ -47,8 +41,6 @@ WEATHER_MIN_GAIN = 0.01
 # Daily origins of that holdout (a 7-day holdout over Christmas rejected weather in a winter
 # where it helps by 6 %: one odd week must not decide).
 WEATHER_HOLDOUT_DAYS = 21
-# Observed hours an origin's weather features read: the lag-7d reference of horizon 1.
-_OBSERVED_BACK_HOURS = 168
 _HOUR = pd.Timedelta(hours=1)
 MODES = ("issued", "observed", "persistence")
 
@@ -170,19 +162,21 @@ class WeatherArrays:
         ok = np.isfinite(self.observed_mean(a, o)) & np.isfinite(self.path_mean(a, o))
         for k in range(1, horizon_hours + 1):
             ok &= np.isfinite(self.forecast(a, o, np.full(o.shape, k)))
-        # The observed reference hours: the last 24 (and the lag-1d days of h <= 24), and
-        # t - 168 for t = o + 1 .. o + horizon.
-        for back in range(24):
-            ok &= np.isfinite(self.obs(a, o - back))
-        for k in range(1, horizon_hours + 1):
-            ok &= np.isfinite(self.obs(a, o + k - _OBSERVED_BACK_HOURS))
-        return ok
+        return ok  # observed_mean is NaN when any of the last 24 observed hours is missing
 
 
 def weather_columns(
     arrays: WeatherArrays, series_areas: np.ndarray, o: np.ndarray, h: np.ndarray
 ) -> dict[str, np.ndarray]:
     """The WEATHER_FEATURES columns for rows (series area index, origin o, horizon h)."""
+    columns = all_weather_columns(arrays, series_areas, o, h)
+    return {name: columns[name] for name in WEATHER_FEATURES}
+
+
+def all_weather_columns(
+    arrays: WeatherArrays, series_areas: np.ndarray, o: np.ndarray, h: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Every weather feature tried, the dropped ones included (see the module docstring)."""
     a = arrays.area_index[series_areas]
     t = o + h
     k1 = np.ceil(h / 24).astype(np.int64)
