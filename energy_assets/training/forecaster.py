@@ -766,11 +766,11 @@ class GlobalLGBMForecaster:
             MIN_HISTORY_HOURS // 24 + 4
         )
         days = min(wf.WEATHER_HOLDOUT_DAYS, spare_days)
-        params = {**self.params, "shape_blend": self.shape_blend}
-
         def variant(use_weather: bool) -> GlobalLGBMForecaster:
+            # Each with the blend it would serve with: the no-weather model's resolved one.
+            blend = wf.WEATHER_SHAPE_BLEND if use_weather else self.shape_blend
             return GlobalLGBMForecaster(
-                params,
+                {**self.params, "shape_blend": blend},
                 horizon_hours=H,
                 random_state=self.random_state,
                 num_threads=self.num_threads,

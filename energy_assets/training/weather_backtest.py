@@ -67,7 +67,7 @@ def weather_backtest(
     if weather_model is None:  # the rule said no: train the weather model anyway, to measure it
         started = time.perf_counter()
         weather_model = GlobalLGBMForecaster(
-            {**model.params, "shape_blend": model.shape_blend},
+            {**model.params, "shape_blend": wf.WEATHER_SHAPE_BLEND},
             horizon_hours=horizon_hours,
             random_state=random_state,
             num_threads=num_threads,
