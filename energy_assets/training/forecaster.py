@@ -750,7 +750,7 @@ class GlobalLGBMForecaster:
         Enough weather history in the window, then a holdout of the last WEATHER_HOLDOUT_DAYS
         daily origins (longer than the shape blend's 7: one week of Christmas would decide the
         whole winter otherwise): a model with and one without weather, both
-        trained before it with the chosen blend, forecast it (with the weather given: the
+        trained before it with the shape blend each serves with, forecast it (with the weather given: the
         issued forecasts of a WEATHER table, or offline the observations). Only a weather model
         that wins there is trained on the whole window and kept.
         """
@@ -766,8 +766,9 @@ class GlobalLGBMForecaster:
             MIN_HISTORY_HOURS // 24 + 4
         )
         days = min(wf.WEATHER_HOLDOUT_DAYS, spare_days)
+
         def variant(use_weather: bool) -> GlobalLGBMForecaster:
-            # Each with the blend it would serve with: the no-weather model's resolved one.
+            # Each with the blend it would serve with (the weather model: WEATHER_SHAPE_BLEND).
             blend = wf.WEATHER_SHAPE_BLEND if use_weather else self.shape_blend
             return GlobalLGBMForecaster(
                 {**self.params, "shape_blend": blend},
