@@ -85,6 +85,12 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--horizon", type=int, default=24, help="hours ahead (default 24)")
     parser.add_argument("--trials", type=int, default=0, help="Optuna trials before training")
     parser.add_argument("--json", required=True, help="where to write predictions + metrics")
+    parser.add_argument(
+        "--weather",
+        default=None,
+        help="hourly weather (DMI's national CSV columns, or an Open-Meteo JSON answer): also "
+        "report metrics with and without weather (JSON key `weather`)",
+    )
     parser.set_defaults(run=run_backtest)
 
 
@@ -111,6 +117,11 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     cutoff = parse_hour(args.cutoff, "--cutoff")
     consumption = read_consumption_file(args.data, dataset_spec(args, settings))
     check_backtest_window(consumption, cutoff, args.origins, args.horizon, source=args.data)
+    weather = None
+    if args.weather:
+        from energy_assets.ingestion.weather_files import read_weather_file
+
+        weather = read_weather_file(args.weather)
     # The retrain's steps in this process: plan (tuning on folds before the cutoff), shares,
     # then the tuned configuration's backtest on the origins after it.
     services = steps.TrainingServices(
@@ -126,8 +137,20 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     result = steps.tuned_backtest(steps.open_tuning(plan, services), consumption, services)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(result.to_json())
+    document = result.to_json()
+    if weather is not None:
+        import json
+
+        from energy_assets.training.weather_backtest import weather_backtest, weather_summary
+
+        compared = weather_backtest(
+            consumption, weather, cutoff, args.origins, horizon_hours=args.horizon
+        )
+        document = json.dumps({**json.loads(document), "weather": compared}, default=str)
+    out.write_text(document)
     print(summary_table(result))
+    if weather is not None:
+        print(weather_summary(compared))
     print(f"wrote {len(result.predictions)} predictions to {out}")
     return 0
 

@@ -42,6 +42,7 @@ DANISH_TZ = "Europe/Copenhagen"
 FORECASTING_MODEL_ASSET = "forecasting_model"
 FORECAST_ACCURACY_ASSET = "forecast_accuracy"
 DRIFT_REPORT_ASSET = "drift_report"
+WEATHER_ASSET = "weather"
 
 # The registered MLflow model and the alias hourly forecasts use.
 REGISTERED_MODEL_NAME = "energy_consumption_forecaster"
@@ -378,6 +379,81 @@ FORECAST_HORIZON_HOURS = 24
 # Hours of features one origin's forecast reads (the origin's own hour included): the
 # forecaster's longest lag is a week plus its rolling windows; two weeks is ample.
 FORECAST_HISTORY_HOURS = 24 * 15
+
+# --------------------------------------------------------------------------- WEATHER
+
+# Where a weather source has no price-area split (DMI's national means, the replay), rows carry
+# this area; the forecaster then uses it for every price area.
+NATIONAL_AREA = "DK"
+WEATHER_AREAS: tuple[str, ...] = (*PRICE_AREAS, NATIONAL_AREA)
+WEATHER_LEAD_HOURS = 24  # the forecast stored with each hour reaches this far ahead
+WEATHER_VALUE_COLUMNS = (
+    "temperature_c",
+    "wind_speed_ms",
+    "radiation_wm2",
+    "wind_dir_sin",
+    "wind_dir_cos",
+)
+WEATHER = Table(
+    name="weather",
+    description=(
+        "For each issue hour: the weather observed then (lead 0) and the forecast issued then "
+        "for the next 24 hours (leads 1-24), per price area or national (DK)."
+    ),
+    columns=(
+        Column("issued_utc", UTC_DATETIME, "the hour the forecast was issued (the partition)"),
+        Column("area", STRING, "price area, or DK for national means", allowed=WEATHER_AREAS),
+        Column(
+            "lead_hours",
+            INTEGER,
+            "0 = observed at issued_utc; 1-24 = forecast",
+            min_value=0,
+            max_value=WEATHER_LEAD_HOURS,
+        ),  # fmt: skip
+        Column("datetime_utc", UTC_DATETIME, "the hour the values describe: issued + lead"),
+        Column("temperature_c", FLOAT, "air temperature, °C", min_value=-50, max_value=50),
+        Column("wind_speed_ms", FLOAT, "mean wind speed, m/s", min_value=0, max_value=75),
+        # Nullable: DMI's national radiation has single missing hours (the model does not use it).
+        Column(
+            "radiation_wm2",
+            FLOAT,
+            "global radiation, W/m²",
+            nullable=True,
+            min_value=0,
+            max_value=1500,
+        ),  # fmt: skip
+        Column(
+            "wind_dir_sin",
+            FLOAT,
+            "sine of the wind direction",
+            nullable=True,
+            min_value=-1,
+            max_value=1,
+            required=False,
+        ),  # fmt: skip
+        Column(
+            "wind_dir_cos",
+            FLOAT,
+            "cosine of the wind direction",
+            nullable=True,
+            min_value=-1,
+            max_value=1,
+            required=False,
+        ),  # fmt: skip
+    ),
+    key=("issued_utc", "area", "lead_hours"),
+    time_column="issued_utc",
+    series_columns=("area",),
+    value_column="temperature_c",
+)
+# Units as the contract declares them (shown in the asset's metadata and the README).
+WEATHER_UNITS = {
+    "temperature_c": "°C",
+    "wind_speed_ms": "m/s",
+    "radiation_wm2": "W/m²",
+    "wind_dir_sin": "1",
+    "wind_dir_cos": "1",
+}
 
 # --------------------------------------------------------------------------- time
 

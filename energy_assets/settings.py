@@ -25,6 +25,10 @@ from energy_assets import contracts, sources
 from energy_assets.redaction import redact
 
 DEFAULT_API_URL = "https://api.energidataservice.dk"
+# Open-Meteo's live forecast API (energy_assets/ingestion/weather_api.py says why Open-Meteo).
+DEFAULT_WEATHER_API_URL = "https://api.open-meteo.com"
+# One point per price area (Aarhus for DK1, Copenhagen for DK2): Open-Meteo forecasts points.
+DEFAULT_WEATHER_LOCATIONS = "DK1:56.16,10.21;DK2:55.68,12.57"
 # How late the default dataset (DE35) was published; each dataset's spec has its own.
 DEFAULT_PUBLICATION_DELAY_HOURS = sources.spec_for(sources.DEFAULT_DATASET).publication_lag_hours
 
@@ -32,6 +36,8 @@ DEFAULT_PUBLICATION_DELAY_HOURS = sources.spec_for(sources.DEFAULT_DATASET).publ
 ENVIRONMENT_VARIABLES: dict[str, str] = {
     "api_url": "ENERGIDATA_API_URL",
     "dataset": "ENERGIDATA_DATASET",
+    "weather_api_url": "ENERGY_WEATHER_API_URL",
+    "weather_locations": "ENERGY_WEATHER_LOCATIONS",
     "storage_url": "ENERGY_STORAGE_URL",
     "mlflow_tracking_uri": "MLFLOW_TRACKING_URI",
     "optuna_storage_url": "ENERGY_OPTUNA_STORAGE",
@@ -79,6 +85,8 @@ class Settings:
     storage_url: a folder path or gs://bucket/prefix where asset values live.
     mlflow_tracking_uri / optuna_storage_url: MLflow tracking + registry, Optuna study storage.
     dataset: the Energi Data Service dataset, one with a source spec (`source`).
+    weather_api_url / weather_locations: the Open-Meteo API (or its replay) the `weather` asset
+    reads, and its points as NAME:LAT,LON;... (a price area each, or DK for national means).
     partitions_start: the first hourly partition key (fewer partitions = a lighter UI); by
     default the dataset's first hour.
     publication_delay_hours: how late the source publishes an hour; by default the dataset's
@@ -109,6 +117,8 @@ class Settings:
     optuna_storage_url: str
     api_url: str = DEFAULT_API_URL
     dataset: str = sources.DEFAULT_DATASET
+    weather_api_url: str = DEFAULT_WEATHER_API_URL
+    weather_locations: str = DEFAULT_WEATHER_LOCATIONS
     partitions_start: str = None  # type: ignore[assignment]  # the spec's when None
     publication_delay_hours: int = None  # type: ignore[assignment]  # the spec's when None
     retrain_max_drift_share: float = 0.5
@@ -190,7 +200,7 @@ class Settings:
             if raw is None or raw == "":
                 continue
             overrides[name] = _convert(variable, raw, str(converters[name]))
-        for name in ("api_url", "reports_url", "ui_url"):
+        for name in ("api_url", "weather_api_url", "reports_url", "ui_url"):
             if name in overrides:
                 overrides[name] = overrides[name].rstrip("/")
         return cls.for_home(home, **overrides, from_environment=frozenset(

@@ -81,6 +81,7 @@ def one_line_error(capsys, command: str) -> str:
         ("cutoff not on the hour", ["--cutoff '2023-01-10T22:30' is not on the hour"]),
         ("unparseable HourUTC", ["bad_hour.csv: HourUTC on line 1002 is '2022-12-22T05:xx'"]),
         ("unparseable TotalCon", ["bad_kwh.csv: TotalCon on line 2002 is '12,5 kWh'"]),
+        ("weather file not weather", ["no_total.csv has no Datetime", "Open-Meteo JSON"]),
     ],
 )  # fmt: skip
 def test_backtest_bad_input_is_one_line_before_any_training(
@@ -99,6 +100,9 @@ def test_backtest_bad_input_is_one_line_before_any_training(
         "cutoff not on the hour": backtest(shared_slice_path, "2023-01-10T22:30", out=out),
         "unparseable HourUTC": backtest(files["bad_hour"], out=out),
         "unparseable TotalCon": backtest(files["bad_kwh"], out=out),
+        "weather file not weather": backtest(
+            shared_slice_path, GOOD_CUTOFF, "2", "--weather", str(files["no_total"]), out=out
+        ),
     }[case]
     assert cli.main(args) == cli.USAGE_ERROR
     message = one_line_error(capsys, "backtest")

@@ -32,11 +32,13 @@ from energy_assets.defs.resources import (
     MlflowResource,
     OptunaResource,
     StorageResource,
+    WeatherResource,
 )
 from energy_assets.defs.revisions import build_revision_job, build_revision_schedules
 from energy_assets.defs.schedules import build_schedules
 from energy_assets.defs.sensors import build_retrain_sensor, thresholds_from_settings
 from energy_assets.defs.training import build_training_assets
+from energy_assets.defs.weather import build_weather_assets, weather_backfill_job
 from energy_assets.settings import Settings
 
 
@@ -65,6 +67,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             api_url=_from_env(settings, "api_url"),
             dataset=_from_env(settings, "dataset"),
             min_interval_seconds=settings.api_request_interval_seconds,
+        ),
+        "weather_api": WeatherResource(
+            api_url=_from_env(settings, "weather_api_url"),
+            locations=_from_env(settings, "weather_locations"),
         ),
         "mlflow": MlflowResource(tracking_uri=_from_env(settings, "mlflow_tracking_uri")),
         "optuna": OptunaResource(storage_url=_from_env(settings, "optuna_storage_url")),
@@ -105,6 +111,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         )
         assets = [
             *build_ingestion_assets(partitions, settings.source),
+            *build_weather_assets(partitions),
             *build_features_assets(
                 partitions,
                 settings.source,
@@ -121,7 +128,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=[*build_jobs(settings.retrain_executor), revision_job],
+        jobs=[*build_jobs(settings.retrain_executor), revision_job, weather_backfill_job],
         schedules=[
             *build_schedules(settings),
             *build_revision_schedules(revision_job, settings.source.revision_days),

@@ -56,7 +56,15 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
                 key=keys.CONSUMPTION_FEATURES,
                 partition_mapping=lookback_mapping(FORECAST_HISTORY_HOURS - 1),
                 metadata={ALLOW_MISSING_PARTITIONS: True},
-            )
+            ),
+            # The forecasts issued at each origin and the day of observations before it; used
+            # only if the champion chose its weather model, and never required: a missing hour
+            # means that origin is forecast without weather (the metadata says so).
+            "weather": dg.AssetIn(
+                key=keys.WEATHER,
+                partition_mapping=lookback_mapping(23),
+                metadata={ALLOW_MISSING_PARTITIONS: True},
+            ),
         },
         deps=[keys.FORECASTING_MODEL],
         check_specs=gx_check_specs(
@@ -76,6 +84,7 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
         context: dg.AssetExecutionContext,
         config: ForecastsConfig,
         consumption_features,
+        weather,
         mlflow: MlflowResource,
         storage: StorageResource,
         gx: GreatExpectationsResource,
@@ -115,8 +124,13 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
         ):
             forecaster, model_version = load_champion(mlflow.settings())
         predictions = publish.forecast_origins(
-            consumption_features, origins, forecaster, model_version
+            consumption_features,
+            origins,
+            forecaster,
+            model_version,
+            weather=weather if len(weather) else None,
         )
+        weather_status = dict(predictions.attrs.get("weather", {}))
         # A series retired (or with a gap) at an origin is not forecast from it; the others are.
         absent = publish.absent_series(consumption_features, origins)
         if absent:
@@ -136,6 +150,10 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
                 "origins": len(origins),
                 "history_hours_loaded": int(consumption_features[FEATURES.time_column].nunique()),
                 "absent_series": len(absent),
+                "weather_used": bool(weather_status.get("weather_used", False)),
+                "weather_reason": str(
+                    weather_status.get("reason", "weather used for every origin")
+                ),
             }
         )
         if absent:

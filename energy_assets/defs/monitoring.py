@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 
 from energy_assets import metadata_keys as meta
-from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, hour_text
+from energy_assets.contracts import CLEAN_COLUMNS, DRIFT_REPORT_ASSET, FEATURES, WEATHER, hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.errors import services_reachable
 from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS
@@ -97,6 +97,11 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         )
         result = score_forecasts(forecasts, actuals)
         overall = result.overall
+        from energy_assets.monitoring.weather_monitoring import accuracy_by_temperature_band
+
+        # The observed weather of the target hours, where the weather asset has them.
+        weather = storage.store().read_many(WEATHER.name, actual_keys, missing_ok=True)
+        by_band = accuracy_by_temperature_band(result.scored, weather)
         versions = sorted(map(str, forecasts["model_version"].unique())) if len(forecasts) else []
         metadata: dict[str, Any] = {
             **accuracy_numbers(overall),
@@ -105,6 +110,9 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
             else 0,
             "model_versions": ", ".join(versions),
             "per_horizon": markdown_table(result.per_horizon, empty="_no actuals yet_"),
+            "accuracy_by_temperature_band": markdown_table(
+                by_band, empty="_no observed weather for these hours_"
+            ),
             "worst_series": markdown_table(
                 result.per_series.sort_values("mape", ascending=False).head(10),
                 empty="_no actuals yet_",
@@ -191,7 +199,23 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
             )
         # Default columns: each series' level relative to its reference median (a real change in
         # consumption whatever the series' size), pooled kWh, and the lag / rolling features.
-        result = build_drift_report(reference, consumption_features)
+        from energy_assets.monitoring.weather_monitoring import with_weather
+
+        # The observed weather beside the features, when the weather asset has those hours: the
+        # report then also says whether the weather is unlike the training window's.
+        day_keys = hour_keys(context.partition_time_window.start, context.partition_time_window.end)
+        reference = with_weather(
+            reference,
+            store.read_many(
+                WEATHER.name, hour_keys(reference_start, reference_end), missing_ok=True
+            ),
+        )
+        current = with_weather(
+            consumption_features, store.read_many(WEATHER.name, day_keys, missing_ok=True)
+        )
+        if any(c not in reference.columns for c in current.columns):
+            current = current[[c for c in current.columns if c in reference.columns]]
+        result = build_drift_report(reference, current)
         html_path = f"{DRIFT_REPORT_ASSET}/date={day}/report.html"
         store.write_bytes(html_path, result.html.encode("utf-8"), "text/html")
         metadata: dict[str, Any] = {

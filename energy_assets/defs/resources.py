@@ -14,6 +14,7 @@ from pydantic import Field, PrivateAttr
 if TYPE_CHECKING:
     from energy_assets.ingestion.energidata_api import EnergiDataApi
     from energy_assets.ingestion.ratelimit import RateLimiter
+    from energy_assets.ingestion.weather_api import OpenMeteoApi
     from energy_assets.sources import SourceSpec
     from energy_assets.storage.parquet_store import ParquetStore
     from energy_assets.training.tracking import MlflowSettings
@@ -130,6 +131,28 @@ class EnergiDataResource(dg.ConfigurableResource):
             else:
                 raise AssertionError(f"{store.url} is neither gs:// nor a folder")
         return ratelimit.RateLimiter(clock, self.min_interval_seconds, log=log)
+
+
+class WeatherResource(dg.ConfigurableResource):
+    """Where the `weather` asset reads: Open-Meteo or its replay (ENERGY_WEATHER_API_URL), at the
+    points ENERGY_WEATHER_LOCATIONS names (NAME:LAT,LON;...)."""
+
+    api_url: str = Field(description="Open-Meteo base URL (ENERGY_WEATHER_API_URL)")
+    locations: str = Field(description="NAME:LAT,LON;... (ENERGY_WEATHER_LOCATIONS)")
+    timeout_seconds: float = Field(default=60.0, description="per-request timeout")
+    max_retries: int = Field(default=5, description="retries on timeouts, 429 and 5xx")
+    backoff_seconds: float = Field(default=1.0, description="first retry delay; doubles each time")
+
+    def api(self) -> "OpenMeteoApi":
+        from energy_assets.ingestion.weather_api import OpenMeteoApi
+
+        return OpenMeteoApi(
+            self.api_url,
+            self.locations,
+            timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries,
+            backoff_seconds=self.backoff_seconds,
+        )
 
 
 class MlflowResource(dg.ConfigurableResource):

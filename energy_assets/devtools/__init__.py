@@ -15,3 +15,7 @@ BUNDLED_DATA_PATHS = {
     "ConsumptionIndustry": DATA_DIR / "ConsumptionIndustry_derived.csv.gz",
     "ProductionConsumptionSettlement": DATA_DIR / "ProductionConsumptionSettlement_DK2.csv.gz",
 }
+# DMI's real hourly national weather, 2022-11-02 → 2025-04-29 (see energy_assets/data/README.md).
+WEATHER_SAMPLE_PATH = (
+    Path(__file__).resolve().parents[1] / "data" / "weather_dmi_national_hourly.csv.gz"
+)

@@ -54,12 +54,15 @@ def forecast_origins(
     origins: pd.DatetimeIndex,
     forecaster: GlobalLGBMForecaster,
     model_version: str,
+    weather: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The FORECASTS rows for `origins` from the CLEAN columns of `features` (read up to each
     origin only), tagged with the model version. A value the plausibility check flagged
-    (`implausible_value`) is read as missing: the forecaster treats it like a gap."""
+    (`implausible_value`) is read as missing: the forecaster treats it like a gap. `weather`
+    (WEATHER rows) is used only where the forecaster serves a weather model;
+    `attrs["weather"]` says whether it was used."""
     history = without_implausible(features)[CLEAN_COLUMNS]
-    predictions = forecaster.predict(history, origins=list(origins))
+    predictions = forecaster.predict(history, origins=list(origins), weather=weather)
     predictions["model_version"] = str(model_version)
     return predictions
 

@@ -59,9 +59,11 @@ from energy_assets.contracts import (
     FORECASTS,
 )
 from energy_assets.features.calendar import calendar_features
+from energy_assets.training import weather_features as wf
 
 MODEL_FORMAT = "energy_assets.GlobalLGBMForecaster/2"
 MODEL_FILE = "model.txt"
+WEATHER_MODEL_DIR = "weather_model"  # the weather variant, when fit() chose to serve it
 MAX_FILL_HOURS = 6
 MIN_HISTORY_HOURS = 8 * 24  # lag-168 of a 24 h-ahead target plus a day of level
 _RATIO_CLIP = (1e-3, 1e3)
@@ -364,8 +366,15 @@ class GlobalLGBMForecaster:
         random_state: int = 0,
         *,
         num_threads: int = 1,
+        use_weather: bool = False,
     ):
         self.params = {**DEFAULT_PARAMS, **dict(params or {})}
+        # use_weather: this model's features include weather_features.WEATHER_FEATURES (the
+        # weather variant a no-weather forecaster keeps in `weather_model`, see fit()).
+        self.use_weather = bool(use_weather)
+        self.weather_model: GlobalLGBMForecaster | None = None
+        self.weather_decision: dict = {"weather_used": False, "reason": "fit without weather"}
+        self._weather: wf.WeatherArrays | None = None
         self.horizon_hours = int(horizon_hours)
         self.random_state = int(random_state)
         self.num_threads = int(num_threads)
@@ -401,8 +410,16 @@ class GlobalLGBMForecaster:
         frame["segment"] = pd.Categorical(types, categories=self.segments)
         return frame
 
-    def fit(self, consumption: pd.DataFrame) -> GlobalLGBMForecaster:
-        """Train on a CLEAN frame (datetime_utc UTC, area, segment, energy_consumption)."""
+    def fit(
+        self, consumption: pd.DataFrame, weather: pd.DataFrame | wf.WeatherInput | None = None
+    ) -> GlobalLGBMForecaster:
+        """Train on a CLEAN frame (datetime_utc UTC, area, segment, energy_consumption).
+
+        weather: observed hourly weather (datetime_utc, area, temperature_c) or a WEATHER table;
+        hours it lacks (e.g. before it starts) are missing features, the rows are kept. With it,
+        fit() also trains a weather variant and decides from evidence whether predict() serves
+        it (`weather_decision`; the rule: weather_features.decide).
+        """
         started = time.perf_counter()
         grid = _Grid(consumption)
         self.series = [(str(a), str(c)) for a, c in grid.series]
@@ -428,6 +445,9 @@ class GlobalLGBMForecaster:
         keep = (o + h < grid.n_hours) & (o >= grid.first_valid[s] + 23)
         s, o, h = s[keep], o[keep], h[keep]
         features, level = _features(grid, s, o, h)
+        if self.use_weather:
+            self._weather = self._weather_arrays(weather, grid, "observed")
+            features.update(wf.weather_columns(self._weather, s, o, h))
         y = grid.value(s, o + h)
         # The relative target: log(y / level); predictions decode as level * exp(output).
         target = _log_ratio(y, level)
@@ -466,6 +486,8 @@ class GlobalLGBMForecaster:
             if (h_ok == k).any()
         }
         self.shape_blend = self._resolve_shape_blend(consumption, grid)
+        if weather is not None and not self.use_weather:
+            self._fit_weather_variant(consumption, weather, grid)
         self.fit_seconds = time.perf_counter() - started
         return self
 
@@ -556,7 +578,7 @@ class GlobalLGBMForecaster:
                 ]
 
     # ------------------------------------------------------------------ prediction
-    def predict(self, history: pd.DataFrame, origins=None) -> pd.DataFrame:
+    def _predict_one_model(self, history: pd.DataFrame, origins=None, weather=None) -> pd.DataFrame:
         """Forecast horizon 1..horizon_hours after each origin for every series in `history`.
 
         history: CLEAN data up to (and including) the origin(s); anything after an origin is never
@@ -564,7 +586,7 @@ class GlobalLGBMForecaster:
         last hour in history. Returns the FORECASTS contract columns plus `model_used`
         ("lightgbm" or "seasonal_naive" for the short-history fallback).
         """
-        paths = self._tree_paths(history, origins)
+        paths = self._tree_paths(history, origins, weather)
         grid, s, o, h, level = paths.grid, paths.s, paths.o, paths.h, paths.level
         H = self.horizon_hours
         prediction = _blend_weekly_shape(paths.trees, grid, s, o, h, self.shape_blend)
@@ -600,7 +622,7 @@ class GlobalLGBMForecaster:
         )[FORECASTER_OUTPUT_COLUMNS]
         return out.sort_values(list(FORECASTS.key), kind="stable").reset_index(drop=True)
 
-    def _tree_paths(self, history: pd.DataFrame, origins) -> _TreePaths:
+    def _tree_paths(self, history: pd.DataFrame, origins, weather=None) -> _TreePaths:
         """The trees' forecast for every active (series, origin, horizon) row of `history`."""
         if self.booster is None:
             raise RuntimeError("GlobalLGBMForecaster is not fitted; call fit() or load()")
@@ -655,10 +677,143 @@ class GlobalLGBMForecaster:
                 "repair or re-ingest those hours"
             )
         features, level = _features(grid, s, o, h)
+        if self.use_weather:
+            arrays = self._weather_arrays(weather, grid, None)
+            features.update(wf.weather_columns(arrays, s, o, h))
         X = self._frame(features, grid, s)[self.feature_names]
         raw = self.booster.predict(X, num_threads=self.num_threads)
         trees = level * np.exp(raw)
         return _TreePaths(grid, s, o, h, level, trees, short)
+
+    # ------------------------------------------------------------------ weather
+    def predict(self, history: pd.DataFrame, origins=None, weather=None) -> pd.DataFrame:
+        """Forecast horizon 1..horizon_hours after each origin for every series in `history`.
+
+        history: CLEAN data up to (and including) the origin(s); anything after an origin is never
+        read for that origin. origins: a Timestamp or a sequence of them (UTC hours); default the
+        last hour in history. weather: the WEATHER table (forecasts issued at each origin) or
+        hourly weather (the observations standing in for forecasts); used only when fit()
+        chose the weather model and only for origins whose weather is complete: the others come
+        from the no-weather model. Returns the FORECASTS contract columns plus `model_used`
+        ("lightgbm" or "seasonal_naive" for the short-history fallback); `frame.attrs["weather"]`
+        says whether weather was used and why not (metadata_keys-style dict).
+        """
+        if self.use_weather:  # a weather variant itself (measurement): weather is required
+            forced = self._predict_one_model(history, origins, weather)
+            forced.attrs["weather"] = {"weather_used": True}
+            return forced
+        plain = self._predict_one_model(history, origins)
+        model = self.weather_model
+        status: dict = {"weather_used": False}
+        if model is None:
+            status["reason"] = self.weather_decision.get("reason", "no weather model")
+        elif weather is None:
+            status["reason"] = "no weather given for the forecast; served by the no-weather model"
+        else:
+            given = (
+                weather
+                if isinstance(weather, wf.WeatherInput)
+                else wf.WeatherInput.from_frame(weather)
+            )
+            covered, missing = self._origins_with_weather(plain, given)
+            if covered:
+                with_weather = model._predict_one_model(history, covered, given)
+                rest = plain[~plain["forecast_origin"].isin(covered)]
+                plain = pd.concat([rest, with_weather], ignore_index=True)
+                plain = plain.sort_values(list(FORECASTS.key), kind="stable").reset_index(drop=True)
+            status["weather_used"] = bool(covered)
+            status["origins_with_weather"] = len(covered)
+            if missing:
+                shown = ", ".join(t.strftime("%Y-%m-%dT%H:%MZ") for t in missing[:3])
+                status["reason"] = (
+                    f"weather missing or incomplete for {len(missing)} origin(s) ({shown}"
+                    f"{' …' if len(missing) > 3 else ''}); those came from the no-weather model"
+                )
+        plain.attrs["weather"] = status
+        return plain
+
+    def _origins_with_weather(
+        self, forecasts: pd.DataFrame, weather: wf.WeatherInput
+    ) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
+        """Origins (of `forecasts`) whose weather features are complete for every area."""
+        origins = pd.DatetimeIndex(forecasts["forecast_origin"].unique()).sort_values()
+        if len(origins) == 0:
+            return [], []
+        start = origins.min() - pd.Timedelta(hours=200)
+        n_hours = int((origins.max() - start) // _HOUR) + self.horizon_hours + 2
+        areas = sorted(forecasts["area"].astype(str).unique())
+        arrays = wf.WeatherArrays(weather, start, n_hours, areas)
+        o = np.asarray((origins - start) // _HOUR, dtype=np.int64)
+        ok = np.ones(len(o), dtype=bool)
+        for i in range(len(areas)):
+            a = np.full(len(o), arrays.area_index[i])
+            ok &= arrays.complete_at(a, o, self.horizon_hours)
+        return list(origins[ok]), list(origins[~ok])
+
+    def _weather_arrays(self, weather, grid: _Grid, mode: str | None) -> wf.WeatherArrays:
+        if weather is None:
+            raise ValueError("this forecaster uses weather features: pass `weather`")
+        given = (
+            weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
+        )
+        if mode is not None:
+            given = given.with_mode(mode)
+        return wf.WeatherArrays(given, grid.start, grid.n_calendar, [a for a, _ in grid.series])
+
+    def _fit_weather_variant(self, consumption: pd.DataFrame, weather, grid: _Grid) -> None:
+        """Decide from evidence whether predict() serves a weather model (weather_features.decide).
+
+        Enough weather history in the window, then a holdout of the last WEATHER_HOLDOUT_DAYS
+        daily origins (longer than the shape blend's 7: one week of Christmas would decide the
+        whole winter otherwise): a model with and one without weather, both
+        trained before it with the shape blend each serves with, forecast it (with the weather given: the
+        issued forecasts of a WEATHER table, or offline the observations). Only a weather model
+        that wins there is trained on the whole window and kept.
+        """
+        given = (
+            weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
+        )
+        history_days = given.history_days(grid.start, grid.end)
+        if history_days < wf.WEATHER_MIN_HISTORY_DAYS:
+            self.weather_decision = wf.decide(history_days, None, None)
+            return
+        H = self.horizon_hours
+        spare_days = int((grid.end - grid.start) / pd.Timedelta(hours=H)) - (
+            MIN_HISTORY_HOURS // 24 + 4
+        )
+        days = min(wf.WEATHER_HOLDOUT_DAYS, spare_days)
+
+        def variant(use_weather: bool) -> GlobalLGBMForecaster:
+            # Each with the blend it would serve with (the weather model: WEATHER_SHAPE_BLEND).
+            blend = wf.WEATHER_SHAPE_BLEND if use_weather else self.shape_blend
+            return GlobalLGBMForecaster(
+                {**self.params, "shape_blend": blend},
+                horizon_hours=H,
+                random_state=self.random_state,
+                num_threads=self.num_threads,
+                use_weather=use_weather,
+            )
+
+        mape: dict[bool, float | None] = {False: None, True: None}
+        if days >= 2:
+            cutoff = grid.end - pd.Timedelta(hours=H) * days
+            origins = [cutoff + pd.Timedelta(hours=H) * k for k in range(days)]
+            train = consumption[consumption["datetime_utc"] <= cutoff]
+            actual = consumption[["area", "segment", "datetime_utc", "energy_consumption"]]
+            for use in (False, True):
+                inner = variant(use).fit(train, given.with_mode("observed") if use else None)
+                forecast = inner._predict_one_model(consumption, origins, given if use else None)
+                points = forecast.merge(actual, on=["area", "segment", "datetime_utc"])
+                points = points[points["energy_consumption"] > 0]
+                if len(points) >= 24:
+                    ape = (points["prediction"] - points["energy_consumption"]).abs()
+                    mape[use] = float((ape / points["energy_consumption"]).mean())
+        self.weather_decision = wf.decide(history_days, mape[False], mape[True])
+        if self.weather_decision["weather_used"]:
+            model = variant(True).fit(consumption, given.with_mode("observed"))
+            # The no-weather model's calibrated intervals: conservative for the weather model.
+            model.interval_quantiles = dict(self.interval_quantiles)
+            self.weather_model = model
 
     # ------------------------------------------------------------------ persistence
     def _metadata(self) -> dict:
@@ -681,6 +836,8 @@ class GlobalLGBMForecaster:
             "interval_quantiles": self.interval_quantiles,
             "shape_blend": self.shape_blend,
             "shape_blend_holdout": self.shape_blend_holdout,
+            "use_weather": self.use_weather,
+            "weather_decision": self.weather_decision,
         }
 
     def save(self, path) -> Path:
@@ -691,6 +848,8 @@ class GlobalLGBMForecaster:
         path.mkdir(parents=True, exist_ok=True)
         (path / MODEL_FILE).write_text(self.booster.model_to_string())
         (path / "metadata.json").write_text(json.dumps(self._metadata(), indent=2))
+        if self.weather_model is not None:
+            self.weather_model.save(path / WEATHER_MODEL_DIR)
         return path
 
     @classmethod
@@ -713,7 +872,11 @@ class GlobalLGBMForecaster:
             horizon_hours=meta["horizon_hours"],
             random_state=meta["random_state"],
             num_threads=meta["num_threads"],
+            use_weather=meta.get("use_weather", False),
         )
+        model.weather_decision = meta.get("weather_decision", model.weather_decision)
+        if (path / WEATHER_MODEL_DIR).exists():
+            model.weather_model = cls.load(path / WEATHER_MODEL_DIR)
         model.feature_names = meta["feature_names"]
         model.series = [(str(a), str(c)) for a, c in meta["series"]]
         model.areas = meta["areas"]

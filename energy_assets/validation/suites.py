@@ -31,6 +31,8 @@ from energy_assets.contracts import (
     FORECAST_HORIZON_HOURS,
     FORECASTS,
     PLAUSIBILITY,
+    WEATHER,
+    WEATHER_LEAD_HOURS,
     Column,
     Table,
     naive_utc,
@@ -323,3 +325,55 @@ def validate_forecasts(
         }
     )
     return _merge(main, _completeness(validator, keys, grid, key, table.name), extra=dtypes)
+
+
+def validate_weather(
+    df: pd.DataFrame,
+    expected_hours: Any = None,
+    expected_areas: Any = None,
+    validator: FrameValidator | None = None,
+) -> ValidationOutcome:
+    """WEATHER contract: columns, types and units' ranges (temperature −50…50 °C, wind 0…75 m/s,
+    radiation 0…1500 W/m²), known areas, temperature and wind non-null, one row per (issue hour,
+    area, lead), datetime_utc = issued + lead, and completeness: every expected issue hour has
+    leads 0..24 for every expected area (None: the areas in the frame). A missing hour at the
+    source shows as null values, or as missing rows, and fails here."""
+    validator = validator or FrameValidator()
+    gxe = _gxe()
+    expectations, dtypes = contract_expectations(df, WEATHER)
+    key = list(WEATHER.key)
+    if not all(c in df.columns for c in [*key, "datetime_utc"]):
+        return _merge(validator.validate(df, expectations, WEATHER.name, key), extra=dtypes)
+    checked = df.assign(
+        expected_datetime_utc=pd.to_datetime(df["issued_utc"])
+        + pd.to_timedelta(pd.to_numeric(df["lead_hours"], errors="coerce"), unit="h")
+    )
+    expectations.append(
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="datetime_utc", column_B="expected_datetime_utc"
+        )
+    )
+    main = validator.validate(
+        checked, expectations, WEATHER.name, index_columns=[*key, "temperature_c"]
+    )
+    keys = _series_keys(WEATHER, df, "issued_utc")
+    keys["lead_hours"] = pd.to_numeric(df["lead_hours"], errors="coerce")
+    keys = keys.dropna().astype({"lead_hours": "int64"})
+    hours = expected_hour_index(expected_hours, keys["issued_utc"]).to_numpy()
+    if expected_areas is None:
+        areas = sorted(keys["area"].unique())
+    else:
+        areas = sorted(str(a) for a in expected_areas)
+    leads = np.arange(WEATHER_LEAD_HOURS + 1)
+    n_a, n_l = len(areas), len(leads)
+    grid = pd.DataFrame(
+        {
+            "issued_utc": np.repeat(hours, n_a * n_l),
+            "area": np.tile(np.repeat(np.array(areas, dtype=object), n_l), len(hours)),
+            "lead_hours": np.tile(leads, len(hours) * n_a),
+        }
+    )
+    completeness = _completeness(
+        validator, keys, grid, ["issued_utc", "area", "lead_hours"], WEATHER.name
+    )
+    return _merge(main, completeness, extra=dtypes)

@@ -36,6 +36,7 @@ ASSETS = {
     "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),
     "forecast_accuracy": ("monitoring", "daily", False, {}),
     "drift_report": ("monitoring", "daily", False, {}),
+    "weather": ("ingestion", "hourly", True, {"weather_gx_suite": True}),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
@@ -45,6 +46,7 @@ JOBS = {
     "retrain_job": {"forecasting_model"},
     # An op job: it submits a backfill of the revised partitions instead of materialising.
     "revision_pass_job": set(),
+    "weather_backfill_job": {"weather"},
 }
 
 
@@ -132,6 +134,7 @@ def test_jobs_schedules_sensors_and_resources(defs):
         "io_manager",
         "step_io_manager",
         "energidata",
+        "weather_api",
         "mlflow",
         "optuna",
         "gx",

@@ -174,7 +174,12 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         assert (forecast["forecast_origin"] == pd.Timestamp("2023-01-16 05:00", tz="UTC")).all()
         assert forecast["datetime_utc"].min() == pd.Timestamp("2023-01-16 06:00", tz="UTC")
         assert forecast["model_version"].eq(str(model["model_version"])).all()
-        assert chart_size(latest_metadata(instance, "forecasts")["forecast_chart"]) == (900, 330)
+        forecasts_metadata = latest_metadata(instance, "forecasts")
+        assert chart_size(forecasts_metadata["forecast_chart"]) == (900, 330)
+        # No weather materialised (an outage, or never set up): the forecasts still came out,
+        # and say that weather was not used and why.
+        assert forecasts_metadata["weather_used"] is False
+        assert forecasts_metadata["weather_reason"]
 
         # What the asset wrote, read back through the CLI as another program would.
         capsys.readouterr()

@@ -1,0 +1,88 @@
+"""`weather`: for each UTC hour, the weather observed then and the forecast issued then for the
+next 24 hours, from Open-Meteo (or its replay), per price area or national."""
+
+import dagster as dg
+
+from energy_assets.contracts import WEATHER, WEATHER_LEAD_HOURS, WEATHER_UNITS, hour_text
+from energy_assets.defs import keys
+from energy_assets.defs.checks import gx_check_specs, validated_output
+from energy_assets.defs.io_manager import PARTITION_COLUMN
+from energy_assets.defs.metadata import frame_metadata, is_range_run
+from energy_assets.defs.partitions import Partitions
+from energy_assets.defs.resources import GreatExpectationsResource, WeatherResource
+
+WEATHER_CHECK = "weather_gx_suite"
+
+weather_backfill_job = dg.define_asset_job(
+    "weather_backfill_job",
+    selection=dg.AssetSelection.assets(keys.WEATHER),
+    description="Weather over a range of hours: one run, one request per location.",
+)
+
+
+def build_weather_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=keys.WEATHER,
+        partitions_def=partitions.hourly,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        group_name="ingestion",
+        kinds={"python", "parquet"},
+        metadata={PARTITION_COLUMN: WEATHER.time_column},
+        check_specs=gx_check_specs(
+            WEATHER.name,
+            WEATHER_CHECK,
+            blocking=True,
+            description=(
+                "Great Expectations suite generated from the WEATHER contract: temperature "
+                "−50…50 °C, wind 0…75 m/s, radiation 0…1500 W/m², known areas, unique "
+                "(issued_utc, area, lead_hours), and every hour with leads 0..24 for every area. "
+                "Blocking: bad weather is never written, so no forecast uses it."
+            ),
+        ),
+        description=(
+            "Weather per issue hour H (one partition per UTC hour): lead 0 = observed at H, "
+            f"leads 1..{WEATHER_LEAD_HOURS} = the forecast issued at H for the next hours, per "
+            "price area (Open-Meteo at one point per area) or national (area DK). Read from "
+            "ENERGY_WEATHER_API_URL. Offline the replay serves DMI's national OBSERVATIONS, so "
+            "there the 'forecast' is what was later observed (a perfect forecast). A backfill "
+            "over any range is one run."
+        ),
+    )
+    def weather(
+        context: dg.AssetExecutionContext,
+        weather_api: WeatherResource,
+        gx: GreatExpectationsResource,
+    ):
+        import pandas as pd
+
+        from energy_assets.ingestion.weather_files import issue_table
+        from energy_assets.validation.suites import validate_weather
+
+        window = context.partition_time_window
+        api = weather_api.api()
+        # One request per location covers the whole range plus the last hour's 24 h ahead.
+        hourly = api.fetch_hours(window.start, window.end + pd.Timedelta(hours=WEATHER_LEAD_HOURS))
+        table = issue_table(hourly, window.start, window.end)
+        outcome = validate_weather(
+            table,
+            expected_hours=(window.start, window.end),
+            expected_areas=list(api.locations),
+            validator=gx.validator(),
+        )
+        metadata = {
+            **frame_metadata(
+                table, WEATHER.time_column, WEATHER.series_columns, range_run=is_range_run(context)
+            ),
+            "units": dg.MetadataValue.json(WEATHER_UNITS),
+            "areas": ", ".join(api.locations),
+            "api_requests": api.request_count,
+        }
+        context.log.info(
+            f"Fetched weather for {hour_text(window.start)} → {hour_text(window.end)} at "
+            f"{len(api.locations)} location(s) in {api.request_count} request(s)"
+        )
+        yield from validated_output(
+            table, outcome, WEATHER_CHECK, WEATHER.name, metadata, blocking=True
+        )
+
+    return [weather]

@@ -1,0 +1,243 @@
+"""Weather features of the forecaster, and the rule that decides whether it uses them.
+
+Declared once here (the names in WEATHER_FEATURES), built vectorised for rows (series s, origin
+o, horizon h) of the forecaster's dense grid, target hour t = o + h:
+
+* `temp_target`: the target hour's temperature as forecast at the origin.
+* `temp_path_mean`: the forecast mean over the 24 hours after the origin (the coming day), and
+  `temp_path_change`: that minus the observed mean of the 24 hours up to the origin. The model's
+  target is the log-ratio to the last 24 hours' level, so a colder coming day is the feature that
+  moves the daily level: the part of the error weather can cut.
+
+Measured and dropped (docs/decisions/0005-weather.md): the difference from the lag reference
+days' temperature (t − 24·ceil(h/24), t − 168) and heating degree hours (17 °C base) made DK2's
+winter cutoffs worse by 0.1 pp MAPE; `all_weather_columns` still builds them for such ablations.
+
+No look-ahead: observed values are read only at hours <= o; target-hour values come from the
+forecast issued at o. In training the forecast is the weather observed at each target hour (the
+known history; a perfect forecast); in prediction it is the forecast issued at the origin
+(`WeatherInput.issued`; offline the observations stand in: `WeatherInput.observed`), or for
+measurement a persistence forecast (`WeatherInput.persistence`: the last observed day, repeated).
+
+Pure numpy / pandas, no import of the forecaster (it imports this module).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from energy_assets.contracts import WEATHER_LEAD_HOURS
+from energy_assets.ingestion.weather_files import weather_area
+
+WEATHER_FEATURES = ("temp_target", "temp_path_mean", "temp_path_change")
+HEATING_BASE_C = 17.0
+# The evidence rule (see `decide`): enough weather history in the training window, so every
+# season has been seen, and a holdout gain of at least this fraction of the no-weather MAPE.
+WEATHER_MIN_HISTORY_DAYS = 365
+WEATHER_MIN_GAIN = 0.01
+# Daily origins of that holdout (a 7-day holdout over Christmas rejected weather in a winter
+# where it helps by 6 %: one odd week must not decide).
+WEATHER_HOLDOUT_DAYS = 21
+# The weather model's weekly-shape blend weight: 0, the trees alone (measured on DK2: the weather
+# model with the no-weather model's blend scored 3.32 % at Jan 2024, alone 3.12 %).
+WEATHER_SHAPE_BLEND = 0.0
+_HOUR = pd.Timedelta(hours=1)
+MODES = ("issued", "observed", "persistence")
+
+
+@dataclass(frozen=True)
+class WeatherInput:
+    """Hourly temperature per weather area, and how forecasts at an origin are made from it.
+
+    observed: frame with `datetime_utc` (UTC), `area`, `temperature_c`: what was observed.
+    mode: "observed" (the forecast at o for t is what was observed at t: training, and the
+    offline stand-in), "persistence" (the last 24 observed hours repeated), or "issued" (the
+    WEATHER table's leads 1..24 issued at o, in `issues`).
+    """
+
+    observed: pd.DataFrame
+    mode: str = "observed"
+    issues: pd.DataFrame | None = None
+
+    @classmethod
+    def from_frame(cls, weather: pd.DataFrame, mode: str | None = None) -> WeatherInput:
+        """A WEATHER table (issued_utc, lead_hours, ...) -> "issued" (its lead-0 rows are the
+        observations); an hourly frame (datetime_utc, area, temperature_c) -> `mode` or
+        "observed"."""
+        if "issued_utc" in weather.columns:
+            lead0 = weather[weather["lead_hours"] == 0]
+            observed = lead0[["datetime_utc", "area", "temperature_c"]]
+            return cls(observed.reset_index(drop=True), mode or "issued", weather)
+        missing = [c for c in ("datetime_utc", "area", "temperature_c") if c not in weather]
+        if missing:
+            raise ValueError(f"weather frame lacks columns {missing}")
+        if mode == "issued":
+            raise ValueError("mode 'issued' needs a WEATHER table (issued_utc, lead_hours)")
+        return cls(weather[["datetime_utc", "area", "temperature_c"]], mode or "observed")
+
+    def with_mode(self, mode: str) -> WeatherInput:
+        if mode not in MODES:
+            raise ValueError(f"weather mode {mode!r} is not one of {MODES}")
+        return WeatherInput(self.observed, mode, self.issues)
+
+    def areas(self) -> list[str]:
+        return sorted(self.observed["area"].astype(str).unique())
+
+    def history_days(self, start: pd.Timestamp, end: pd.Timestamp) -> float:
+        """Days of observed temperature inside [start, end]."""
+        times = pd.to_datetime(self.observed["datetime_utc"], utc=True)
+        inside = (times >= start) & (times <= end) & self.observed["temperature_c"].notna()
+        return float(times[inside].nunique()) / 24.0
+
+
+class WeatherArrays:
+    """A WeatherInput on a grid's hour axis: observed[a, t] and forecast(a, o, lead)."""
+
+    def __init__(self, weather: WeatherInput, start: pd.Timestamp, n_hours: int, areas: list[str]):
+        available = weather.areas()
+        self.start, self.n_hours, self.mode = start, n_hours, weather.mode
+        names = [weather_area(a, available) for a in areas]
+        self.series_area = {a: n for a, n in zip(areas, names, strict=True)}
+        self.names = sorted({n for n in names if n is not None})
+        index = {n: i for i, n in enumerate(self.names)}
+        self.area_index = np.array([index.get(n, -1) if n else -1 for n in names], dtype=np.int64)
+        self.observed = self._on_grid(weather.observed, "datetime_utc", index)
+        self.issued = None
+        if weather.mode == "issued" and weather.issues is not None:
+            self.issued = self._issued_on_grid(weather.issues, index)
+
+    def _hour_index(self, times: pd.Series) -> np.ndarray:
+        stamps = pd.to_datetime(times, utc=True)
+        return np.asarray((stamps - self.start) // _HOUR, dtype=np.int64)
+
+    def _on_grid(self, frame: pd.DataFrame, time_column: str, index: dict) -> np.ndarray:
+        out = np.full((max(len(self.names), 1), self.n_hours), np.nan)
+        t = self._hour_index(frame[time_column])
+        a = frame["area"].astype(str).map(index).to_numpy()
+        ok = (t >= 0) & (t < self.n_hours) & pd.notna(a)
+        out[a[ok].astype(np.int64), t[ok]] = frame["temperature_c"].to_numpy(dtype=float)[ok]
+        return out
+
+    def _issued_on_grid(self, issues: pd.DataFrame, index: dict) -> np.ndarray:
+        # issued[a, o, lead]: only origins in the grid (a forecast run's few origins).
+        out = np.full((max(len(self.names), 1), self.n_hours, WEATHER_LEAD_HOURS + 1), np.nan)
+        o = self._hour_index(issues["issued_utc"])
+        a = issues["area"].astype(str).map(index).to_numpy()
+        lead = issues["lead_hours"].to_numpy(dtype=np.int64)
+        ok = (o >= 0) & (o < self.n_hours) & pd.notna(a) & (lead <= WEATHER_LEAD_HOURS)
+        out[a[ok].astype(np.int64), o[ok], lead[ok]] = issues["temperature_c"].to_numpy(
+            dtype=float
+        )[ok]
+        return out
+
+    def obs(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        ok = (a >= 0) & (t >= 0) & (t < self.n_hours)
+        out = np.full(t.shape, np.nan)
+        out[ok] = self.observed[a[ok], t[ok]]
+        return out
+
+    def forecast(self, a: np.ndarray, o: np.ndarray, lead: np.ndarray) -> np.ndarray:
+        """Temperature at o + lead as forecast at origin o (lead 1..24)."""
+        if self.mode == "observed":
+            return self.obs(a, o + lead)
+        if self.mode == "persistence":  # the last observed day, repeated
+            return self.obs(a, o - 24 + ((lead - 1) % 24) + 1)
+        if self.issued is None:
+            return np.full(o.shape, np.nan)
+        ok = (a >= 0) & (o >= 0) & (o < self.n_hours) & (lead <= WEATHER_LEAD_HOURS)
+        out = np.full(o.shape, np.nan)
+        out[ok] = self.issued[a[ok], o[ok], lead[ok]]
+        return out
+
+    def path_mean(self, a: np.ndarray, o: np.ndarray) -> np.ndarray:
+        values = np.vstack([self.forecast(a, o, np.full(o.shape, k)) for k in range(1, 25)])
+        return values.mean(axis=0)  # NaN when any hour is missing: no partial days
+
+    def observed_mean(self, a: np.ndarray, o: np.ndarray) -> np.ndarray:
+        values = np.vstack([self.obs(a, o - k) for k in range(24)])
+        return values.mean(axis=0)
+
+    def complete_at(self, a: np.ndarray, o: np.ndarray, horizon_hours: int) -> np.ndarray:
+        """Whether every weather value the features of origin o read is there (per row)."""
+        ok = np.isfinite(self.observed_mean(a, o)) & np.isfinite(self.path_mean(a, o))
+        for k in range(1, horizon_hours + 1):
+            ok &= np.isfinite(self.forecast(a, o, np.full(o.shape, k)))
+        return ok  # observed_mean is NaN when any of the last 24 observed hours is missing
+
+
+def weather_columns(
+    arrays: WeatherArrays, series_areas: np.ndarray, o: np.ndarray, h: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The WEATHER_FEATURES columns for rows (series area index, origin o, horizon h)."""
+    columns = all_weather_columns(arrays, series_areas, o, h)
+    return {name: columns[name] for name in WEATHER_FEATURES}
+
+
+def all_weather_columns(
+    arrays: WeatherArrays, series_areas: np.ndarray, o: np.ndarray, h: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Every weather feature tried, the dropped ones included (see the module docstring)."""
+    a = arrays.area_index[series_areas]
+    t = o + h
+    k1 = np.ceil(h / 24).astype(np.int64)
+    target = arrays.forecast(a, o, h)
+    path = arrays.path_mean(a, o)
+    return {
+        "temp_target": target,
+        "temp_diff_1d": target - arrays.obs(a, t - 24 * k1),
+        "temp_diff_7d": target - arrays.obs(a, t - 168),
+        "hdh_target": np.clip(HEATING_BASE_C - target, 0, None),
+        "temp_path_mean": path,
+        "temp_path_change": path - arrays.observed_mean(a, o),
+    }
+
+
+def decide(
+    history_days: float,
+    no_weather_mape: float | None,
+    weather_mape: float | None,
+    min_history_days: float | None = None,
+    min_gain: float | None = None,
+) -> dict:
+    """Whether the forecaster serves its weather model: numbers in, decision and reason out.
+
+    Weather serves only when the training window holds at least `min_history_days` of weather
+    (every season seen, so the model has learnt how consumption answers the temperature rather
+    than a few weeks' coincidences) AND on the fit's own holdout the weather model's pooled MAPE
+    is at least `min_gain` (relative) below the no-weather model's. Defaults: the module's
+    WEATHER_MIN_HISTORY_DAYS and WEATHER_MIN_GAIN.
+    """
+    if min_history_days is None:
+        min_history_days = WEATHER_MIN_HISTORY_DAYS
+    if min_gain is None:
+        min_gain = WEATHER_MIN_GAIN
+    if history_days < min_history_days:
+        return {
+            "weather_used": False,
+            "reason": (
+                f"only {history_days:.0f} days of weather in the training window; the weather "
+                f"model needs {min_history_days:.0f} (every season) before it may serve"
+            ),
+            "weather_history_days": round(history_days, 1),
+        }
+    if no_weather_mape is None or weather_mape is None:
+        return {
+            "weather_used": False,
+            "reason": "no holdout to compare the weather and no-weather models on",
+            "weather_history_days": round(history_days, 1),
+        }
+    used = weather_mape <= (1 - min_gain) * no_weather_mape
+    verdict = "beats" if used else "does not beat"
+    return {
+        "weather_used": bool(used),
+        "reason": (
+            f"on the fit's holdout the weather model's MAPE {weather_mape:.2%} {verdict} the "
+            f"no-weather model's {no_weather_mape:.2%} by the required {min_gain:.0%}"
+        ),
+        "weather_history_days": round(history_days, 1),
+        "holdout_mape_no_weather": no_weather_mape,
+        "holdout_mape_weather": weather_mape,
+    }

@@ -1,0 +1,130 @@
+"""The forecaster with weather: the evidence rule, fallback when weather is missing, no
+look-ahead, persistence. On the real DE35 slice with DMI's real national weather."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from energy_assets.devtools import SAMPLE_DATA_PATH, WEATHER_SAMPLE_PATH
+from energy_assets.features.engineering import read_consumption_file
+from energy_assets.ingestion.weather_files import issue_table, read_weather_file
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
+from energy_assets.training import weather_features as wf
+from energy_assets.training.forecaster import GlobalLGBMForecaster
+
+FAST = {"num_boost_round": 30, "max_train_rows": 20_000}
+CUTOFF = pd.Timestamp("2023-01-10T22:00", tz="UTC")
+ORIGINS = [CUTOFF + pd.Timedelta(days=i) for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def consumption():
+    frame = read_consumption_file(str(SAMPLE_DATA_PATH), DE35)
+    return frame[frame["area"] == "DK1"].reset_index(drop=True)  # 38 series: fast
+
+
+@pytest.fixture(scope="module")
+def weather():
+    return read_weather_file(WEATHER_SAMPLE_PATH)
+
+
+@pytest.fixture(scope="module")
+def served(consumption, weather):
+    """A forecaster whose rule is loosened so its weather model serves (the slice is short)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(wf, "WEATHER_MIN_HISTORY_DAYS", 5)
+    mp.setattr(wf, "WEATHER_MIN_GAIN", -10.0)  # any holdout result counts as a win
+    try:
+        model = GlobalLGBMForecaster(FAST).fit(
+            consumption[consumption.datetime_utc <= CUTOFF], weather
+        )
+    finally:
+        mp.undo()
+    assert model.weather_model is not None, model.weather_decision
+    return model
+
+
+def test_on_the_27_day_slice_the_rule_keeps_the_no_weather_model(consumption, weather):
+    train = consumption[consumption.datetime_utc <= CUTOFF]
+    model = GlobalLGBMForecaster(FAST).fit(train, weather)
+    assert model.weather_model is None
+    assert model.weather_decision["weather_used"] is False
+    assert "days of weather" in model.weather_decision["reason"]
+    plain = GlobalLGBMForecaster(FAST).fit(train)
+    got = model.predict(consumption, ORIGINS, weather)
+    pd.testing.assert_frame_equal(got, plain.predict(consumption, ORIGINS))
+    assert got.attrs["weather"]["weather_used"] is False
+
+
+def test_the_weather_model_serves_when_weather_is_complete(served, consumption, weather):
+    got = served.predict(consumption, ORIGINS, weather)
+    plain = served._predict_one_model(consumption, ORIGINS)
+    assert got.attrs["weather"] == {"weather_used": True, "origins_with_weather": 3}
+    assert not np.allclose(got["prediction"], plain["prediction"])
+    assert {f for f in wf.WEATHER_FEATURES} <= set(served.weather_model.feature_names)
+
+
+def test_a_weather_outage_never_stops_the_forecast(served, consumption, weather):
+    plain = served._predict_one_model(consumption, ORIGINS)
+    # No weather at all: every origin from the no-weather model, and it says so.
+    none = served.predict(consumption, ORIGINS, None)
+    pd.testing.assert_frame_equal(none, plain)
+    assert none.attrs["weather"]["weather_used"] is False
+    assert "no weather" in none.attrs["weather"]["reason"]
+    # One hour missing after the second origin: it and the third origin (whose last 24 observed
+    # hours hold the gap) fall back, the first keeps its weather.
+    hole = ORIGINS[1] + pd.Timedelta(hours=5)
+    partial = served.predict(consumption, ORIGINS, weather[weather.datetime_utc != hole])
+    later = partial[partial.forecast_origin > ORIGINS[0]].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        later, plain[plain.forecast_origin > ORIGINS[0]].reset_index(drop=True)
+    )
+    first = partial[partial.forecast_origin == ORIGINS[0]]
+    assert not np.allclose(
+        first["prediction"], plain[plain.forecast_origin == ORIGINS[0]]["prediction"]
+    )
+    status = partial.attrs["weather"]
+    assert status["weather_used"] is True and status["origins_with_weather"] == 1
+    assert "2 origin(s) (2023-01-11T22:00Z, 2023-01-12T22:00Z)" in status["reason"]
+    assert "no-weather model" in status["reason"]
+
+
+def test_issued_forecasts_are_read_at_the_origin_only(served, consumption, weather):
+    issues = issue_table(
+        weather, ORIGINS[0] - pd.Timedelta(days=8), ORIGINS[0] + pd.Timedelta(hours=1)
+    )
+    got = served.predict(consumption, [ORIGINS[0]], issues)
+    # Changing what is observed after the origin (later issues' lead 0) changes nothing.
+    later = issues["issued_utc"] > ORIGINS[0]
+    changed = issues.copy()
+    changed.loc[later, "temperature_c"] += 10
+    again = served.predict(consumption, [ORIGINS[0]], changed)
+    pd.testing.assert_frame_equal(got, again)
+    assert got.attrs["weather"]["weather_used"] is True
+
+
+def test_persistence_reads_nothing_after_the_origin(served, consumption, weather):
+    persistence = wf.WeatherInput.from_frame(weather, "persistence")
+    got = served.predict(consumption, [ORIGINS[0]], persistence)
+    future = weather.copy()
+    future.loc[future.datetime_utc > ORIGINS[0], "temperature_c"] = -40.0
+    again = served.predict(
+        consumption, [ORIGINS[0]], wf.WeatherInput.from_frame(future, "persistence")
+    )
+    pd.testing.assert_frame_equal(got, again)
+
+
+def test_save_and_load_keep_the_weather_model_and_decision(served, consumption, weather, tmp_path):
+    loaded = GlobalLGBMForecaster.load(served.save(tmp_path / "m"))
+    assert loaded.weather_decision == served.weather_decision
+    pd.testing.assert_frame_equal(
+        loaded.predict(consumption, ORIGINS, weather), served.predict(consumption, ORIGINS, weather)
+    )
+
+
+def test_the_rule_in_numbers():
+    short = wf.decide(200, 0.03, 0.02)
+    assert short["weather_used"] is False and "200 days" in short["reason"]
+    assert wf.decide(400, 0.03, 0.0296)["weather_used"] is True
+    assert wf.decide(400, 0.03, 0.0298)["weather_used"] is False  # < 1 % gain
+    assert wf.decide(400, None, None)["weather_used"] is False
