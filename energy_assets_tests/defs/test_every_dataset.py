@@ -110,4 +110,5 @@ def test_backfill_train_forecast_score_on(dataset, tmp_path, monkeypatch, replay
 
         run_job(defs, "daily_monitoring_job", instance, partition_key=day)
         accuracy = latest_metadata(instance, "forecast_accuracy")
-        assert 0 < accuracy["coverage"] <= 1 and accuracy["mape"] < 0.5
+        assert 0 < accuracy["scored_share"] <= 1 and accuracy["mape"] < 0.5
+        assert 0 <= accuracy["interval_coverage"] <= 1

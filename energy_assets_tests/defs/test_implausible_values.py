@@ -66,8 +66,11 @@ def run_range(defs, instance, first: str, last: str, assets=None):
 
 
 def plausibility_evaluation(result):
+    """The run's own evaluation of the check (a range run also logs one per hour, partitioned)."""
     (evaluation,) = [
-        e for e in result.get_asset_check_evaluations() if e.check_name == PLAUSIBILITY_CHECK
+        e
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == PLAUSIBILITY_CHECK and e.partition is None
     ]
     return evaluation
 
