@@ -92,6 +92,13 @@ def failing_service(error: BaseException) -> str | None:
     return None
 
 
+def _mlflow_kind(mlflow_uri: str) -> str:
+    """"MLflow server" for an http(s) tracking URI, "MLflow store's database" otherwise."""
+    if mlflow_uri.startswith(("http://", "https://")):
+        return "MLflow server"
+    return "MLflow store's database"
+
+
 def mlflow_store_name(mlflow_uri: str) -> str:
     """How a person calls the tracking URI's service: a server (http) or a store (a database)."""
     kind = "server" if mlflow_uri.startswith(("http://", "https://")) else "store"
@@ -119,8 +126,8 @@ def unreachable_service_message(
         if service is None and optuna_url is not None and not names & {"requests", "urllib3"}:
             return None
         return (
-            f"{mlflow_store_name(mlflow_uri)} is unreachable: {_first_line(error)}. Start it "
-            f"(or fix MLFLOW_TRACKING_URI) and {then}"
+            f"{mlflow_store_name(mlflow_uri)} is unreachable: {_first_line(error)}. Start the "
+            f"{_mlflow_kind(mlflow_uri)} (or fix MLFLOW_TRACKING_URI) and {then}"
         )
     if service == "optuna":
         return (
