@@ -90,6 +90,18 @@ def services_reachable(mlflow: MlflowResource, optuna: OptunaResource):
     return errors.services_reachable(mlflow.tracking_uri, optuna.storage_url)
 
 
+def read_training_weather(storage: StorageResource, plan: Any) -> Any:
+    """The stored `weather` hours of the plan's window, or None when there are none: weather is
+    an input the forecaster may use, never a requirement (hours it lacks are missing features)."""
+    import pandas as pd
+
+    from energy_assets.contracts import WEATHER, hour_keys
+
+    keys = hour_keys(plan.window_start, plan.window_end + pd.Timedelta(hours=1))
+    weather = storage.store().read_many(WEATHER.name, keys, missing_ok=True)
+    return weather if len(weather) else None
+
+
 def training_services(mlflow: MlflowResource, optuna: OptunaResource) -> Any:
     from energy_assets.training.steps import TrainingServices
 
@@ -202,6 +214,7 @@ def finalize_model(
             services,
             version_tags={"dagster_run_id": context.run_id},
             draw_charts=model_charts,
+            weather=read_training_weather(storage, plan),
         )
     context.log.info(outcome.reason)
     mlflow_run = services.tracking.run_url(outcome.mlflow_run_id) if outcome.mlflow_run_id else ""

@@ -93,7 +93,7 @@ def failing_service(error: BaseException) -> str | None:
 
 
 def _mlflow_kind(mlflow_uri: str) -> str:
-    """"MLflow server" for an http(s) tracking URI, "MLflow store's database" otherwise."""
+    """ "MLflow server" for an http(s) tracking URI, "MLflow store's database" otherwise."""
     if mlflow_uri.startswith(("http://", "https://")):
         return "MLflow server"
     return "MLflow store's database"

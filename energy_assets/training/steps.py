@@ -347,9 +347,15 @@ def finalise(
     version_tags: Mapping[str, str] | None = None,
     margin: float | None = None,
     draw_charts: Callable[..., dict[str, bytes]] | None = None,
+    weather: Any = None,
 ) -> TrainingOutcome:
     """Compare the tuned configuration with the champion's on the plan's backtest, fit the
     winner on the whole window as `champion` and the loser as `challenger`.
+
+    weather: the observed weather over the window (WEATHER rows), or None. The final fits take
+    it, and each decides from its own evidence whether to serve its weather model
+    (`GlobalLGBMForecaster.weather_decision`); the configurations are compared without it, on
+    the same footing as the tuning trials.
 
     draw_charts(predictions, importance, trials) -> {name: png} (the reporting layer's
     `model_charts`): logged on the tuning session's MLflow run and kept in the outcome."""
@@ -374,7 +380,7 @@ def finalise(
 
     def fitted(config: Mapping[str, Any]) -> GlobalLGBMForecaster:
         model = GlobalLGBMForecaster(config, horizon_hours=plan.horizon_hours, num_threads=threads)
-        return model.fit(consumption)
+        return model.fit(consumption, weather)
 
     candidate = scored(params)
     current = model_store.current_champion(tracking)

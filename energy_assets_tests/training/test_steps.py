@@ -145,3 +145,29 @@ def test_plans_and_shares_survive_json():
             backtest_days=2,
             budget=steps.TuningBudget(n_trials=0),
         )
+
+
+def test_the_final_fit_takes_the_weather_and_decides_from_it(services):
+    """Weather given to `finalise` reaches the served model's fit: its recorded decision reads
+    the window's weather history (26 days of DMI's real weather here: too short, so no weather
+    model serves), where a fit without weather says it had none."""
+    from energy_assets.devtools import WEATHER_SAMPLE_PATH
+    from energy_assets.ingestion.weather_files import read_weather_file
+
+    consumption = clean_consumption(pd.read_csv(SAMPLE_DATA_PATH), DE35)
+    plan = steps.plan_training(
+        window_start=consumption["datetime_utc"].min(),
+        window_end="2023-01-15T23:00Z",
+        backtest_days=2,
+        budget=steps.TuningBudget(n_trials=0, fixed_params=GOOD),
+    )
+    plan = steps.open_tuning(plan, services)
+    window = consumption[consumption["datetime_utc"] <= plan.window_end]
+    results = [steps.run_share(plan, share, window, services) for share in plan.shares()]
+    weather = read_weather_file(WEATHER_SAMPLE_PATH)
+    steps.finalise(plan, results, window, services, weather=weather)
+    champion, _ = model_store.current_champion(services.tracking)
+    decision = champion.weather_decision
+    assert decision["weather_used"] is False
+    assert "days of weather in the training window" in decision["reason"]
+    assert not decision["reason"].startswith("only 0 days"), decision
