@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from energy_assets.redaction import redact, secret_values, without_credentials
@@ -67,6 +67,8 @@ def test_known_secret_values_are_masked_wherever_they_occur():
     around=st.sampled_from(["{}", "'{}'", "at {}: refused", "({})", "{}\nnext line"]),
 )
 def test_no_password_survives_in_any_uri(scheme, user, password, host, around):
+    # A password of asterisks is indistinguishable from the mask itself: nothing to show.
+    assume(password.strip("*") != "")
     uri = f"{scheme}://{user}:{password}@{host}/db"
     shown = redact(around.format(uri))
     assert f":{password}@" not in shown
