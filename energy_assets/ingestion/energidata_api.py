@@ -24,7 +24,6 @@ reason, so a run's log says why it paused.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -35,20 +34,13 @@ import pandas as pd
 import requests
 
 from energy_assets.contracts import DANISH_TZ, hour_range_text, naive_utc, utc
+from energy_assets.ingestion import http_retry
 from energy_assets.ingestion.ratelimit import RateLimiter
 from energy_assets.sources import SourceSpec
-
-_MAX_SLEEP_SECONDS = 300.0
 
 
 class EnergiDataError(RuntimeError):
     """The API could not deliver the requested hours; the message says what to do."""
-
-
-class _Retryable(Exception):
-    def __init__(self, cause: str, retry_after: float | None = None) -> None:
-        super().__init__(cause)
-        self.retry_after = retry_after
 
 
 def empty_raw_frame(spec: SourceSpec) -> pd.DataFrame:
@@ -264,7 +256,7 @@ class EnergiDataApi:
                 self.rate_limiter.wait(self.dataset)
             try:
                 return self._request(params, context)
-            except _Retryable as exc:
+            except http_retry.Retryable as exc:
                 if attempt + 1 >= attempts:
                     raise EnergiDataError(
                         f"{context}: the API at {self.dataset_url} failed {attempts} times; "
@@ -286,26 +278,12 @@ class EnergiDataApi:
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        delay = self.backoff_seconds * 2**attempt + random.uniform(0, self.backoff_seconds)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return min(delay, _MAX_SLEEP_SECONDS)
+        return http_retry.backoff(attempt, self.backoff_seconds, retry_after)
 
     def _request(self, params: dict[str, Any], context: str) -> dict[str, Any]:
         self.request_count += 1
-        try:
-            response = self.session.get(
-                self.dataset_url, params=params, timeout=self.timeout_seconds
-            )
-        except requests.Timeout as exc:
-            raise _Retryable(f"no answer within {self.timeout_seconds:g}s ({exc})") from exc
-        except requests.ConnectionError as exc:
-            raise _Retryable(f"connection error ({exc})") from exc
+        response = http_retry.get(self.session, self.dataset_url, params, self.timeout_seconds)
         status = response.status_code
-        if status == 429 or status >= 500:
-            raise _Retryable(
-                f"HTTP {status} {_short(response.text)}", _retry_after(response.headers)
-            )
         if status >= 400:
             hint = (
                 "check ENERGIDATA_DATASET / the dataset name"
@@ -313,12 +291,9 @@ class EnergiDataApi:
                 else "check the request parameters"
             )
             raise EnergiDataError(
-                f"{context}: HTTP {status} from {response.url}: {_short(response.text)}; {hint}"
+                f"{context}: HTTP {status} from {response.url}: {http_retry.short(response.text)}; {hint}"
             )
-        try:
-            document = response.json()
-        except ValueError as exc:
-            raise _Retryable(f"malformed JSON in the answer ({exc})") from exc
+        document = http_retry.json_body(response)
         if not isinstance(document, dict) or "records" not in document or "total" not in document:
             keys = list(document) if isinstance(document, dict) else type(document).__name__
             raise EnergiDataError(
@@ -334,22 +309,3 @@ class EnergiDataApi:
                 f"{context}: 'total' is not a number: {document['total']!r}"
             ) from None
         return document
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:  # an HTTP date
-            when = pd.Timestamp(value)
-            return max(0.0, (when - pd.Timestamp.now(tz="UTC")).total_seconds())
-        except ValueError:
-            return None

@@ -22,7 +22,6 @@ JSON that breaks the format. All raise WeatherApiError naming the location, the 
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,7 @@ import pandas as pd
 import requests
 
 from energy_assets.contracts import NATIONAL_AREA, hour_range_text, naive_utc
+from energy_assets.ingestion import http_retry
 from energy_assets.settings import DEFAULT_WEATHER_API_URL
 from energy_assets.settings import DEFAULT_WEATHER_LOCATIONS as DEFAULT_LOCATIONS
 
@@ -44,17 +44,10 @@ HOURLY_VARIABLES = {
 }
 # The replay serves national means: one location named DK.
 NATIONAL_LOCATIONS = f"{NATIONAL_AREA}:56.0,10.5"
-_MAX_SLEEP_SECONDS = 300.0
 
 
 class WeatherApiError(RuntimeError):
     """The weather API could not deliver the requested hours; the message says what to do."""
-
-
-class _Retryable(Exception):
-    def __init__(self, cause: str, retry_after: float | None = None) -> None:
-        super().__init__(cause)
-        self.retry_after = retry_after
 
 
 def parse_locations(text: str) -> dict[str, tuple[float, float]]:
@@ -184,7 +177,7 @@ class OpenMeteoApi:
         for attempt in range(attempts):
             try:
                 return self._request(params, context)
-            except _Retryable as exc:
+            except http_retry.Retryable as exc:
                 if attempt + 1 >= attempts:
                     raise WeatherApiError(
                         f"{context}: the weather API at {self.forecast_url} failed {attempts} "
@@ -195,49 +188,19 @@ class OpenMeteoApi:
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        delay = self.backoff_seconds * 2**attempt + random.uniform(0, self.backoff_seconds)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        return min(delay, _MAX_SLEEP_SECONDS)
+        return http_retry.backoff(attempt, self.backoff_seconds, retry_after)
 
     def _request(self, params: dict[str, Any], context: str) -> dict[str, Any]:
         self.request_count += 1
-        try:
-            response = self.session.get(
-                self.forecast_url, params=params, timeout=self.timeout_seconds
-            )
-        except requests.Timeout as exc:
-            raise _Retryable(f"no answer within {self.timeout_seconds:g}s ({exc})") from exc
-        except requests.ConnectionError as exc:
-            raise _Retryable(f"connection error ({exc})") from exc
+        response = http_retry.get(self.session, self.forecast_url, params, self.timeout_seconds)
         status = response.status_code
-        if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status} {_short(response.text)}", _retry_after(response))
         if status >= 400:
             raise WeatherApiError(
-                f"{context}: HTTP {status} from {self.forecast_url}: {_short(response.text)}; "
+                f"{context}: HTTP {status} from {self.forecast_url}: {http_retry.short(response.text)}; "
                 "check ENERGY_WEATHER_API_URL and the hours asked for (the live API serves "
                 "about 3 months back; older hours need historical-forecast-api.open-meteo.com)"
             )
-        try:
-            document = response.json()
-        except ValueError as exc:
-            raise _Retryable(f"malformed JSON in the answer ({exc})") from exc
+        document = http_retry.json_body(response)
         if not isinstance(document, dict):
             raise WeatherApiError(f"{context}: the answer is not a JSON object")
         return document
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
