@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from energy_assets.redaction import redact, secret_values
-from energy_assets.training.reachability import RETRAIN_NEXT
+from energy_assets.training.reachability import RETRAIN_NEXT, exception_chain
 
 
 class RedactedError(Exception):
@@ -47,20 +47,12 @@ def services_reachable(
             # redacted, is in `message` already.
             raise dg.Failure(description=message) from None
         secrets = secret_values({"mlflow": mlflow_uri, "optuna": optuna_url or ""})
-        texts = [str(item) for item in _chain(error)]
+        chain = exception_chain(error)
+        texts = [str(item) for item in chain]
         if any(redact(text, secrets) != text for text in texts):
             shown = " <- ".join(
                 f"{type(item).__name__}: {redact(text, secrets)}"
-                for item, text in zip(_chain(error), texts, strict=True)
+                for item, text in zip(chain, texts, strict=True)
             )
             raise RedactedError(shown).with_traceback(error.__traceback__) from None
         raise
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen

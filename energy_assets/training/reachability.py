@@ -36,7 +36,8 @@ def redacted(url: str) -> str:
     return redact(url)
 
 
-def _chain(error: BaseException) -> list[BaseException]:
+def exception_chain(error: BaseException) -> list[BaseException]:
+    """`error`, then its cause (or context), and so on, each once."""
     seen: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and current not in seen:
@@ -46,7 +47,7 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 
 def _is_connection_failure(error: BaseException) -> bool:
-    for item in _chain(error):
+    for item in exception_chain(error):
         if isinstance(item, ConnectionError | TimeoutError):
             return True
         text = str(item).lower()
@@ -78,13 +79,13 @@ def failing_service(error: BaseException) -> str | None:
     frame of either library in the traceback is the one that made the call (an Optuna trial that
     logs to MLflow fails in MLflow's code).
     """
-    for item in _chain(error):
+    for item in exception_chain(error):
         for module in reversed(_frames(item.__traceback__)):
             library = module.split(".")[0]
             if library in ("mlflow", "optuna"):
                 return library
     # No library frame (an error re-raised without its traceback): fall back on the types.
-    names = {type(item).__module__.split(".")[0] for item in _chain(error)}
+    names = {type(item).__module__.split(".")[0] for item in exception_chain(error)}
     if "mlflow" in names:
         return "mlflow"
     if "optuna" in names:
@@ -122,7 +123,7 @@ def unreachable_service_message(
         return None
     service = failing_service(error)
     if optuna_url is None or service == "mlflow":
-        names = {type(item).__module__.split(".")[0] for item in _chain(error)}
+        names = {type(item).__module__.split(".")[0] for item in exception_chain(error)}
         if service is None and optuna_url is not None and not names & {"requests", "urllib3"}:
             return None
         return (
