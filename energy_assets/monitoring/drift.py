@@ -22,10 +22,10 @@ deterministic functions of the timestamp, so one day against four weeks would al
 day_of_week without saying anything about the data. Pass `columns=` to override.
 
 What the model consumes is compared too, in its own section (`model_input_drift`): the
-numerical MODEL_INPUTS (log_level and the ratio_* log-ratios; not the horizon nor the calendar,
-for the reason above), built by the forecaster's own builder (features/model_inputs.py) for
-forecasts from every hour of the day (horizons 1..24) against those from every
-MODEL_INPUT_ORIGIN_STEP_HOURS-th hour of the reference window. Both sides are sampled to
+numerical MODEL_INPUTS (the log of the level and the ratio_* log-ratios; not the horizon nor
+the calendar, for the reason above), built by the forecaster's own builder
+(features/model_inputs.py) for forecasts from every hour of the day (horizons 1..24) against
+those from every MODEL_INPUT_ORIGIN_STEP_HOURS-th hour of the reference window. Both sides are sampled to
 MAX_MODEL_INPUT_ROWS rows so the report stays cheap. It has its own drift share and does not
 change `drift_share` / `dataset_drift` above (what the retrain sensor reads).
 

@@ -15,11 +15,12 @@ How it forecasts (why each choice, with the measurements: docs/decisions/0001-fo
 * shape blend: each 24-hour path is averaged geometrically with last week's same hours rescaled
   to the trees' daily level; the weight is chosen in fit() on a holdout of the last 7 days
   (`shape_blend="auto"`), so data where the trees already get the shape right keeps weight 0.
+  The blend itself: training/shape_blend.py.
 * quantiles p10 / p50 / p90 (the 80 % band p10..p90 is also prediction_lower / _upper): p10 and
   p90 per horizon from the 10 / 90 % quantiles of log residuals log(y / prediction), a weighted
   mean of the in-sample and the 7-day holdout residuals' quantiles, recalibrated at every fit;
   p50 is the point forecast (a residual-median shift scored a worse pinball loss). Measured on
-  the shared slice in docs/decisions/0003-quantiles.md.
+  the shared slice in docs/decisions/0003-quantiles.md; the helpers: training/intervals.py.
 
 Bad input policy (tested in energy_assets_tests/training/test_forecaster.py):
 * duplicate (datetime_utc, area, segment) rows -> ValueError naming the series and hour.
@@ -49,14 +50,19 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import FORECASTER_OUTPUT_COLUMNS, FORECASTS, MODEL_CATEGORICAL_INPUTS
+from energy_assets.contracts import (
+    FORECASTER_OUTPUT_COLUMNS,
+    FORECASTING_MODEL_ASSET,
+    FORECASTS,
+    MODEL_CATEGORICAL_INPUTS,
+)
 from energy_assets.features.model_inputs import (  # SeriesGrid keeps its old name here
     MAX_FILL_HOURS,
-    RATIO_CLIP,
     build_model_inputs,
     log_ratio,
 )
 from energy_assets.features.model_inputs import SeriesGrid as _Grid
+from energy_assets.training import intervals
 from energy_assets.training import weather_features as wf
 from energy_assets.training.shape_blend import blend_weekly_shape
 
@@ -93,13 +99,6 @@ DEFAULT_PARAMS: dict = {
 # Candidate weights fit() tries on its holdout, and how many daily origins that holdout has.
 SHAPE_BLEND_GRID = (0.0, 0.25, 0.5, 0.75)
 SHAPE_BLEND_MAX_SERIES = 500  # series the holdout scores (a seeded sample beyond that)
-# The p10..p90 band: log-residual quantiles per horizon (p50 is the point forecast).
-INTERVAL_LEVELS = (0.1, 0.9)
-# Weight of the holdout's residual quantiles against the in-sample ones (which understate the
-# error, while the holdout model, trained on 7 fewer days, overstates it). On the shared slice
-# 0.5 covers 83.3 % with the lowest pinball loss of 0.3 / 0.4 / 0.5 (0.3: 80.7 % but a worse
-# pinball): docs/decisions/0003-quantiles.md.
-HOLDOUT_WEIGHT = 0.5
 SHAPE_BLEND_HOLDOUT_DAYS = 7  # a 3-day holdout picked blends on smooth synthetic data; 7 did not
 
 # Non-LightGBM keys that live in params so tuning can search them too.
@@ -268,16 +267,10 @@ class GlobalLGBMForecaster:
         self.booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
         raw = self.booster.predict(X, num_threads=self.num_threads)
         # Quantiles of in-sample relative residuals per horizon (optimistic; the holdout's
-        # residuals are averaged in by _calibrate_intervals).
-        y_ok = y[ok]
-        pred = level_ok * np.exp(raw)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.log(np.clip(y_ok / np.clip(pred, 1e-9, None), *RATIO_CLIP))
-        self.interval_quantiles = {
-            str(k): [float(np.quantile(rel[h_ok == k], q)) for q in INTERVAL_LEVELS]
-            for k in range(1, H + 1)
-            if (h_ok == k).any()
-        }
+        # residuals are averaged in by _resolve_shape_blend).
+        self.interval_quantiles = intervals.in_sample_quantiles(
+            y[ok], level_ok * np.exp(raw), h_ok, H
+        )
         self.shape_blend = self._resolve_shape_blend(consumption, grid)
         if weather is not None and not self.use_weather:
             self._fit_weather_variant(consumption, weather, grid)
@@ -347,28 +340,10 @@ class GlobalLGBMForecaster:
             ape = np.abs(blended[weight] - actual) / np.where(scored, actual, 1.0)
             self.shape_blend_holdout[str(weight)] = float(ape[scored].mean())
         best = float(min(SHAPE_BLEND_GRID, key=lambda w: self.shape_blend_holdout[str(w)]))
-        self._calibrate_intervals(actual[scored], blended[best][scored], h[scored])
+        self.interval_quantiles = intervals.with_holdout(
+            self.interval_quantiles, actual[scored], blended[best][scored], h[scored], H
+        )
         return best
-
-    def _calibrate_intervals(
-        self, actual: np.ndarray, predicted: np.ndarray, h: np.ndarray
-    ) -> None:
-        """Quantiles: per horizon, the mean of the in-sample and holdout log-residual quantiles.
-
-        In-sample residuals understate the error, the holdout's (a model trained on 7 fewer
-        days) overstate it; measured coverage is in the module docstring. Horizons with fewer
-        than 50 holdout points keep the in-sample quantiles.
-        """
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.log(np.clip(actual / np.clip(predicted, 1e-9, None), *RATIO_CLIP))
-        for k in range(1, self.horizon_hours + 1):
-            at_k = rel[(h == k) & np.isfinite(rel)]
-            in_sample = self.interval_quantiles.get(str(k))
-            if len(at_k) >= 50 and in_sample:
-                self.interval_quantiles[str(k)] = [
-                    HOLDOUT_WEIGHT * float(np.quantile(at_k, q)) + (1 - HOLDOUT_WEIGHT) * b
-                    for q, b in zip(INTERVAL_LEVELS, in_sample, strict=True)
-                ]
 
     # ------------------------------------------------------------------ prediction
     def _predict_one_model(self, history: pd.DataFrame, origins=None, weather=None) -> pd.DataFrame:
@@ -387,15 +362,7 @@ class GlobalLGBMForecaster:
         naive = np.where(np.isnan(naive), grid.value(s, o), naive)
         fallback = paths.short | ~np.isfinite(prediction) | ~(level > 0)
         prediction = np.clip(np.where(fallback, naive, prediction), 0, None)
-        # Log-residual offsets per horizon; the point forecast times exp(offset) is the quantile.
-        q = np.array(
-            [self.interval_quantiles.get(str(int(k)), [0.0, 0.0]) for k in range(1, H + 1)]
-        )
-        quantiles = {
-            "p10": np.clip(prediction * np.exp(q[h - 1, 0]), 0, None),
-            "p50": prediction,
-            "p90": np.clip(prediction * np.exp(q[h - 1, 1]), 0, None),
-        }
+        quantiles = intervals.quantile_forecasts(prediction, self.interval_quantiles, h, H)
         areas = np.array([a for a, _ in grid.series], dtype=object)[s]
         types = np.array([c for _, c in grid.series], dtype=object)[s]
         origin_times = grid.start + pd.to_timedelta(o, unit="h")
@@ -657,7 +624,8 @@ class GlobalLGBMForecaster:
         if meta.get("format") != MODEL_FORMAT:
             raise ValueError(
                 f"{path}: a forecaster saved as {meta.get('format')!r}, this code reads "
-                f"{MODEL_FORMAT!r} (the model inputs were renamed); retrain it"
+                f"{MODEL_FORMAT!r} (the model inputs were renamed); retrain it (materialise "
+                f"{FORECASTING_MODEL_ASSET})"
             )
         model = cls(
             meta["params"],
