@@ -9,9 +9,19 @@ o, horizon h) of the forecaster's dense grid, target hour t = o + h:
   target is the log-ratio to the last 24 hours' level, so a colder coming day is the feature that
   moves the daily level: the part of the error weather can cut.
 
+Measured, helps, not shipped yet: `temp_path_change_1d`, the coming day's forecast mean minus the
+observed mean of the 24 hours before the last 24 (the day the lag-1d reference hours sit in). On
+DK2 it adds ~3 pp of relative gain at Feb and Nov 2024 (0005), but it reads 48 observed hours and
+the `forecasts` asset reads 24 `weather` partitions (defs/forecasting.py, lookback 23): shipped
+as is, every hourly origin would fall back to the no-weather model. Ship it together with a
+47-hour lookback (and `complete_at` checking the older day).
+
 Measured and dropped (docs/decisions/0005-weather.md): the difference from the lag reference
-days' temperature (t − 24·ceil(h/24), t − 168) and heating degree hours (17 °C base) made DK2's
-winter cutoffs worse by 0.1 pp MAPE; `all_weather_columns` still builds them for such ablations.
+hours' temperature (t − 24·ceil(h/24), t − 168), heating degree hours (17 °C base, of the target
+hour or the coming day), the coming day's min / max, the observed mean of the last 24 hours, its
+change over a week, and a 24 h / 72 h exponentially smoothed temperature carried through the
+forecast: each made DK2's winter cutoffs worse or no better; `all_weather_columns` still builds
+them, by name, for such ablations.
 
 No look-ahead: observed values are read only at hours <= o; target-hour values come from the
 forecast issued at o. In training the forecast is the weather observed at each target hour (the
