@@ -183,6 +183,22 @@ def test_save_and_load_keep_the_weather_model_and_decision(served, consumption, 
     )
 
 
+def test_a_model_saved_before_the_mix_serves_its_weather_model_alone(
+    served, consumption, weather, tmp_path
+):
+    import json
+
+    path = served.save(tmp_path / "old")
+    meta = json.loads((path / "metadata.json").read_text())
+    del meta["weather_mix"]  # as written before the mix existed
+    (path / "metadata.json").write_text(json.dumps(meta))
+    old = GlobalLGBMForecaster.load(path)
+    assert old.weather_mix == 1.0
+    got = old.predict(consumption, ORIGINS, weather)
+    alone = served.weather_model._predict_one_model(consumption, ORIGINS, weather)
+    np.testing.assert_allclose(got["prediction"], alone["prediction"])
+
+
 def test_the_rule_in_numbers():
     short = wf.decide(200, 0.03, 0.02)
     assert short["weather_used"] is False and "200 days" in short["reason"]
