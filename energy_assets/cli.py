@@ -27,13 +27,18 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="energy-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    from energy_assets.devtools import replay_api, synth
+    from energy_assets.devtools import replay_api, synth, weather_replay
 
     replay_api.add_arguments(
         commands.add_parser(
             "replay-api", help="serve a CSV/parquet file as the Energi Data Service API"
         ),
         settings,
+    )
+    weather_replay.add_arguments(
+        commands.add_parser(
+            "weather-replay", help="serve an hourly weather file as Open-Meteo's /v1/forecast"
+        )
     )
     synth.add_arguments(
         commands.add_parser(

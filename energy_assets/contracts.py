@@ -9,6 +9,9 @@ Four tables flow through the asset graph:
     FEATURES   `consumption_features`: CLEAN plus calendar, lag and rolling features
     FORECASTS  `forecasts`: for each origin hour, predictions for the next 24 hours per series
 
+and what the forecaster consumes: MODEL_INPUTS (+ WEATHER_INPUTS), built at fit / forecast time
+by `energy_assets.features.model_inputs` (not stored: docs/decisions/0006-model-inputs.md).
+
 Time: every timestamp is an hour in UTC. RAW keeps the API's naive `HourUTC` / `TimeUTC`;
 CLEAN, FEATURES and FORECASTS hold tz-aware UTC. Local Danish time is only used to compute
 calendar features. Partition keys are Dagster's: hourly "2023-01-05-10:00", daily "2023-01-05".
@@ -297,6 +300,225 @@ FEATURES = Table(
     other_columns=_feature("*", "any other feature", nullable=True),
 )
 FEATURE_COLUMNS = [name for name in FEATURES.names if name not in CLEAN_COLUMNS]
+
+# --------------------------------------------------------------------------- MODEL INPUTS
+# What the forecaster consumes, declared once (docs/decisions/0006-model-inputs.md). Each row is
+# (series, origin o, horizon h) with target hour t = o + h; `features/model_inputs.py` builds
+# them vectorised for fit, predict, the backtest and the drift report. The `ratio_*` inputs are
+# log-ratios log(x / level), level = the series' mean of the 24 h up to the origin: not the kWh
+# lag / rolling columns of FEATURES above. "Latest" reference days: the same hour of day on the
+# latest day observed at the origin (t - 24 * ceil(h / 24)), then the days before it; "fixed":
+# exactly `days` days before the target, missing when that is after the origin.
+
+# Day kinds the model reads besides the calendar columns: computed in features/calendar.py.
+YEAR_END_BREAK = "is_year_end_break"  # 24 Dec ... 1 Jan (local): holiday-like every year
+OFF_DAY = "is_off_day"  # weekend, holiday or year-end break
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """The horizon h in hours (1..24)."""
+
+
+@dataclass(frozen=True)
+class TargetCalendar:
+    """A calendar column (CALENDAR_COLUMNS or a day kind) of the target hour t."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class OriginCalendar:
+    """A calendar column of the origin hour o."""
+
+    column: str
+
+
+@dataclass(frozen=True)
+class ReferenceDayCalendar:
+    """A calendar column of the same hour `days` back (latest=True: from the latest day)."""
+
+    column: str
+    days: int
+    latest: bool
+
+
+@dataclass(frozen=True)
+class LogLevel:
+    """log of the level: the series' mean over the `hours` up to the origin."""
+
+    hours: int = 24
+
+
+@dataclass(frozen=True)
+class OriginValue:
+    """Log-ratio of the origin hour's value to the level."""
+
+
+@dataclass(frozen=True)
+class SameHourLag:
+    """Log-ratio of the target's hour of day `days` back (see the note above) to the level."""
+
+    days: int
+    latest: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Log-ratio of the mean of the same hour over the `days` latest days to the level;
+    same_kind: only days of the target's kind (working vs off day)."""
+
+    days: int
+    same_kind: bool
+
+
+@dataclass(frozen=True)
+class ReferenceShape:
+    """Log-ratio of the same-hour lag to ITS day's level (the 24 h up to the reference origin):
+    the reference day's shape, which survives level shifts (holiday -> working day)."""
+
+    days: int
+    latest: bool
+
+
+@dataclass(frozen=True)
+class WindowMean:
+    """Log-ratio of the mean of the `hours` up to the origin to the level."""
+
+    hours: int
+
+
+@dataclass(frozen=True)
+class WindowStd:
+    """Standard deviation of the `hours` up to the origin over the level (not a log)."""
+
+    hours: int
+
+
+@dataclass(frozen=True)
+class OriginChange:
+    """Log-ratio of the origin hour to the same hour `days` before it."""
+
+    days: int
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The reference day's value carried forward by how the origin compares with the reference
+    origin: lag * origin_mean / reference_origin_mean over `origin_hours` hours, as a log-ratio to
+    the level. Trees cannot form this product themselves."""
+
+    days: int
+    latest: bool
+    origin_hours: int = 1
+
+
+@dataclass(frozen=True)
+class WeatherAtTarget:
+    """The target hour's temperature as forecast at the origin (°C)."""
+
+
+@dataclass(frozen=True)
+class WeatherPathMean:
+    """The forecast mean temperature over the `hours` after the origin (°C)."""
+
+    hours: int = 24
+
+
+@dataclass(frozen=True)
+class WeatherPathChange:
+    """That forecast mean minus the observed mean of the `hours` up to the origin (°C)."""
+
+    hours: int = 24
+
+
+InputKind = (
+    Horizon | TargetCalendar | OriginCalendar | ReferenceDayCalendar | LogLevel | OriginValue
+    | SameHourLag | Profile | ReferenceShape | WindowMean | WindowStd | OriginChange | Anchor
+    | WeatherAtTarget | WeatherPathMean | WeatherPathChange
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """One model input column: its name, what it means, and how it is built (its kind)."""
+
+    name: str
+    description: str
+    kind: InputKind
+
+
+def _target_calendar(column: str, description: str) -> ModelInput:
+    return ModelInput(column, f"{description}, of the target hour", TargetCalendar(column))
+
+
+# The order is the model's column order (a saved model's feature_names): append, never reorder.
+MODEL_INPUTS: tuple[ModelInput, ...] = (
+    ModelInput("horizon_hours", "hours from the origin to the target, 1..24", Horizon()),
+    # The target's calendar without day_of_year: a few weeks of data would only let it memorise dates.
+    *(_target_calendar(c.name, c.description) for c in _CALENDAR if c.name != "day_of_year"),
+    ModelInput("origin_hour_of_day", "local hour of the origin", OriginCalendar("hour_of_day")),
+    ModelInput("is_holiday_ref_1d", "the latest same-hour reference day is a holiday",
+               ReferenceDayCalendar("is_holiday", days=1, latest=True)),
+    ModelInput("is_holiday_ref_7d", "the target's day a week earlier was a holiday",
+               ReferenceDayCalendar("is_holiday", days=7, latest=False)),
+    ModelInput("is_weekend_ref_1d", "the latest same-hour reference day is a weekend day",
+               ReferenceDayCalendar("is_weekend", days=1, latest=True)),
+    ModelInput("is_holiday_origin", "the origin hour is on a holiday", OriginCalendar("is_holiday")),
+    _target_calendar(YEAR_END_BREAK, "in the Christmas - New Year break"),
+    ModelInput("is_off_day_ref_1d", "the latest same-hour reference day is an off day",
+               ReferenceDayCalendar(OFF_DAY, days=1, latest=True)),
+    ModelInput("is_off_day_ref_7d", "the target's day a week earlier was an off day",
+               ReferenceDayCalendar(OFF_DAY, days=7, latest=False)),
+    ModelInput("is_year_end_break_ref_7d", "the target's day a week earlier was in the break",
+               ReferenceDayCalendar(YEAR_END_BREAK, days=7, latest=False)),
+    ModelInput("is_year_end_break_origin", "the origin is in the year-end break",
+               OriginCalendar(YEAR_END_BREAK)),
+    ModelInput("log_level", "log of the mean kWh of the 24 h up to the origin", LogLevel(24)),
+    ModelInput("ratio_origin", "the origin hour over the level", OriginValue()),
+    ModelInput("ratio_same_hour_1d", "the target's hour on the latest observed day, over the level",
+               SameHourLag(days=1, latest=True)),
+    ModelInput("ratio_same_hour_2d", "the target's hour on the day before that, over the level",
+               SameHourLag(days=2, latest=True)),
+    ModelInput("ratio_same_hour_7d", "the target hour a week earlier, over the level",
+               SameHourLag(days=7, latest=False)),
+    ModelInput("ratio_same_hour_14d", "the target hour two weeks earlier, over the level",
+               SameHourLag(days=14, latest=False)),
+    ModelInput("ratio_profile_7d", "mean of the target's hour over the 7 latest days, over the level",
+               Profile(days=7, same_kind=False)),
+    ModelInput("ratio_profile_14d_same_kind",
+               "mean of the target's hour over the 14 latest days of the target's kind "
+               "(working vs off day), over the level: not fooled by last week's holidays",
+               Profile(days=14, same_kind=True)),
+    ModelInput("ratio_shape_1d", "the latest reference hour over its own day's level",
+               ReferenceShape(days=1, latest=True)),
+    ModelInput("ratio_shape_7d", "the hour a week earlier over its own day's level",
+               ReferenceShape(days=7, latest=False)),
+    ModelInput("ratio_mean_168h", "mean of the 168 h up to the origin, over the level",
+               WindowMean(168)),
+    ModelInput("ratio_std_24h", "std of the 24 h up to the origin, over the level", WindowStd(24)),
+    ModelInput("ratio_origin_change_1d", "the origin hour over the same hour a day before",
+               OriginChange(days=1)),
+    ModelInput("ratio_anchor_1d", "the latest reference hour scaled by origin / reference origin",
+               Anchor(days=1, latest=True)),
+    ModelInput("ratio_anchor_7d", "the hour a week earlier scaled by origin / week-ago origin",
+               Anchor(days=7, latest=False)),
+    ModelInput("ratio_anchor_7d_3h", "the hour a week earlier scaled by the last 3 h / those "
+               "3 h a week earlier", Anchor(days=7, latest=False, origin_hours=3)),
+)  # fmt: skip
+# The series keys, categorical model inputs after MODEL_INPUTS (unknown series: missing).
+MODEL_CATEGORICAL_INPUTS = tuple(CLEAN.series_columns)
+# Weather inputs (training/weather_features.py builds them; used only by the weather variant,
+# appended after MODEL_INPUTS: docs/decisions/0005-weather.md).
+WEATHER_INPUTS: tuple[ModelInput, ...] = (
+    ModelInput("temp_target", "the target hour's temperature forecast at the origin, °C",
+               WeatherAtTarget()),
+    ModelInput("temp_path_mean", "forecast mean temperature of the 24 h after the origin, °C",
+               WeatherPathMean(24)),
+    ModelInput("temp_path_change", "that minus the observed mean of the 24 h up to the origin, °C",
+               WeatherPathChange(24)),
+)  # fmt: skip
+MODEL_INPUT_NAMES = tuple(i.name for i in MODEL_INPUTS)
 
 # --------------------------------------------------------------------------- FORECASTS
 

@@ -83,6 +83,12 @@ MLFLOW_RUN = MetadataKey("mlflow_run", str, "the MLflow run of the tuning sessio
 
 # ----------------------------------------------------------------- forecasts (hourly)
 SERIES = MetadataKey("series", int, "how many series the materialisation holds")
+WEATHER_USED = MetadataKey(
+    "weather_used", bool, "forecasts: the champion's weather model served at least one origin"
+)
+WEATHER_REASON = MetadataKey(
+    "weather_reason", str, "forecasts: why weather was not used (for some or all origins)"
+)
 
 # ----------------------------------------------------------------- asset checks
 UNEXPECTED_ROWS = MetadataKey(

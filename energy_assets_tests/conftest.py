@@ -22,6 +22,31 @@ pytest_plugins = [
 ]
 
 
+# The longest modules (`--durations` of a full run, 2026-12-06), longest first. With
+# `--dist loadscope` a worker takes whole modules in collection order, so a long module collected
+# late ran alone at the end while the other worker idled (test_pipeline's 7 minutes, last). Started
+# first, they overlap and the short modules fill in around them. A module missing here just keeps
+# its place; the order only changes scheduling, never what a test does.
+LONGEST_FIRST = (
+    "defs/test_secrets.py",
+    "test_topology.py",
+    "defs/test_pipeline.py",
+    "test_ui_browser.py",
+    "defs/test_every_dataset.py",
+    "training/test_backtest.py",
+    "training/test_steps.py",
+    "training/test_tuning.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    def rank(item) -> int:
+        path = item.nodeid.split("::")[0].removeprefix("energy_assets_tests/")
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+
+
 @pytest.fixture(autouse=True)
 def _isolated_dagster_home(tmp_path, monkeypatch):
     """Every test gets its own DAGSTER_HOME, storage folder and MLflow store unless it sets them."""

@@ -38,7 +38,7 @@ from energy_assets.defs.revisions import build_revision_job, build_revision_sche
 from energy_assets.defs.schedules import build_schedules
 from energy_assets.defs.sensors import build_retrain_sensor, thresholds_from_settings
 from energy_assets.defs.training import build_training_assets
-from energy_assets.defs.weather import build_weather_assets, weather_backfill_job
+from energy_assets.defs.weather import build_weather_assets, build_weather_schedule, weather_job
 from energy_assets.settings import Settings
 
 
@@ -128,10 +128,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=[*build_jobs(settings.retrain_executor), revision_job, weather_backfill_job],
+        jobs=[*build_jobs(settings.retrain_executor), revision_job, weather_job],
         schedules=[
             *build_schedules(settings),
             *build_revision_schedules(revision_job, settings.source.revision_days),
+            build_weather_schedule(),
         ],
         sensors=[
             build_retrain_sensor(

@@ -150,8 +150,8 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
                 "origins": len(origins),
                 "history_hours_loaded": int(consumption_features[FEATURES.time_column].nunique()),
                 "absent_series": len(absent),
-                "weather_used": bool(weather_status.get("weather_used", False)),
-                "weather_reason": str(
+                meta.WEATHER_USED.name: bool(weather_status.get("weather_used", False)),
+                meta.WEATHER_REASON.name: str(
                     weather_status.get("reason", "weather used for every origin")
                 ),
             }

@@ -1,9 +1,17 @@
 """`weather`: for each UTC hour, the weather observed then and the forecast issued then for the
 next 24 hours, from Open-Meteo (or its replay), per price area or national."""
 
+from datetime import UTC, datetime, timedelta
+
 import dagster as dg
 
-from energy_assets.contracts import WEATHER, WEATHER_LEAD_HOURS, WEATHER_UNITS, hour_text
+from energy_assets.contracts import (
+    HOUR_KEY_FORMAT,
+    WEATHER,
+    WEATHER_LEAD_HOURS,
+    WEATHER_UNITS,
+    hour_text,
+)
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import PARTITION_COLUMN
@@ -13,11 +21,49 @@ from energy_assets.defs.resources import GreatExpectationsResource, WeatherResou
 
 WEATHER_CHECK = "weather_gx_suite"
 
-weather_backfill_job = dg.define_asset_job(
-    "weather_backfill_job",
+weather_job = dg.define_asset_job(
+    "weather_job",
     selection=dg.AssetSelection.assets(keys.WEATHER),
-    description="Weather over a range of hours: one run, one request per location.",
+    description=(
+        "Weather for one hour (hourly_weather_schedule) or a range of hours (a backfill: one run, "
+        "one request per location)."
+    ),
 )
+
+
+def newest_weather_hour(now: datetime) -> str:
+    """The hourly partition key of the newest complete UTC hour at `now` (its weather is issued)."""
+    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    return hour.strftime(HOUR_KEY_FORMAT)
+
+
+def build_weather_schedule() -> dg.ScheduleDefinition:
+    """Every hour, the weather of the hour that just ended: observed then, forecast as issued then.
+
+    Not the publication-delayed hour the forecast schedule targets: the forecast for an origin
+    must read the weather forecast *as issued at that origin*, and a consumption hour is
+    published days after it happened. So each hour's weather is stored when it is current, and
+    the forecast for that origin reads it days later. A weather run that fails (the API is down)
+    never touches the hourly forecast: it is another job, and an origin without weather is
+    forecast by the no-weather model (the forecasts' metadata says so).
+    """
+
+    @dg.schedule(
+        job=weather_job,
+        cron_schedule="1 * * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=(
+            "Every hour: the weather of the hour that just ended (observed, and the next 24 h "
+            "as forecast then), stored for the forecasts that will use it once that hour's "
+            "consumption is published."
+        ),
+    )
+    def hourly_weather_schedule(context: dg.ScheduleEvaluationContext):
+        partition_key = newest_weather_hour(context.scheduled_execution_time)
+        return dg.RunRequest(run_key=partition_key, partition_key=partition_key)
+
+    return hourly_weather_schedule
 
 
 def build_weather_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:

@@ -460,6 +460,12 @@ def _pct(value: Any) -> str:
         return "n/a"
 
 
+def _weather_text(forecasts: dict) -> str:
+    if meta.WEATHER_USED.read(forecasts):
+        return "used"
+    return f"not used: {meta.WEATHER_REASON.read(forecasts) or 'no reason recorded'}"
+
+
 def _cpu_seconds() -> float:
     """CPU time of this process and its threads so far (user + system)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -499,7 +505,10 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
 
     from energy_assets.contracts import STUDY_NAME
     from energy_assets.defs import build_definitions
+    from energy_assets.devtools import WEATHER_SAMPLE_PATH
     from energy_assets.devtools.replay_api import ReplayServer
+    from energy_assets.devtools.weather_replay import WeatherReplayServer
+    from energy_assets.ingestion.weather_api import NATIONAL_LOCATIONS
     from energy_assets.reporting.links import DEFAULT_REPORTS_URL
 
     delay = settings.publication_delay_hours
@@ -510,9 +519,15 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
     time_utc, value = spec.time_utc, spec.value_column
     with (
         replay as server,
+        # DMI's real national weather, shifted by the same whole weeks as the consumption, so
+        # each replayed hour meets the weather that was observed at it (and, offline, those
+        # observations stand in for the forecasts issued then).
+        WeatherReplayServer(WEATHER_SAMPLE_PATH, shift_weeks=server.shift_weeks) as weather,
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
-        settings = settings.with_overrides(api_url=server.url)
+        settings = settings.with_overrides(
+            api_url=server.url, weather_api_url=weather.url, weather_locations=NATIONAL_LOCATIONS
+        )
         defs = dg.Definitions.merge(
             build_definitions(settings),
             dg.Definitions(loggers={LOGGER_NAME: event_log.logger_def()}),
@@ -550,6 +565,17 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             time.perf_counter() - t0,
         )
 
+        t0 = time.perf_counter()
+        result = demo.backfill("weather_job", hour_key(first), hour_key(last), hours, "weather")
+        checks = result.get_asset_check_evaluations()
+        terminal.step(
+            1,
+            "weather",
+            f"the same {hours} hours of weather (DMI's national observations standing in for "
+            f"forecasts) in one run: {sum(c.passed for c in checks)}/{len(checks)} checks passed",
+            time.perf_counter() - t0,
+        )
+
         # 2. train + register
         training_end = scored_day - pd.Timedelta(hours=1)
         model_config = training_config(args, training_end)
@@ -583,7 +609,8 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             3,
             "forecast",
             f"24 hourly origins of {scored_day:%Y-%m-%d} × {meta.SERIES.read(forecasts)} series × "
-            f"24 h ahead from model v{meta.MODEL_VERSION.read(forecasts)}, each with an 80% interval",
+            f"24 h ahead from model v{meta.MODEL_VERSION.read(forecasts)}, each with an 80% interval; "
+            f"weather {_weather_text(forecasts)}",
             time.perf_counter() - t0,
         )
 

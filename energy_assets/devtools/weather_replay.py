@@ -16,7 +16,10 @@ requests fail with `status`.
 
 from __future__ import annotations
 
+import argparse
 import json
+import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pandas as pd
 
+from energy_assets.devtools import WEATHER_SAMPLE_PATH
 from energy_assets.ingestion.weather_api import HOURLY_VARIABLES
 from energy_assets.ingestion.weather_files import read_weather_file
 
@@ -47,10 +51,23 @@ class WeatherFaults:
 class WeatherReplayServer:
     """The replay on a background thread; `url` is the base URL (ENERGY_WEATHER_API_URL)."""
 
-    def __init__(self, data: pd.DataFrame | str | Path, host: str = "127.0.0.1", port: int = 0):
+    def __init__(
+        self,
+        data: pd.DataFrame | str | Path,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        shift_weeks: int = 0,
+    ):
         frame = data if isinstance(data, pd.DataFrame) else read_weather_file(data)
         # National means: one value per hour (the first area if a frame carries several).
         frame = frame[frame["area"] == frame["area"].iloc[0]] if len(frame) else frame
+        # shift_weeks: serve every hour that many weeks later, the shift the consumption replay
+        # chose with --as-current (its `shift_weeks`), so each replayed consumption hour meets
+        # the weather that was really observed at it.
+        self.shift_weeks = int(shift_weeks)
+        frame = frame.assign(
+            datetime_utc=frame["datetime_utc"] + pd.Timedelta(weeks=self.shift_weeks)
+        )
         self.hourly = frame.set_index("datetime_utc").sort_index()
         self.faults = WeatherFaults()
         self.request_count = 0
@@ -155,3 +172,56 @@ class WeatherReplayServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `energy-assets weather-replay` command."""
+    parser.add_argument(
+        "--data",
+        default=str(WEATHER_SAMPLE_PATH),
+        help="hourly weather (DMI's national CSV columns or an Open-Meteo JSON answer); "
+        "default: the bundled DMI file",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    parser.add_argument(
+        "--shift-weeks",
+        type=int,
+        default=0,
+        help="serve every hour this many weeks later: the shift `replay-api --as-current` "
+        "reports, so replayed consumption meets the weather really observed at it",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: object = None) -> int:
+    from energy_assets.contracts import InputError
+    from energy_assets.devtools.replay_api import _interrupt
+
+    server = WeatherReplayServer(args.data, args.host, args.port, shift_weeks=args.shift_weeks)
+    try:
+        server.start()
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); pick another "
+            "--port (0 picks a free one) or --host"
+        ) from None
+    # As replay-api: the URL alone on stdout (a parent process reads it), details on stderr.
+    print(server.url, flush=True)
+    hours = server.hourly.index
+    print(
+        f"weather-replay: {args.data} ({hours.min()} → {hours.max()} UTC, shifted "
+        f"{server.shift_weeks} weeks) at {server.url}/v1/forecast; DMI observations stand in "
+        "for forecasts. Point ENERGY_WEATHER_API_URL at it.",
+        file=sys.stderr,
+        flush=True,
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0

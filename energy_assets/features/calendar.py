@@ -12,7 +12,7 @@ import holidays
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import CALENDAR_COLUMNS, DANISH_TZ
+from energy_assets.contracts import CALENDAR_COLUMNS, DANISH_TZ, OFF_DAY, YEAR_END_BREAK
 
 # Days the Danish grid sees as holiday-like even though they are not statutory holidays.
 _EXTRA_HOLIDAY_DAYS = ((12, 24), (12, 31), (6, 5))
@@ -82,3 +82,19 @@ def calendar_features(datetime_utc: pd.Series | pd.DatetimeIndex) -> pd.DataFram
         {name: columns[name] for name in CALENDAR_COLUMNS},
         index=datetime_utc.index if isinstance(datetime_utc, pd.Series) else None,
     )
+
+
+def day_kinds(datetime_utc: pd.DatetimeIndex, calendar: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The day kinds the model reads besides the calendar columns, for each UTC hour.
+
+    YEAR_END_BREAK: 24 Dec ... 1 Jan (local). The Christmas - New Year break behaves like a
+    holiday although most of its days are not statutory holidays; every year, so it generalises
+    beyond a training window. OFF_DAY: weekend, holiday or year-end break. `calendar` is
+    calendar_features(datetime_utc) (passed in: the holidays are computed once).
+    """
+    local = pd.DatetimeIndex(datetime_utc).tz_convert(DANISH_TZ)
+    year_end_break = np.asarray(
+        ((local.month == 12) & (local.day >= 24)) | ((local.month == 1) & (local.day == 1))
+    )
+    off_day = calendar["is_weekend"].to_numpy() | calendar["is_holiday"].to_numpy() | year_end_break
+    return {YEAR_END_BREAK: year_end_break, OFF_DAY: off_day}

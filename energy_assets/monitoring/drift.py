@@ -21,6 +21,14 @@ asset checks' job) and the calendar columns (hour_of_day, day_of_week, day_of_ye
 deterministic functions of the timestamp, so one day against four weeks would always "drift" on
 day_of_week without saying anything about the data. Pass `columns=` to override.
 
+What the model consumes is compared too, in its own section (`model_input_drift`): the
+numerical MODEL_INPUTS (the log of the level and the ratio_* log-ratios; not the horizon nor
+the calendar, for the reason above), built by the forecaster's own builder
+(features/model_inputs.py) for forecasts from every hour of the day (horizons 1..24) against
+those from every MODEL_INPUT_ORIGIN_STEP_HOURS-th hour of the reference window. Both sides are sampled to
+MAX_MODEL_INPUT_ROWS rows so the report stays cheap. It has its own drift share and does not
+change `drift_share` / `dataset_drift` above (what the retrain sensor reads).
+
 Statistical tests are Evidently's defaults for the data size (normed Wasserstein distance, drift at
 >= 0.1, for numerical columns with more than 1,000 reference rows; Jensen-Shannon for
 categoricals). The dataset drifts when the share of drifted columns is >= drift_share_threshold.
@@ -34,7 +42,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import CALENDAR_COLUMNS, CLEAN, SERIES_KEYS, utc
+from energy_assets.contracts import (
+    CALENDAR_COLUMNS,
+    CLEAN,
+    CLEAN_COLUMNS,
+    MODEL_INPUTS,
+    SERIES_KEYS,
+    Horizon,
+    OriginCalendar,
+    ReferenceDayCalendar,
+    TargetCalendar,
+    utc,
+)
 
 RELATIVE_COLUMN = "energy_relative"
 CATEGORICAL_COLUMNS = tuple(SERIES_KEYS)
@@ -42,6 +61,17 @@ CATEGORICAL_COLUMNS = tuple(SERIES_KEYS)
 MAX_REFERENCE_DAYS = 28
 # Functions of the timestamp only: comparing a day with weeks of them says nothing about the data.
 _NOT_COMPARED = frozenset({CLEAN.time_column, "forecast_origin", *CATEGORICAL_COLUMNS})
+# History the model inputs of one origin read: 14 days of same-hour lags plus the level's day.
+MODEL_INPUT_HISTORY = pd.Timedelta(days=15)
+# Reference origins every 7th hour: coprime with 24, so every hour of day takes its turn.
+MODEL_INPUT_ORIGIN_STEP_HOURS = 7
+MAX_MODEL_INPUT_ROWS = 20_000
+# The model inputs compared: numbers about the data, not functions of the timestamp.
+MODEL_INPUT_DRIFT_COLUMNS = [
+    spec.name
+    for spec in MODEL_INPUTS
+    if not isinstance(spec.kind, Horizon | TargetCalendar | OriginCalendar | ReferenceDayCalendar)
+]
 
 
 @dataclass(frozen=True)
@@ -148,6 +178,90 @@ def build_drift_report(
     if not compared:
         raise ValueError(f"no drift column has values on both sides: {requested}")
 
+    html, column_scores = _evidently_drift(reference, current, compared, drift_share_threshold)
+    if empty:
+        not_compared = pd.DataFrame(
+            {"column": empty, "stattest": "not compared: no values on one side", "drifted": False}
+        )
+        column_scores = pd.concat([column_scores, not_compared], ignore_index=True)
+    drifted = column_scores.loc[column_scores["drifted"], "column"].tolist()
+    drift_share = len(drifted) / len(compared) if compared else 0.0
+    return DriftResult(
+        html=html,
+        drift_share=float(drift_share),
+        # Evidently's rule: the dataset drifts when at least the threshold share of columns does.
+        dataset_drift=bool(compared) and drift_share >= drift_share_threshold,
+        drifted_columns=drifted,
+        column_scores=column_scores,
+        series_levels=_series_levels(current),
+    )
+
+
+def model_input_drift(
+    reference_history: pd.DataFrame,
+    reference_hours: tuple[pd.Timestamp, pd.Timestamp],
+    current_history: pd.DataFrame,
+    day: tuple[pd.Timestamp, pd.Timestamp],
+    drift_share_threshold: float = 0.5,
+    horizon_hours: int = 24,
+    seed: int = 0,
+) -> DriftResult:
+    """Drift of what the model consumes: MODEL_INPUT_DRIFT_COLUMNS of the day against the
+    reference window, built by features/model_inputs.py as the forecaster builds them.
+
+    *_history: CLEAN rows (implausible values already set missing, as the forecaster reads them)
+    from MODEL_INPUT_HISTORY before the window / day up to its end; windows are [start, end)
+    hours. Origins: every hour of the day; every MODEL_INPUT_ORIGIN_STEP_HOURS-th hour of the
+    reference window. `series_levels` is empty (the feature report has it).
+    """
+    from energy_assets.features.model_inputs import model_input_frame
+
+    def inputs(history: pd.DataFrame, start, end, step: int) -> pd.DataFrame:
+        origins = pd.date_range(utc(start), utc(end) - pd.Timedelta(hours=1), freq=f"{step}h")
+        clean = history[CLEAN_COLUMNS]
+        frame = model_input_frame(
+            clean[clean[CLEAN.time_column] < utc(end)], origins, horizon_hours
+        )
+        if len(frame) > MAX_MODEL_INPUT_ROWS:
+            frame = frame.sample(MAX_MODEL_INPUT_ROWS, random_state=seed).sort_index()
+        return frame
+
+    for name, history in (("reference", reference_history), ("current", current_history)):
+        if history.empty:
+            raise ValueError(f"model-input drift needs {name} history; it has no rows")
+    reference = inputs(reference_history, *reference_hours, MODEL_INPUT_ORIGIN_STEP_HOURS)
+    current = inputs(current_history, *day, 1)
+    compared = [
+        c
+        for c in MODEL_INPUT_DRIFT_COLUMNS
+        if np.isfinite(reference[c]).any() and np.isfinite(current[c]).any()
+    ]
+    if not compared:
+        raise ValueError(
+            "no model input has values on both sides: the series need "
+            f"{MODEL_INPUT_HISTORY.days} days of history before the window and the day"
+        )
+    html, scores = _evidently_drift(
+        reference.replace([np.inf, -np.inf], np.nan),
+        current.replace([np.inf, -np.inf], np.nan),
+        compared,
+        drift_share_threshold,
+    )
+    drifted = scores.loc[scores["drifted"], "column"].tolist()
+    share = len(drifted) / len(compared)
+    return DriftResult(
+        html=html,
+        drift_share=float(share),
+        dataset_drift=share >= drift_share_threshold,
+        drifted_columns=drifted,
+        column_scores=scores,
+    )
+
+
+def _evidently_drift(
+    reference: pd.DataFrame, current: pd.DataFrame, compared: list[str], threshold: float
+) -> tuple[str, pd.DataFrame]:
+    """(standalone HTML, one score row per compared column) from Evidently's drift preset."""
     # Imported here: evidently takes ~5 s to import, which every run process and the code
     # server would otherwise pay on load, drift report or not.
     from evidently import DataDefinition, Dataset, Report
@@ -157,7 +271,7 @@ def build_drift_report(
     numerical = [c for c in compared if c not in categorical]
     definition = DataDefinition(numerical_columns=numerical, categorical_columns=categorical)
     report = Report(
-        [DataDriftPreset(columns=compared, drift_share=drift_share_threshold)],
+        [DataDriftPreset(columns=compared, drift_share=threshold)],
         include_tests=True,
     )
     # Only the compared columns go in: Evidently would otherwise profile (and plot) the rest.
@@ -170,22 +284,7 @@ def build_drift_report(
         ),
     )
     column_scores = _column_scores(json.loads(snapshot.json()), compared)
-    if empty:
-        not_compared = pd.DataFrame(
-            {"column": empty, "stattest": "not compared: no values on one side", "drifted": False}
-        )
-        column_scores = pd.concat([column_scores, not_compared], ignore_index=True)
-    drifted = column_scores.loc[column_scores["drifted"], "column"].tolist()
-    drift_share = len(drifted) / len(compared) if compared else 0.0
-    return DriftResult(
-        html=snapshot.get_html_str(as_iframe=False),
-        drift_share=float(drift_share),
-        # Evidently's rule: the dataset drifts when at least the threshold share of columns does.
-        dataset_drift=bool(compared) and drift_share >= drift_share_threshold,
-        drifted_columns=drifted,
-        column_scores=column_scores,
-        series_levels=_series_levels(current),
-    )
+    return snapshot.get_html_str(as_iframe=False), column_scores
 
 
 def _series_levels(current: pd.DataFrame) -> pd.DataFrame:

@@ -6,21 +6,21 @@ How it forecasts (why each choice, with the measurements: docs/decisions/0001-fo
   is (series, origin, horizon). No recursion, so no error feedback and one vectorised predict.
 * relative target: the model learns log(y[target] / level), level = mean of the series' last 24
   hours at the origin. One model then spans 89 kWh ... 1.6 M kWh series; predictions are
-  level * exp(model output). Every lag feature is expressed the same way (log-ratio to level).
-* features (vectorised numpy over a dense series x hour grid): calendar + Danish holidays of the
-  TARGET hour plus a Christmas-New Year break flag; last value; the same hour 1, 2, 7 and 14 days
-  before the target (never after the origin); same-hour profiles over the last 7 days and over
-  the last 14 days of the target's kind (working vs off day); reference-day shapes and anchors;
-  rolling mean 168 h / std 24 h at the origin; holiday / off-day flags of the lag reference days;
-  horizon; log(level); area and segment as categoricals.
+  level * exp(model output). Every history input is expressed the same way (log-ratio to level).
+* inputs: declared once in contracts.MODEL_INPUTS (+ the series keys as categoricals, + the
+  weather variant's WEATHER_INPUTS) and built by features/model_inputs.build_model_inputs over a
+  dense series x hour grid: the target hour's calendar, the same hour on earlier days, profiles,
+  reference-day shapes and anchors, rolling mean / std at the origin, all as log-ratios to the
+  level; horizon; log(level). fit() and predict() call the same builder.
 * shape blend: each 24-hour path is averaged geometrically with last week's same hours rescaled
   to the trees' daily level; the weight is chosen in fit() on a holdout of the last 7 days
   (`shape_blend="auto"`), so data where the trees already get the shape right keeps weight 0.
+  The blend itself: training/shape_blend.py.
 * quantiles p10 / p50 / p90 (the 80 % band p10..p90 is also prediction_lower / _upper): p10 and
   p90 per horizon from the 10 / 90 % quantiles of log residuals log(y / prediction), a weighted
   mean of the in-sample and the 7-day holdout residuals' quantiles, recalibrated at every fit;
   p50 is the point forecast (a residual-median shift scored a worse pinball loss). Measured on
-  the shared slice in docs/decisions/0003-quantiles.md.
+  the shared slice in docs/decisions/0003-quantiles.md; the helpers: training/intervals.py.
 
 Bad input policy (tested in energy_assets_tests/training/test_forecaster.py):
 * duplicate (datetime_utc, area, segment) rows -> ValueError naming the series and hour.
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,21 +51,25 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.contracts import (
-    CALENDAR_COLUMNS,
-    CLEAN_COLUMNS,
-    DANISH_TZ,
     FORECASTER_OUTPUT_COLUMNS,
+    FORECASTING_MODEL_ASSET,
     FORECASTS,
+    MODEL_CATEGORICAL_INPUTS,
 )
-from energy_assets.features.calendar import calendar_features
+from energy_assets.features.model_inputs import (  # SeriesGrid keeps its old name here
+    MAX_FILL_HOURS,
+    build_model_inputs,
+    log_ratio,
+)
+from energy_assets.features.model_inputs import SeriesGrid as _Grid
+from energy_assets.training import intervals
 from energy_assets.training import weather_features as wf
+from energy_assets.training.shape_blend import blend_weekly_shape
 
-MODEL_FORMAT = "energy_assets.GlobalLGBMForecaster/2"
+MODEL_FORMAT = "energy_assets.GlobalLGBMForecaster/3"
 MODEL_FILE = "model.txt"
 WEATHER_MODEL_DIR = "weather_model"  # the weather variant, when fit() chose to serve it
-MAX_FILL_HOURS = 6
 MIN_HISTORY_HOURS = 8 * 24  # lag-168 of a 24 h-ahead target plus a day of level
-_RATIO_CLIP = (1e-3, 1e3)
 _HOUR = pd.Timedelta(hours=1)
 
 # The configuration the project ships: a few manual runs, bounded by speed (fit <= 15 s on 2
@@ -96,21 +99,10 @@ DEFAULT_PARAMS: dict = {
 # Candidate weights fit() tries on its holdout, and how many daily origins that holdout has.
 SHAPE_BLEND_GRID = (0.0, 0.25, 0.5, 0.75)
 SHAPE_BLEND_MAX_SERIES = 500  # series the holdout scores (a seeded sample beyond that)
-# The p10..p90 band: log-residual quantiles per horizon (p50 is the point forecast).
-INTERVAL_LEVELS = (0.1, 0.9)
-# Weight of the holdout's residual quantiles against the in-sample ones (which understate the
-# error, while the holdout model, trained on 7 fewer days, overstates it). On the shared slice
-# 0.5 covers 83.3 % with the lowest pinball loss of 0.3 / 0.4 / 0.5 (0.3: 80.7 % but a worse
-# pinball): docs/decisions/0003-quantiles.md.
-HOLDOUT_WEIGHT = 0.5
 SHAPE_BLEND_HOLDOUT_DAYS = 7  # a 3-day holdout picked blends on smooth synthetic data; 7 did not
 
 # Non-LightGBM keys that live in params so tuning can search them too.
 _OWN_KEYS = ("num_boost_round", "max_train_rows", "recency_halflife_days", "shape_blend")
-
-# The calendar of the target hour, without day_of_year: a few weeks of training data would
-# only let it memorise dates.
-_CALENDAR_COLS = tuple(c for c in CALENDAR_COLUMNS if c != "day_of_year")
 
 
 def suggest_params(trial) -> dict:
@@ -134,174 +126,6 @@ def suggest_params(trial) -> dict:
     }
 
 
-class _Grid:
-    """Clean long frame -> dense (series x hour) array with cumulative sums for rolling stats."""
-
-    def __init__(self, consumption: pd.DataFrame, extra_hours: int = 0):
-        missing = [c for c in CLEAN_COLUMNS if c not in consumption.columns]
-        if missing:
-            raise ValueError(f"consumption frame lacks columns {missing}; expected {CLEAN_COLUMNS}")
-        if len(consumption) == 0:
-            raise ValueError("consumption frame is empty")
-        times = pd.DatetimeIndex(consumption["datetime_utc"])
-        if times.tz is None:
-            raise ValueError("datetime_utc must be tz-aware UTC (the CLEAN contract)")
-        times = times.tz_convert("UTC")
-        # Factorise the two key columns separately: a MultiIndex of tuples costs ~1 s per million.
-        area_codes, areas = pd.factorize(consumption["area"].astype(str), sort=True)
-        type_codes, types = pd.factorize(consumption["segment"].astype(str), sort=True)
-        pair, codes = np.unique(
-            area_codes.astype(np.int64) * len(types) + type_codes, return_inverse=True
-        )
-        self.series = [(str(areas[k // len(types)]), str(types[k % len(types)])) for k in pair]
-        self.start = times.min()
-        self.end = times.max()
-        t_idx = np.asarray((times - self.start) // _HOUR, dtype=np.int64)
-        n_series, n_hours = len(self.series), int(t_idx.max()) + 1
-        flat = codes.astype(np.int64) * n_hours + t_idx
-        counts = np.bincount(flat, minlength=n_series * n_hours)
-        if (counts > 1).any():
-            s, t = divmod(int(np.argmax(counts > 1)), n_hours)
-            raise ValueError(
-                f"duplicate rows for series {self.series[s]} at {self.start + t * _HOUR}; "
-                "the CLEAN contract is one row per (datetime_utc, area, segment)"
-            )
-        values = np.full((n_series, n_hours), np.nan)
-        values[codes, t_idx] = consumption["energy_consumption"].to_numpy(dtype="float64")
-        # Forward-fill short gaps only; longer gaps stay NaN (see the module docstring).
-        self.raw_missing = np.isnan(values)
-        values = pd.DataFrame(values.T).ffill(limit=MAX_FILL_HOURS).to_numpy().T.copy()
-        self.values = values
-        self.n_hours = n_hours
-        valid = ~np.isnan(values)
-        self.first_valid = np.where(valid.any(axis=1), valid.argmax(axis=1), n_hours)
-        zero = np.zeros((n_series, 1))
-        self.csum = np.concatenate([zero, np.nancumsum(values, axis=1)], axis=1)
-        self.csum2 = np.concatenate([zero, np.nancumsum(values**2, axis=1)], axis=1)
-        self.ccount = np.concatenate([zero, np.cumsum(valid, axis=1)], axis=1)
-        self.ccount_nan = np.concatenate([zero, np.cumsum(~valid, axis=1)], axis=1)
-        # Calendar of every grid hour plus the forecast hours after the end.
-        hours = pd.date_range(self.start, periods=n_hours + extra_hours + 1, freq="h")
-        cal = calendar_features(hours)
-        self.calendar = {c: cal[c].to_numpy() for c in _CALENDAR_COLS}
-        local = hours.tz_convert(DANISH_TZ)
-        # The Christmas-New Year break behaves like a holiday although most days are not
-        # statutory holidays; every year, so it generalises beyond the training window.
-        self.calendar["is_year_end_break"] = np.asarray(
-            ((local.month == 12) & (local.day >= 24)) | ((local.month == 1) & (local.day == 1))
-        )
-        self.calendar["is_off_day"] = (
-            self.calendar["is_weekend"]
-            | self.calendar["is_holiday"]
-            | self.calendar["is_year_end_break"]
-        )
-        self.n_calendar = len(hours)
-
-    def index_of(self, ts: pd.Timestamp) -> int:
-        return int((ts - self.start) // _HOUR)
-
-    def value(self, s: np.ndarray, t: np.ndarray) -> np.ndarray:
-        ok = (t >= 0) & (t < self.n_hours)
-        out = np.full(s.shape, np.nan)
-        out[ok] = self.values[s[ok], t[ok]]
-        return out
-
-    def window_mean(self, s, o, width) -> np.ndarray:
-        lo = np.clip(o + 1 - width, 0, None)
-        n = self.ccount[s, o + 1] - self.ccount[s, lo]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(n > 0, (self.csum[s, o + 1] - self.csum[s, lo]) / n, np.nan)
-
-    def window_std(self, s, o, width) -> np.ndarray:
-        lo = np.clip(o + 1 - width, 0, None)
-        n = self.ccount[s, o + 1] - self.ccount[s, lo]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (self.csum[s, o + 1] - self.csum[s, lo]) / n
-            var = (self.csum2[s, o + 1] - self.csum2[s, lo]) / n - mean**2
-            return np.where(n > 1, np.sqrt(np.clip(var, 0, None)), np.nan)
-
-    def missing_in(self, s, lo, hi) -> np.ndarray:
-        """Number of NaN hours in [lo, hi] per row (indices clipped to the grid)."""
-        lo = np.clip(lo, 0, None)
-        return self.ccount_nan[s, hi + 1] - self.ccount_nan[s, lo]
-
-
-def _log_ratio(x: np.ndarray, level: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.log(np.clip(x / level, *_RATIO_CLIP))
-
-
-def _features(grid: _Grid, s: np.ndarray, o: np.ndarray, h: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Feature columns for rows (series s, origin index o, horizon h); only reads hours <= o."""
-    t = o + h
-    level = grid.window_mean(s, o, 24)
-    # The same hour of day, the latest day that is observed at the origin (k days before target).
-    k1 = np.ceil(h / 24).astype(np.int64)
-    same_hour = [grid.value(s, t - 24 * (k1 + i)) for i in range(14)]
-    cal = grid.calendar
-    # Mean of the same hour over the last 14 days, only days of the target's kind (working day vs
-    # weekend/holiday/year-end break): a profile that is not fooled by last week's holidays.
-    off_target = cal["is_off_day"][t]
-    same_kind = np.vstack(
-        [
-            np.where(
-                cal["is_off_day"][np.clip(t - 24 * (k1 + i), 0, None)] == off_target, v, np.nan
-            )
-            for i, v in enumerate(same_hour)
-        ]
-    )
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN feature, on purpose
-        profile_same_kind = np.nanmean(same_kind, axis=0)
-    ref_level_1d = grid.window_mean(s, np.clip(o - 24 * k1, 0, None), 24)
-    ref_level_7d = grid.window_mean(s, np.clip(o - 168, 0, None), 24)
-    lag_1d = same_hour[0]
-    lag_7d = np.where(h <= 168, grid.value(s, t - 168), np.nan)
-    lag_14d = grid.value(s, t - 336)
-    with np.errstate(invalid="ignore"):
-        profile_7d = np.nanmean(np.vstack(same_hour[:7]), axis=0)
-    last = grid.value(s, o)
-    ref_1d = np.clip(t - 24 * k1, 0, None)
-    ref_7d = np.clip(t - 168, 0, None)
-    features = {
-        "horizon_hours": h.astype(np.int16),
-        **{c: cal[c][t] for c in _CALENDAR_COLS},
-        "origin_hour_of_day": cal["hour_of_day"][o],
-        "is_holiday_lag_1d": cal["is_holiday"][ref_1d],
-        "is_holiday_lag_7d": cal["is_holiday"][ref_7d],
-        "is_weekend_lag_1d": cal["is_weekend"][ref_1d],
-        "is_holiday_origin": cal["is_holiday"][o],
-        "is_year_end_break": cal["is_year_end_break"][t],
-        "is_off_day_lag_1d": cal["is_off_day"][ref_1d],
-        "is_off_day_lag_7d": cal["is_off_day"][ref_7d],
-        "is_year_end_break_lag_7d": cal["is_year_end_break"][ref_7d],
-        "is_year_end_break_origin": cal["is_year_end_break"][o],
-        "log_level": np.log(np.clip(level, 1e-9, None)),
-        "last": _log_ratio(last, level),
-        "lag_1d": _log_ratio(lag_1d, level),
-        "lag_2d": _log_ratio(same_hour[1], level),
-        "lag_7d": _log_ratio(lag_7d, level),
-        "lag_14d": _log_ratio(lag_14d, level),
-        "profile_7d": _log_ratio(profile_7d, level),
-        "profile_same_kind": _log_ratio(profile_same_kind, level),
-        # Shape of the reference day relative to ITS level: survives level shifts (holiday->work).
-        "shape_1d": _log_ratio(lag_1d, ref_level_1d),
-        "shape_7d": _log_ratio(lag_7d, ref_level_7d),
-        "mean_168h": _log_ratio(grid.window_mean(s, o, 168), level),
-        "std_24h": grid.window_std(s, o, 24) / level,
-        "change_1d_at_origin": _log_ratio(last, grid.value(s, o - 24)),
-        # Reference-day value carried forward by how the origin hour compares with the reference
-        # origin hour: y[o] * y[ref] / y[o_ref]. Trees cannot form this product themselves.
-        "anchor_1d": _log_ratio(last * lag_1d / grid.value(s, o - 24 * k1), level),
-        "anchor_7d": _log_ratio(last * lag_7d / grid.value(s, o - 168), level),
-        "shape_7d_3h": _log_ratio(
-            lag_7d * grid.window_mean(s, o, 3) / grid.window_mean(s, np.clip(o - 168, 0, None), 3),
-            level,
-        ),
-    }
-    return features, level
-
-
 @dataclass
 class _TreePaths:
     """Rows (series s, origin o, horizon h) of a grid with the trees' forecast, before the
@@ -314,39 +138,6 @@ class _TreePaths:
     level: np.ndarray
     trees: np.ndarray
     short: np.ndarray
-
-
-def _blend_weekly_shape(
-    prediction: np.ndarray, grid: _Grid, s: np.ndarray, o: np.ndarray, h: np.ndarray, weight: float
-) -> np.ndarray:
-    """Average each forecast path geometrically with last week's shape at the path's own level.
-
-    For one (series, origin) path of H hours, `weekly` = y[t - 168] * mean(path) / mean(y[t - 168]
-    over the path's hours): the same day last week, rescaled to the level the trees predict.
-    Result = path^(1 - weight) * weekly^weight. The daily level stays the trees'; only the
-    within-day shape is pooled. Paths whose week-ago hours are not all observed at the origin
-    (H > 168, gaps, short history), fall on a day of another kind (holiday vs working day) or
-    whose prediction is not finite keep the trees' values.
-    """
-    if weight <= 0:
-        return prediction
-    t = o + h
-    off_day = grid.calendar["is_off_day"]
-    # Last week's hour must be observed at the origin and of the same kind (working vs off day):
-    # a Wednesday after a holiday Wednesday keeps the trees' own shape.
-    comparable = (t - 168 <= o) & (off_day[t] == off_day[np.clip(t - 168, 0, None)])
-    week_ago = np.where(comparable, grid.value(s, t - 168), np.nan)
-    path, inverse = np.unique(s.astype(np.int64) * (grid.n_hours + 1) + o, return_inverse=True)
-    n_paths = len(path)
-    usable = np.isfinite(prediction) & (prediction > 0) & np.isfinite(week_ago) & (week_ago > 0)
-    complete = np.bincount(inverse, weights=~usable, minlength=n_paths) == 0
-    pred_mean = np.bincount(inverse, weights=np.where(usable, prediction, 0), minlength=n_paths)
-    week_mean = np.bincount(inverse, weights=np.where(usable, week_ago, 0), minlength=n_paths)
-    ok = complete[inverse]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        weekly = week_ago * pred_mean[inverse] / week_mean[inverse]
-        blended = np.exp((1 - weight) * np.log(prediction) + weight * np.log(weekly))
-    return np.where(ok, blended, prediction)
 
 
 class GlobalLGBMForecaster:
@@ -410,8 +201,9 @@ class GlobalLGBMForecaster:
         frame = pd.DataFrame(features)
         areas = np.array([a for a, _ in grid.series], dtype=object)[s]
         types = np.array([c for _, c in grid.series], dtype=object)[s]
-        frame["area"] = pd.Categorical(areas, categories=self.areas)
-        frame["segment"] = pd.Categorical(types, categories=self.segments)
+        area_key, segment_key = MODEL_CATEGORICAL_INPUTS
+        frame[area_key] = pd.Categorical(areas, categories=self.areas)
+        frame[segment_key] = pd.Categorical(types, categories=self.segments)
         return frame
 
     def fit(
@@ -450,13 +242,13 @@ class GlobalLGBMForecaster:
         o, h = origins[o_pos], h + 1
         keep = (o + h < grid.n_hours) & (o >= grid.first_valid[s] + 23)
         s, o, h = s[keep], o[keep], h[keep]
-        features, level = _features(grid, s, o, h)
+        features, level = build_model_inputs(grid, s, o, h)
         if self.use_weather:
             self._weather = self._weather_arrays(weather, grid, "observed")
             features.update(wf.weather_columns(self._weather, s, o, h))
         y = grid.value(s, o + h)
         # The relative target: log(y / level); predictions decode as level * exp(output).
-        target = _log_ratio(y, level)
+        target = log_ratio(y, level)
         ok = np.isfinite(target) & np.isfinite(level) & (level > 0)
         if ok.sum() < 100:
             raise ValueError(
@@ -475,7 +267,7 @@ class GlobalLGBMForecaster:
             X,
             target,
             weight=weight,
-            categorical_feature=["area", "segment"],
+            categorical_feature=list(MODEL_CATEGORICAL_INPUTS),
             free_raw_data=True,
         )
         if bag > 1:
@@ -484,16 +276,10 @@ class GlobalLGBMForecaster:
             self.booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
         raw = self._raw_predict(X)
         # Quantiles of in-sample relative residuals per horizon (optimistic; the holdout's
-        # residuals are averaged in by _calibrate_intervals).
-        y_ok = y[ok]
-        pred = level_ok * np.exp(raw)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.log(np.clip(y_ok / np.clip(pred, 1e-9, None), *_RATIO_CLIP))
-        self.interval_quantiles = {
-            str(k): [float(np.quantile(rel[h_ok == k], q)) for q in INTERVAL_LEVELS]
-            for k in range(1, H + 1)
-            if (h_ok == k).any()
-        }
+        # residuals are averaged in by _resolve_shape_blend).
+        self.interval_quantiles = intervals.in_sample_quantiles(
+            y[ok], level_ok * np.exp(raw), h_ok, H
+        )
         self.shape_blend = self._resolve_shape_blend(consumption, grid)
         if weather is not None and not self.use_weather:
             self._fit_weather_variant(consumption, weather, grid)
@@ -584,32 +370,14 @@ class GlobalLGBMForecaster:
             return 0.0
         blended = {}
         for weight in SHAPE_BLEND_GRID:
-            blended[weight] = _blend_weekly_shape(paths.trees, holdout, s, o, h, weight)
+            blended[weight] = blend_weekly_shape(paths.trees, holdout, s, o, h, weight)
             ape = np.abs(blended[weight] - actual) / np.where(scored, actual, 1.0)
             self.shape_blend_holdout[str(weight)] = float(ape[scored].mean())
         best = float(min(SHAPE_BLEND_GRID, key=lambda w: self.shape_blend_holdout[str(w)]))
-        self._calibrate_intervals(actual[scored], blended[best][scored], h[scored])
+        self.interval_quantiles = intervals.with_holdout(
+            self.interval_quantiles, actual[scored], blended[best][scored], h[scored], H
+        )
         return best
-
-    def _calibrate_intervals(
-        self, actual: np.ndarray, predicted: np.ndarray, h: np.ndarray
-    ) -> None:
-        """Quantiles: per horizon, the mean of the in-sample and holdout log-residual quantiles.
-
-        In-sample residuals understate the error, the holdout's (a model trained on 7 fewer
-        days) overstate it; measured coverage is in the module docstring. Horizons with fewer
-        than 50 holdout points keep the in-sample quantiles.
-        """
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rel = np.log(np.clip(actual / np.clip(predicted, 1e-9, None), *_RATIO_CLIP))
-        for k in range(1, self.horizon_hours + 1):
-            at_k = rel[(h == k) & np.isfinite(rel)]
-            in_sample = self.interval_quantiles.get(str(k))
-            if len(at_k) >= 50 and in_sample:
-                self.interval_quantiles[str(k)] = [
-                    HOLDOUT_WEIGHT * float(np.quantile(at_k, q)) + (1 - HOLDOUT_WEIGHT) * b
-                    for q, b in zip(INTERVAL_LEVELS, in_sample, strict=True)
-                ]
 
     # ------------------------------------------------------------------ prediction
     def _predict_one_model(self, history: pd.DataFrame, origins=None, weather=None) -> pd.DataFrame:
@@ -623,20 +391,12 @@ class GlobalLGBMForecaster:
         paths = self._tree_paths(history, origins, weather)
         grid, s, o, h, level = paths.grid, paths.s, paths.o, paths.h, paths.level
         H = self.horizon_hours
-        prediction = _blend_weekly_shape(paths.trees, grid, s, o, h, self.shape_blend)
+        prediction = blend_weekly_shape(paths.trees, grid, s, o, h, self.shape_blend)
         naive = grid.value(s, o + h - 24 * np.ceil(h / 24).astype(np.int64))
         naive = np.where(np.isnan(naive), grid.value(s, o), naive)
         fallback = paths.short | ~np.isfinite(prediction) | ~(level > 0)
         prediction = np.clip(np.where(fallback, naive, prediction), 0, None)
-        # Log-residual offsets per horizon; the point forecast times exp(offset) is the quantile.
-        q = np.array(
-            [self.interval_quantiles.get(str(int(k)), [0.0, 0.0]) for k in range(1, H + 1)]
-        )
-        quantiles = {
-            "p10": np.clip(prediction * np.exp(q[h - 1, 0]), 0, None),
-            "p50": prediction,
-            "p90": np.clip(prediction * np.exp(q[h - 1, 1]), 0, None),
-        }
+        quantiles = intervals.quantile_forecasts(prediction, self.interval_quantiles, h, H)
         areas = np.array([a for a, _ in grid.series], dtype=object)[s]
         types = np.array([c for _, c in grid.series], dtype=object)[s]
         origin_times = grid.start + pd.to_timedelta(o, unit="h")
@@ -710,7 +470,7 @@ class GlobalLGBMForecaster:
                 f"{MIN_HISTORY_HOURS} h the forecast from {grid.start + int(o[i]) * _HOUR} reads; "
                 "repair or re-ingest those hours"
             )
-        features, level = _features(grid, s, o, h)
+        features, level = build_model_inputs(grid, s, o, h)
         if self.use_weather:
             arrays = self._weather_arrays(weather, grid, None)
             features.update(wf.weather_columns(arrays, s, o, h))
@@ -922,16 +682,16 @@ class GlobalLGBMForecaster:
     def load(cls, path) -> GlobalLGBMForecaster:
         """Load a forecaster written by save(); predictions are identical to the saved one's.
 
-        Versions registered before the single-booster format (model_0.txt, with `target` and
-        `strategy` keys) load too, as long as they used the shipped log-ratio multi-horizon model.
+        Only this MODEL_FORMAT loads: older formats named their inputs differently (the
+        contract's MODEL_INPUTS, docs/decisions/0006-model-inputs.md), so they are retrained.
         """
         path = Path(path)
         meta = json.loads((path / "metadata.json").read_text())
-        legacy = (meta.get("target", "log_ratio"), meta.get("strategy", "multi_horizon"))
-        if legacy != ("log_ratio", "multi_horizon") or meta.get("n_boosters", 1) != 1:
+        if meta.get("format") != MODEL_FORMAT:
             raise ValueError(
-                f"{path}: a forecaster with target/strategy {legacy} and "
-                f"{meta.get('n_boosters')} boosters is not supported any more; retrain it"
+                f"{path}: a forecaster saved as {meta.get('format')!r}, this code reads "
+                f"{MODEL_FORMAT!r} (the model inputs were renamed); retrain it (materialise "
+                f"{FORECASTING_MODEL_ASSET})"
             )
         model = cls(
             meta["params"],
@@ -952,16 +712,13 @@ class GlobalLGBMForecaster:
         model.feature_names = meta["feature_names"]
         model.series = [(str(a), str(c)) for a, c in meta["series"]]
         model.areas = meta["areas"]
-        model.segments = [str(c) for c in meta.get("segments", meta.get("consumer_types", []))]
+        model.segments = [str(c) for c in meta["segments"]]
         model.training_start = pd.Timestamp(meta["training_start"])
         model.training_end = pd.Timestamp(meta["training_end"])
         model.interval_quantiles = meta["interval_quantiles"]
         model.shape_blend = float(meta.get("shape_blend", 0.0))
         model.shape_blend_holdout = meta.get("shape_blend_holdout", {})
-        model_file = path / MODEL_FILE
-        if not model_file.exists():
-            model_file = path / "model_0.txt"
-        model.booster = lgb.Booster(model_str=model_file.read_text())
+        model.booster = lgb.Booster(model_str=(path / MODEL_FILE).read_text())
         return model
 
     def feature_importance(self) -> pd.DataFrame:

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import WEATHER_LEAD_HOURS
+from energy_assets.contracts import WEATHER_INPUTS, WEATHER_LEAD_HOURS
 from energy_assets.ingestion.weather_files import weather_area
 
-WEATHER_FEATURES = ("temp_target", "temp_path_mean", "temp_path_change")
+WEATHER_FEATURES = tuple(spec.name for spec in WEATHER_INPUTS)  # declared in the contract
 HEATING_BASE_C = 17.0
 # The evidence rule (see `decide`): enough weather history in the training window, so every
 # season has been seen, and a holdout gain of at least this fraction of the no-weather MAPE.

@@ -46,7 +46,7 @@ JOBS = {
     "retrain_job": {"forecasting_model"},
     # An op job: it submits a backfill of the revised partitions instead of materialising.
     "revision_pass_job": set(),
-    "weather_backfill_job": {"weather"},
+    "weather_job": {"weather"},
 }
 
 
@@ -100,6 +100,7 @@ def test_jobs_schedules_sensors_and_resources(defs):
         ("daily_monitoring_schedule", "30 6 * * *", "daily_monitoring_job"),
         ("daily_revision_schedule", "15 4 * * *", "revision_pass_job"),
         ("weekly_revision_schedule", "45 4 * * 0", "revision_pass_job"),
+        ("hourly_weather_schedule", "1 * * * *", "weather_job"),
     }
     windows = {
         s.name: s.evaluate_tick(dg.build_schedule_context()).run_requests[0].run_config["ops"]

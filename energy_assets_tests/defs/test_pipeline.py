@@ -210,3 +210,9 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         assert drift["report"] == ("http://127.0.0.1:3001/drift_report/date=2023-01-16/report.html")
         report = Path(drift["report_object"])
         assert report.exists() and "drift" in report.read_text().lower()
+        # What the model consumes, in its own section: its numerical inputs for the day's origins.
+        assert 0 <= drift["model_input_drift_share"] <= 1
+        assert "ratio_same_hour_7d" in drift["model_input_scores"]
+        assert drift["model_input_report"].endswith(
+            "/drift_report/date=2023-01-16/model_inputs.html"
+        )

@@ -13,6 +13,7 @@ from energy_assets.defs.schedules import (
     newest_publishable_hour,
     newest_scorable_day,
 )
+from energy_assets.defs.weather import build_weather_schedule, newest_weather_hour
 from energy_assets.settings import Settings
 
 
@@ -64,3 +65,19 @@ def test_daily_schedule_scores_the_newest_day_with_all_actuals():
     last_target = pd.Timestamp(day, tz="UTC") + pd.Timedelta(hours=47)
     assert last_target <= published_until
     assert last_target + pd.Timedelta(days=1) > published_until
+
+
+def test_weather_schedule_stores_the_hour_that_just_ended():
+    # Not the publication-delayed hour: a forecast reads the weather as issued at its origin, so
+    # each hour's weather is stored while it is current (defs/weather.py).
+    schedule = build_weather_schedule()
+    partitions = Partitions.from_settings(Settings.from_env())
+    tick = datetime(2023, 1, 20, 10, 1, tzinfo=UTC)
+    with DagsterInstance.ephemeral() as instance:
+        context = build_schedule_context(instance=instance, scheduled_execution_time=tick)
+        request = schedule(context)
+    assert (request.partition_key, request.run_key) == ("2023-01-20-09:00", "2023-01-20-09:00")
+    assert request.job_name in (None, "weather_job")
+    assert partitions.hourly.has_partition_key(request.partition_key)
+    # A tick at the change of day, in UTC whatever the local clock says.
+    assert newest_weather_hour(datetime(2023, 3, 26, 0, 1, tzinfo=UTC)) == "2023-03-25-23:00"

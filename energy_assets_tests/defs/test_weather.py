@@ -1,5 +1,5 @@
 """The `weather` asset through the real graph: the Open-Meteo replay on 127.0.0.1 serves DMI's
-national file, `weather_backfill_job` runs a range in one run, values land in a local store; a
+national file, `weather_job` runs a range in one run, values land in a local store; a
 −300 °C value and a missing hour are blocked by the generated checks and nothing is written."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def run_range(defs, instance, first: str = FIRST, last: str = LAST):
         "dagster/asset_partition_range_start": first,
         "dagster/asset_partition_range_end": last,
     }
-    return defs.resolve_job_def("weather_backfill_job").execute_in_process(
+    return defs.resolve_job_def("weather_job").execute_in_process(
         instance=instance, tags=tags, raise_on_error=False
     )
 

@@ -1,5 +1,6 @@
 """GlobalLGBMForecaster on the shared real slice: contract, no leakage, determinism, bad input."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from energy_assets.contracts import FORECASTER_OUTPUT_COLUMNS as FORECAST_COLUMNS
+from energy_assets.contracts import MODEL_CATEGORICAL_INPUTS, MODEL_INPUT_NAMES
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import read_consumption_file
 from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
@@ -286,3 +288,18 @@ def test_prediction_intervals_cover_about_80_percent_out_of_sample(consumption):
         points.energy_consumption <= points.prediction_upper
     )
     assert 0.77 <= inside.mean() <= 0.9
+
+
+def test_a_model_saved_in_an_older_format_is_refused_with_retrain(model, tmp_path):
+    # Format /2 named its inputs lag_1d, profile_7d, ... (now contracts.MODEL_INPUTS' names).
+    path = model.save(tmp_path / "model")
+    meta = json.loads((path / "metadata.json").read_text())
+    meta["format"] = "energy_assets.GlobalLGBMForecaster/2"
+    (path / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"GlobalLGBMForecaster/2.*renamed.*retrain it") as caught:
+        GlobalLGBMForecaster.load(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_the_model_consumes_the_declared_inputs_in_order(model):
+    assert model.feature_names == [*MODEL_INPUT_NAMES, *MODEL_CATEGORICAL_INPUTS]
