@@ -3,18 +3,17 @@
 Declared once here (the names in WEATHER_FEATURES), built vectorised for rows (series s, origin
 o, horizon h) of the forecaster's dense grid, target hour t = o + h:
 
-* `temp_target`: the target hour's temperature as forecast at the origin.
-* `temp_path_mean`: the forecast mean over the 24 hours after the origin (the coming day), and
-  `temp_path_change`: that minus the observed mean of the 24 hours up to the origin. The model's
-  target is the log-ratio to the last 24 hours' level, so a colder coming day is the feature that
-  moves the daily level: the part of the error weather can cut.
+The shipped inputs are `contracts.WEATHER_INPUTS` (names, meaning and kind, declared once there);
+`weather_columns` builds each from its kind:
 
-Measured, helps, not shipped yet: `temp_path_change_1d`, the coming day's forecast mean minus the
-observed mean of the 24 hours before the last 24 (the day the lag-1d reference hours sit in). On
-DK2 it adds ~3 pp of relative gain at Feb and Nov 2024 (0005), but it reads 48 observed hours and
-the `forecasts` asset reads 24 `weather` partitions (defs/forecasting.py, lookback 23): shipped
-as is, every hourly origin would fall back to the no-weather model. Ship it together with a
-47-hour lookback (and `complete_at` checking the older day).
+* `WeatherAtTarget`: the target hour's temperature as forecast at the origin.
+* `WeatherPathMean`: the forecast mean over the 24 hours after the origin.
+* `WeatherPathChange`: that minus the observed mean of
+  the 24 hours up to the origin (days_back 0), or of the 24 hours before those (days_back 1, the
+  day the lag-1d reference hours sit in). The model's target is the log-ratio to the last 24
+  hours' level, so a colder coming day is the feature that moves the daily level: the part of
+  the error weather can cut. The `forecasts` asset reads contracts.WEATHER_LOOKBACK_HOURS (48)
+  observed hours before each origin for them.
 
 Measured and dropped (docs/decisions/0005-weather.md): the difference from the lag reference
 hours' temperature (t − 24·ceil(h/24), t − 168), heating degree hours (17 °C base, of the target
@@ -34,12 +33,20 @@ Pure numpy / pandas, no import of the forecaster (it imports this module).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import WEATHER_INPUTS, WEATHER_LEAD_HOURS
+from energy_assets.contracts import (
+    WEATHER_INPUTS,
+    WEATHER_LEAD_HOURS,
+    WEATHER_LOOKBACK_HOURS,
+    WeatherAtTarget,
+    WeatherPathChange,
+    WeatherPathMean,
+)
 from energy_assets.ingestion.weather_files import weather_area
 
 WEATHER_FEATURES = tuple(spec.name for spec in WEATHER_INPUTS)  # declared in the contract
@@ -210,11 +217,14 @@ class WeatherArrays:
         return values.mean(axis=0)
 
     def complete_at(self, a: np.ndarray, o: np.ndarray, horizon_hours: int) -> np.ndarray:
-        """Whether every weather value the features of origin o read is there (per row)."""
-        ok = np.isfinite(self.observed_mean(a, o)) & np.isfinite(self.path_mean(a, o))
+        """Whether every weather value the features of origin o read is there (per row): the
+        WEATHER_LOOKBACK_HOURS observed hours up to o and the forecast for the next hours."""
+        ok = np.isfinite(self.path_mean(a, o))
+        for day in range(WEATHER_LOOKBACK_HOURS // 24):
+            ok &= np.isfinite(self.observed_mean(a, o - 24 * day))  # NaN if any hour is missing
         for k in range(1, horizon_hours + 1):
             ok &= np.isfinite(self.forecast(a, o, np.full(o.shape, k)))
-        return ok  # observed_mean is NaN when any of the last 24 observed hours is missing
+        return ok
 
 
 def weather_columns(
@@ -255,10 +265,19 @@ def all_weather_columns(
     def smoothed(halflife: float) -> np.ndarray:
         return once(f"ewm{halflife}", lambda: arrays.smoothed_target(a, o, h, halflife))
 
+    def shipped(kind) -> Callable[[], np.ndarray]:
+        if isinstance(kind, WeatherAtTarget):
+            return target
+        if isinstance(kind, WeatherPathMean | WeatherPathChange) and kind.hours != 24:
+            raise ValueError(f"{kind}: the weather table holds 24 hours of forecast per origin")
+        if isinstance(kind, WeatherPathMean):
+            return lambda: path().mean(axis=0)  # NaN when any hour is missing
+        if isinstance(kind, WeatherPathChange):
+            return lambda: path().mean(axis=0) - arrays.observed_mean(a, o - 24 * kind.days_back)
+        raise ValueError(f"no weather builder for input kind {kind!r}")
+
     builders = {
-        "temp_target": target,
-        "temp_path_mean": lambda: path().mean(axis=0),  # NaN when any hour is missing
-        "temp_path_change": lambda: path().mean(axis=0) - observed_mean(),
+        **{spec.name: shipped(spec.kind) for spec in WEATHER_INPUTS},
         # Measured and dropped (docs/decisions/0005-weather.md):
         "temp_diff_1d": lambda: target() - arrays.obs(a, t - 24 * k1),
         "temp_diff_7d": lambda: target() - arrays.obs(a, t - 168),
@@ -268,7 +287,6 @@ def all_weather_columns(
         "temp_path_max": lambda: path().max(axis=0),
         "temp_observed_mean": observed_mean,
         "temp_change_7d": lambda: observed_mean() - arrays.observed_mean(a, o - 168),
-        "temp_path_change_1d": lambda: path().mean(axis=0) - arrays.observed_mean(a, o - 24),
         "temp_ewm24_target": lambda: smoothed(24.0),
         "temp_ewm72_target": lambda: smoothed(72.0),
         "temp_ewm72_change": lambda: smoothed(72.0) - arrays.observed_ewm_at(a, t - 24 * k1, 72.0),

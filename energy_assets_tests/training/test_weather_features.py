@@ -150,6 +150,18 @@ def test_a_weather_outage_never_stops_the_forecast(served, consumption, weather)
     assert "no-weather model" in status["reason"]
 
 
+def test_an_origin_missing_an_hour_of_the_day_before_its_last_24_falls_back(
+    served, consumption, weather
+):
+    # temp_path_change_1d reads the observed 24 h before the last 24 (contracts.
+    # WEATHER_LOOKBACK_HOURS = 48): a gap 30 h before the first origin takes its weather away.
+    hole = ORIGINS[0] - pd.Timedelta(hours=30)
+    partial = served.predict(consumption, ORIGINS, weather[weather.datetime_utc != hole])
+    status = partial.attrs["weather"]
+    assert status["origins_with_weather"] == len(ORIGINS) - 1
+    assert f"1 origin(s) ({ORIGINS[0]:%Y-%m-%dT%H:%MZ})" in status["reason"]
+
+
 def test_issued_forecasts_are_read_at_the_origin_only(served, consumption, weather):
     issues = issue_table(
         weather, ORIGINS[0] - pd.Timedelta(days=8), ORIGINS[0] + pd.Timedelta(hours=1)
