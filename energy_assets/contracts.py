@@ -427,9 +427,12 @@ class WeatherPathMean:
 
 @dataclass(frozen=True)
 class WeatherPathChange:
-    """That forecast mean minus the observed mean of the `hours` up to the origin (°C)."""
+    """That forecast mean minus the observed mean of the `hours` ending `days_back` days before
+    the origin (°C): 0, the hours up to the origin (the model's level); 1, the day before them
+    (where the lag-1d reference hours sit)."""
 
     hours: int = 24
+    days_back: int = 0
 
 
 InputKind = (
@@ -517,7 +520,14 @@ WEATHER_INPUTS: tuple[ModelInput, ...] = (
                WeatherPathMean(24)),
     ModelInput("temp_path_change", "that minus the observed mean of the 24 h up to the origin, °C",
                WeatherPathChange(24)),
+    ModelInput("temp_path_change_1d", "that forecast mean minus the observed mean of the 24 h "
+               "before the last 24, °C", WeatherPathChange(24, days_back=1)),
 )  # fmt: skip
+# Observed weather hours (the origin's included) the weather inputs of one origin read: the
+# `forecasts` asset loads that many `weather` partitions up to each origin.
+WEATHER_LOOKBACK_HOURS = max(
+    24 * (getattr(spec.kind, "days_back", 0) + 1) for spec in WEATHER_INPUTS
+)
 MODEL_INPUT_NAMES = tuple(i.name for i in MODEL_INPUTS)
 
 # --------------------------------------------------------------------------- FORECASTS

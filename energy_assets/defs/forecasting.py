@@ -3,7 +3,13 @@
 import dagster as dg
 
 from energy_assets import metadata_keys as meta
-from energy_assets.contracts import FEATURES, FORECAST_HISTORY_HOURS, FORECASTS, hour_text
+from energy_assets.contracts import (
+    FEATURES,
+    FORECAST_HISTORY_HOURS,
+    FORECASTS,
+    WEATHER_LOOKBACK_HOURS,
+    hour_text,
+)
 from energy_assets.defs import keys
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.errors import services_reachable
@@ -57,12 +63,13 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
                 partition_mapping=lookback_mapping(FORECAST_HISTORY_HOURS - 1),
                 metadata={ALLOW_MISSING_PARTITIONS: True},
             ),
-            # The forecasts issued at each origin and the day of observations before it; used
+            # The forecasts issued at each origin and the observations the weather inputs read
+            # before it (WEATHER_LOOKBACK_HOURS); used
             # only if the champion chose its weather model, and never required: a missing hour
             # means that origin is forecast without weather (the metadata says so).
             "weather": dg.AssetIn(
                 key=keys.WEATHER,
-                partition_mapping=lookback_mapping(23),
+                partition_mapping=lookback_mapping(WEATHER_LOOKBACK_HOURS - 1),
                 metadata={ALLOW_MISSING_PARTITIONS: True},
             ),
         },

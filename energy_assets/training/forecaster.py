@@ -166,6 +166,10 @@ class GlobalLGBMForecaster:
         self.weather_model: GlobalLGBMForecaster | None = None
         self.weather_decision: dict = {"weather_used": False, "reason": "fit without weather"}
         self._weather: wf.WeatherArrays | None = None
+        # A weather model's boosters besides `booster` (wf.WEATHER_BAG); its forecast is their mean.
+        self.bag_boosters: list[lgb.Booster] = []
+        # The share of the weather model in a served weather forecast (wf.mix_forecasts).
+        self.weather_mix = 1.0
         self.horizon_hours = int(horizon_hours)
         self.random_state = int(random_state)
         self.num_threads = int(num_threads)
@@ -224,6 +228,8 @@ class GlobalLGBMForecaster:
         origins = np.arange(23, grid.n_hours - 1)
         total = n_s * len(origins) * H
         cap = int(self.params.get("max_train_rows", 100_000))
+        bag = max(int(wf.WEATHER_BAG), 1) if self.use_weather else 1
+        cap *= bag  # a weather model: one sample of max_train_rows per booster of its bag
         if total <= cap:
             flat = np.arange(total)
         else:
@@ -264,8 +270,11 @@ class GlobalLGBMForecaster:
             categorical_feature=list(MODEL_CATEGORICAL_INPUTS),
             free_raw_data=True,
         )
-        self.booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
-        raw = self.booster.predict(X, num_threads=self.num_threads)
+        if bag > 1:
+            self._fit_bag(X, target, weight, bag, rounds)
+        else:
+            self.booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
+        raw = self._raw_predict(X)
         # Quantiles of in-sample relative residuals per horizon (optimistic; the holdout's
         # residuals are averaged in by _resolve_shape_blend).
         self.interval_quantiles = intervals.in_sample_quantiles(
@@ -276,6 +285,31 @@ class GlobalLGBMForecaster:
             self._fit_weather_variant(consumption, weather, grid)
         self.fit_seconds = time.perf_counter() - started
         return self
+
+    def _fit_bag(self, X: pd.DataFrame, target, weight, bag: int, rounds: int) -> None:
+        """A weather model's boosters: one per disjoint share of the rows, each its own seed."""
+        share = np.random.default_rng(self.random_state).permutation(len(X)) % bag
+        boosters = []
+        for k in range(bag):
+            rows = share == k
+            data = lgb.Dataset(
+                X[rows],
+                target[rows],
+                weight=None if weight is None else weight[rows],
+                categorical_feature=["area", "segment"],
+                free_raw_data=True,
+            )
+            params = {**self._lgb_params(), "seed": self.random_state + 1000 * k}
+            boosters.append(lgb.train(params, data, num_boost_round=rounds))
+        self.booster, self.bag_boosters = boosters[0], boosters[1:]
+
+    def _raw_predict(self, X: pd.DataFrame) -> np.ndarray:
+        """The trees' log-ratio: the booster's, or the mean of a weather model's bag."""
+        if self.booster is None:
+            raise RuntimeError("GlobalLGBMForecaster is not fitted; call fit() or load()")
+        boosters = [self.booster, *self.bag_boosters]
+        raws = [np.asarray(b.predict(X, num_threads=self.num_threads)) for b in boosters]
+        return np.mean(raws, axis=0)
 
     def _resolve_shape_blend(self, consumption: pd.DataFrame, grid: _Grid) -> float:
         """The weekly-shape weight: params' number, or for "auto" the holdout's best weight.
@@ -441,7 +475,7 @@ class GlobalLGBMForecaster:
             arrays = self._weather_arrays(weather, grid, None)
             features.update(wf.weather_columns(arrays, s, o, h))
         X = self._frame(features, grid, s)[self.feature_names]
-        raw = self.booster.predict(X, num_threads=self.num_threads)
+        raw = self._raw_predict(X)
         trees = level * np.exp(raw)
         return _TreePaths(grid, s, o, h, level, trees, short)
 
@@ -477,7 +511,11 @@ class GlobalLGBMForecaster:
             )
             covered, missing = self._origins_with_weather(plain, given)
             if covered:
-                with_weather = model._predict_one_model(history, covered, given)
+                with_weather = wf.mix_forecasts(
+                    model._predict_one_model(history, covered, given),
+                    plain[plain["forecast_origin"].isin(covered)],
+                    self.weather_mix,
+                )
                 rest = plain[~plain["forecast_origin"].isin(covered)]
                 plain = pd.concat([rest, with_weather], ignore_index=True)
                 plain = plain.sort_values(list(FORECASTS.key), kind="stable").reset_index(drop=True)
@@ -526,13 +564,15 @@ class GlobalLGBMForecaster:
         Enough weather history in the window, then a holdout of the last WEATHER_HOLDOUT_DAYS
         daily origins (longer than the shape blend's 7: one week of Christmas would decide the
         whole winter otherwise): a model with and one without weather, both
-        trained before it with the shape blend each serves with, forecast it (with the weather given: the
-        issued forecasts of a WEATHER table, or offline the observations). Only a weather model
-        that wins there is trained on the whole window and kept.
+        trained before it with the shape blend each serves with, forecast it (with the weather
+        given: the issued forecasts of a WEATHER table, or offline the observations), the weather
+        one scored as it would serve (mixed with the no-weather forecast, wf.WEATHER_MIX). Only a
+        weather model that wins there is trained on the whole window and kept.
         """
         given = (
             weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
         )
+        self.weather_mix = wf.WEATHER_MIX
         history_days = given.history_days(grid.start, grid.end)
         if history_days < wf.WEATHER_MIN_HISTORY_DAYS:
             self.weather_decision = wf.decide(history_days, None, None)
@@ -560,9 +600,18 @@ class GlobalLGBMForecaster:
             origins = [cutoff + pd.Timedelta(hours=H) * k for k in range(days)]
             train = consumption[consumption["datetime_utc"] <= cutoff]
             actual = consumption[["area", "segment", "datetime_utc", "energy_consumption"]]
-            for use in (False, True):
-                inner = variant(use).fit(train, given.with_mode("observed") if use else None)
-                forecast = inner._predict_one_model(consumption, origins, given if use else None)
+            plain = variant(False).fit(train)._predict_one_model(consumption, origins)
+            weather_alone = variant(True).fit(train, given.with_mode("observed"))
+            forecasts = {
+                False: plain,
+                # Scored as it would serve: mixed with the no-weather forecast.
+                True: wf.mix_forecasts(
+                    weather_alone._predict_one_model(consumption, origins, given),
+                    plain,
+                    wf.WEATHER_MIX,
+                ),
+            }
+            for use, forecast in forecasts.items():
                 points = forecast.merge(actual, on=["area", "segment", "datetime_utc"])
                 points = points[points["energy_consumption"] > 0]
                 if len(points) >= 24:
@@ -570,10 +619,23 @@ class GlobalLGBMForecaster:
                     mape[use] = float((ape / points["energy_consumption"]).mean())
         self.weather_decision = wf.decide(history_days, mape[False], mape[True])
         if self.weather_decision["weather_used"]:
-            model = variant(True).fit(consumption, given.with_mode("observed"))
-            # The no-weather model's calibrated intervals: conservative for the weather model.
-            model.interval_quantiles = dict(self.interval_quantiles)
-            self.weather_model = model
+            self.weather_model = self._train_weather_model(consumption, given)
+
+    def _train_weather_model(self, consumption: pd.DataFrame, weather) -> GlobalLGBMForecaster:
+        """The weather model fit() keeps when the rule says yes (the backtest measures it too)."""
+        given = (
+            weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
+        )
+        model = GlobalLGBMForecaster(
+            {**self.params, "shape_blend": wf.WEATHER_SHAPE_BLEND},
+            horizon_hours=self.horizon_hours,
+            random_state=self.random_state,
+            num_threads=self.num_threads,
+            use_weather=True,
+        ).fit(consumption, given.with_mode("observed"))
+        # The no-weather model's calibrated intervals: conservative for the weather model.
+        model.interval_quantiles = dict(self.interval_quantiles)
+        return model
 
     # ------------------------------------------------------------------ persistence
     def _metadata(self) -> dict:
@@ -598,6 +660,8 @@ class GlobalLGBMForecaster:
             "shape_blend_holdout": self.shape_blend_holdout,
             "use_weather": self.use_weather,
             "weather_decision": self.weather_decision,
+            "weather_mix": self.weather_mix,
+            "bag_boosters": len(self.bag_boosters),
         }
 
     def save(self, path) -> Path:
@@ -608,6 +672,8 @@ class GlobalLGBMForecaster:
         path.mkdir(parents=True, exist_ok=True)
         (path / MODEL_FILE).write_text(self.booster.model_to_string())
         (path / "metadata.json").write_text(json.dumps(self._metadata(), indent=2))
+        for k, booster in enumerate(self.bag_boosters, start=1):
+            (path / f"model_bag_{k}.txt").write_text(booster.model_to_string())
         if self.weather_model is not None:
             self.weather_model.save(path / WEATHER_MODEL_DIR)
         return path
@@ -635,6 +701,12 @@ class GlobalLGBMForecaster:
             use_weather=meta.get("use_weather", False),
         )
         model.weather_decision = meta.get("weather_decision", model.weather_decision)
+        # Saved before the mix: the weather model served alone.
+        model.weather_mix = float(meta.get("weather_mix", 1.0))
+        model.bag_boosters = [
+            lgb.Booster(model_str=(path / f"model_bag_{k}.txt").read_text())
+            for k in range(1, int(meta.get("bag_boosters", 0)) + 1)
+        ]
         if (path / WEATHER_MODEL_DIR).exists():
             model.weather_model = cls.load(path / WEATHER_MODEL_DIR)
         model.feature_names = meta["feature_names"]

@@ -4,10 +4,12 @@
 the daily origins after it four ways, scored on the same points (those with an actual):
 
 * `no_weather`: the forecaster without weather (what serves when the rule says no);
-* `weather_observed`: the weather model given the observed weather of the target hours (a
-  perfect forecast: the best a real forecast could do);
-* `weather_persistence`: the weather model given only the weather up to the origin, the last
-  observed day repeated (the floor: a useless forecast);
+* `weather_observed`: the weather forecast as it would serve (the weather model mixed with the
+  no-weather forecast, `weather_features.WEATHER_MIX`) given the observed weather of the target
+  hours (a perfect forecast: the best a real forecast could do);
+* `weather_persistence`: the same given only the weather up to the origin, the last observed
+  day repeated (the floor: a useless forecast);
+* `weather_alone`: the weather model alone (no mix), observed weather;
 * `served`: what the forecaster's evidence rule serves (`weather_decision` says which and why),
   with the observed weather as its forecast.
 
@@ -18,6 +20,7 @@ WAPE, median per-series MAPE and the 80 % interval's coverage.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -31,7 +34,7 @@ from energy_assets.training import weather_features as wf
 from energy_assets.training.backtest import daily_origins
 from energy_assets.training.forecaster import GlobalLGBMForecaster, _Grid
 
-VARIANTS = ("no_weather", "weather_observed", "weather_persistence", "served")
+VARIANTS = ("no_weather", "weather_observed", "weather_persistence", "weather_alone", "served")
 
 
 def weather_backtest(
@@ -66,26 +69,23 @@ def weather_backtest(
     weather_model = model.weather_model
     if weather_model is None:  # the rule said no: train the weather model anyway, to measure it
         started = time.perf_counter()
-        weather_model = GlobalLGBMForecaster(
-            {**model.params, "shape_blend": wf.WEATHER_SHAPE_BLEND},
-            horizon_hours=horizon_hours,
-            random_state=random_state,
-            num_threads=num_threads,
-            use_weather=True,
-        ).fit(train, observed)
-        weather_model.interval_quantiles = dict(model.interval_quantiles)
+        weather_model = model._train_weather_model(train, observed)
         seconds["fit_weather_model"] = time.perf_counter() - started
+    # The forecaster with its weather model forced in: what serving weather would give.
+    forced = copy.copy(model)
+    forced.weather_model = weather_model
 
     forecasts: dict[str, pd.DataFrame] = {}
     started = time.perf_counter()
     forecasts["no_weather"] = model.predict(history, origin_list)
     seconds["predict_no_weather"] = time.perf_counter() - started
     started = time.perf_counter()
-    forecasts["weather_observed"] = weather_model.predict(history, origin_list, observed)
+    forecasts["weather_observed"] = forced.predict(history, origin_list, observed)
     seconds["predict_weather"] = time.perf_counter() - started
-    forecasts["weather_persistence"] = weather_model.predict(
+    forecasts["weather_persistence"] = forced.predict(
         history, origin_list, given.with_mode("persistence")
     )
+    forecasts["weather_alone"] = weather_model.predict(history, origin_list, observed)
     forecasts["served"] = model.predict(history, origin_list, observed)
 
     actual = consumption[["area", "segment", "datetime_utc", "energy_consumption"]].rename(

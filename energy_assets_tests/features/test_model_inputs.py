@@ -79,6 +79,12 @@ def test_model_inputs_are_not_the_kwh_columns_of_consumption_features():
 def test_weather_inputs_are_named_by_the_contract():
     assert WEATHER_FEATURES == tuple(spec.name for spec in WEATHER_INPUTS)
     assert not set(WEATHER_FEATURES) & set(MODEL_INPUT_NAMES)
+    # Built from their kinds (training/weather_features.py), so each name is written once too.
+    sources = {p: p.read_text() for p in PACKAGE.rglob("*.py")}
+    for name in WEATHER_FEATURES:
+        pattern = re.compile(rf"\b{re.escape(name)}\b")
+        hits = [(p.relative_to(PACKAGE), len(pattern.findall(s))) for p, s in sources.items()]
+        assert [(p, n) for p, n in hits if n] == [(Path("contracts.py"), 1)], name
 
 
 def test_builder_builds_exactly_the_declared_inputs_in_order(consumption):

@@ -20,6 +20,7 @@ def test_backtest_with_weather_reports_every_variant_and_the_rule(shared_slice_p
         "no_weather",
         "weather_observed",
         "weather_persistence",
+        "weather_alone",
         "served",
     }
     for metrics in weather["metrics"].values():

@@ -64,6 +64,67 @@ def test_the_weather_model_serves_when_weather_is_complete(served, consumption, 
     assert {f for f in wf.WEATHER_FEATURES} <= set(served.weather_model.feature_names)
 
 
+def test_the_served_weather_forecast_is_the_bag_mean_mixed_with_the_no_weather_one(
+    served, consumption, weather
+):
+    weather_model = served.weather_model
+    assert 1 + len(weather_model.bag_boosters) == wf.WEATHER_BAG > 1
+    assert served.weather_mix == wf.WEATHER_MIX < 1
+    got = served.predict(consumption, ORIGINS, weather)
+    plain = served._predict_one_model(consumption, ORIGINS)
+    alone = weather_model._predict_one_model(consumption, ORIGINS, weather)
+    mixed = wf.WEATHER_MIX * alone["prediction"] + (1 - wf.WEATHER_MIX) * plain["prediction"]
+    np.testing.assert_allclose(got["prediction"], mixed)
+    np.testing.assert_allclose(got["prediction_upper"], got["p90"])
+    # The bag's members differ (own rows, own seed): the mean is not one booster repeated.
+    trees = {b.model_to_string() for b in [weather_model.booster, *weather_model.bag_boosters]}
+    assert len(trees) == wf.WEATHER_BAG
+
+
+def test_mix_forecasts_in_numbers():
+    key = {
+        "forecast_origin": [CUTOFF] * 2,
+        "area": ["DK1"] * 2,
+        "segment": ["a", "b"],
+        "horizon_hours": [1, 1],
+    }
+    w = pd.DataFrame({**key, "prediction": [100.0, 10.0], "p10": [90.0, 9.0], "p90": [110.0, 11.0]})
+    w["prediction_lower"], w["prediction_upper"], w["p50"] = w["p10"], w["p90"], w["prediction"]
+    p = pd.DataFrame({**key, "prediction": [200.0, np.nan], "p10": [180.0, np.nan]})
+    p["p50"], p["p90"] = p["prediction"], p["prediction"] * 1.1
+    out = wf.mix_forecasts(w, p, 0.75)
+    assert out["prediction"].tolist() == [125.0, 10.0]  # no plain value: the weather one stays
+    assert out["prediction_lower"].tolist() == [112.5, 9.0]
+    assert wf.mix_forecasts(w, p, 1.0) is w
+
+
+def test_every_tried_feature_reads_nothing_after_the_origin(weather):
+    start = CUTOFF - pd.Timedelta(days=10)
+    n_hours = 15 * 24
+    o = np.full(24, 10 * 24)
+    h = np.arange(1, 25)
+    s = np.zeros(24, dtype=np.int64)
+    later = weather.copy()
+    later.loc[later.datetime_utc > start + pd.Timedelta(hours=10 * 24), "temperature_c"] += 15
+
+    def build(frame):
+        arrays = wf.WeatherArrays(
+            wf.WeatherInput.from_frame(frame, "persistence"), start, n_hours, ["DK1"]
+        )
+        return wf.all_weather_columns(arrays, s, o, h)
+
+    got, again = build(weather), build(later)
+    assert set(wf.WEATHER_FEATURES) < set(got)
+    for name, values in got.items():
+        assert np.isfinite(values).all(), name
+        np.testing.assert_array_equal(values, again[name], err_msg=name)
+    with pytest.raises(ValueError, match="unknown weather feature"):
+        wf.all_weather_columns(
+            wf.WeatherArrays(wf.WeatherInput.from_frame(weather), start, n_hours, ["DK1"]),
+            s, o, h, ("temp_tomorrow",),
+        )  # fmt: skip
+
+
 def test_a_weather_outage_never_stops_the_forecast(served, consumption, weather):
     plain = served._predict_one_model(consumption, ORIGINS)
     # No weather at all: every origin from the no-weather model, and it says so.
@@ -87,6 +148,18 @@ def test_a_weather_outage_never_stops_the_forecast(served, consumption, weather)
     assert status["weather_used"] is True and status["origins_with_weather"] == 1
     assert "2 origin(s) (2023-01-11T22:00Z, 2023-01-12T22:00Z)" in status["reason"]
     assert "no-weather model" in status["reason"]
+
+
+def test_an_origin_missing_an_hour_of_the_day_before_its_last_24_falls_back(
+    served, consumption, weather
+):
+    # temp_path_change_1d reads the observed 24 h before the last 24 (contracts.
+    # WEATHER_LOOKBACK_HOURS = 48): a gap 30 h before the first origin takes its weather away.
+    hole = ORIGINS[0] - pd.Timedelta(hours=30)
+    partial = served.predict(consumption, ORIGINS, weather[weather.datetime_utc != hole])
+    status = partial.attrs["weather"]
+    assert status["origins_with_weather"] == len(ORIGINS) - 1
+    assert f"1 origin(s) ({ORIGINS[0]:%Y-%m-%dT%H:%MZ})" in status["reason"]
 
 
 def test_issued_forecasts_are_read_at_the_origin_only(served, consumption, weather):
@@ -120,6 +193,22 @@ def test_save_and_load_keep_the_weather_model_and_decision(served, consumption, 
     pd.testing.assert_frame_equal(
         loaded.predict(consumption, ORIGINS, weather), served.predict(consumption, ORIGINS, weather)
     )
+
+
+def test_a_model_saved_before_the_mix_serves_its_weather_model_alone(
+    served, consumption, weather, tmp_path
+):
+    import json
+
+    path = served.save(tmp_path / "old")
+    meta = json.loads((path / "metadata.json").read_text())
+    del meta["weather_mix"]  # as written before the mix existed
+    (path / "metadata.json").write_text(json.dumps(meta))
+    old = GlobalLGBMForecaster.load(path)
+    assert old.weather_mix == 1.0
+    got = old.predict(consumption, ORIGINS, weather)
+    alone = served.weather_model._predict_one_model(consumption, ORIGINS, weather)
+    np.testing.assert_allclose(got["prediction"], alone["prediction"])
 
 
 def test_the_rule_in_numbers():
