@@ -93,7 +93,8 @@ def child(dataset: str, days: int, data_path: str) -> dict:
             }
     store = ParquetStore(settings.storage_url)
     window = hour_keys(
-        hours[-1] - pd.Timedelta(days=min(28, days)) + pd.Timedelta(hours=1), hours[-1] + pd.Timedelta(hours=1)
+        hours[-1] - pd.Timedelta(days=min(28, days)) + pd.Timedelta(hours=1),
+        hours[-1] + pd.Timedelta(hours=1),
     )
     features = store.read_many(FEATURES.name, window)[CLEAN_COLUMNS]
     wall = time.perf_counter()
