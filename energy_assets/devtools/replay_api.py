@@ -730,6 +730,20 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # -- CLI ------------------------------------------------------------------------------------
+def add_listen_arguments(parser: argparse.ArgumentParser) -> None:
+    """--host / --port of a local server (this replay, the weather replay)."""
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+
+
+def listen_error(args: argparse.Namespace, exc: OSError) -> InputError:
+    """The one-line error for a --host / --port this process cannot listen on."""
+    return InputError(
+        f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); pick another "
+        "--port (0 picks a free one) or --host"
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
     parser.add_argument(
         "--data",
@@ -737,8 +751,7 @@ def add_arguments(parser: argparse.ArgumentParser, settings: Settings) -> None:
         help="CSV (the API's or the website's ';' convention), CSV.gz or parquet in the "
         "dataset's own columns",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    add_listen_arguments(parser)
     parser.add_argument(
         "--dataset",
         default=settings.dataset,
@@ -793,10 +806,7 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
     try:
         server._httpd = _HttpServer((args.host, args.port), _Handler, server)
     except OSError as exc:
-        raise InputError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); pick another "
-            "--port (0 picks a free one) or --host"
-        ) from None
+        raise listen_error(args, exc) from None
     # One line on stdout, flushed, so a parent process can read where we listen; details on stderr.
     print(server.url, flush=True)
     hours = server.data[server.spec.time_utc]

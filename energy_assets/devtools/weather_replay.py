@@ -182,8 +182,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="hourly weather (DMI's national CSV columns or an Open-Meteo JSON answer); "
         "default: the bundled DMI file",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    from energy_assets.devtools.replay_api import add_listen_arguments
+
+    add_listen_arguments(parser)
     parser.add_argument(
         "--shift-weeks",
         type=int,
@@ -195,17 +196,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: object = None) -> int:
-    from energy_assets.contracts import InputError
-    from energy_assets.devtools.replay_api import _interrupt
+    from energy_assets.devtools.replay_api import _interrupt, listen_error
 
     server = WeatherReplayServer(args.data, args.host, args.port, shift_weeks=args.shift_weeks)
     try:
         server.start()
     except OSError as exc:
-        raise InputError(
-            f"cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); pick another "
-            "--port (0 picks a free one) or --host"
-        ) from None
+        raise listen_error(args, exc) from None
     # As replay-api: the URL alone on stdout (a parent process reads it), details on stderr.
     print(server.url, flush=True)
     hours = server.hourly.index
