@@ -1,12 +1,11 @@
 """`weather`: for each UTC hour, the weather observed then and the forecast issued then for the
 next 24 hours, from Open-Meteo (or its replay), per price area or national."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import dagster as dg
 
 from energy_assets.contracts import (
-    HOUR_KEY_FORMAT,
     WEATHER,
     WEATHER_LEAD_HOURS,
     WEATHER_UNITS,
@@ -18,6 +17,7 @@ from energy_assets.defs.io_manager import PARTITION_COLUMN
 from energy_assets.defs.metadata import frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions
 from energy_assets.defs.resources import GreatExpectationsResource, WeatherResource
+from energy_assets.defs.schedules import newest_publishable_hour
 
 WEATHER_CHECK = "weather_gx_suite"
 
@@ -32,9 +32,10 @@ weather_job = dg.define_asset_job(
 
 
 def newest_weather_hour(now: datetime) -> str:
-    """The hourly partition key of the newest complete UTC hour at `now` (its weather is issued)."""
-    hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
-    return hour.strftime(HOUR_KEY_FORMAT)
+    """The hourly partition key of the newest complete UTC hour at `now` (its weather is issued):
+    the hour an hour before the current one, as the forecast schedule's delayed hour with a
+    delay of one hour."""
+    return newest_publishable_hour(now, delay_hours=1)
 
 
 def build_weather_schedule() -> dg.ScheduleDefinition:

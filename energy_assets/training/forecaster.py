@@ -55,6 +55,7 @@ from energy_assets.contracts import (
     FORECASTING_MODEL_ASSET,
     FORECASTS,
     MODEL_CATEGORICAL_INPUTS,
+    WEATHER_LOOKBACK_HOURS,
 )
 from energy_assets.features.model_inputs import (  # SeriesGrid keeps its old name here
     MAX_FILL_HOURS,
@@ -537,7 +538,8 @@ class GlobalLGBMForecaster:
         origins = pd.DatetimeIndex(forecasts["forecast_origin"].unique()).sort_values()
         if len(origins) == 0:
             return [], []
-        start = origins.min() - pd.Timedelta(hours=200)
+        # The observed hours the weather inputs read before an origin (complete_at checks them).
+        start = origins.min() - pd.Timedelta(hours=WEATHER_LOOKBACK_HOURS)
         n_hours = int((origins.max() - start) // _HOUR) + self.horizon_hours + 2
         areas = sorted(forecasts["area"].astype(str).unique())
         arrays = wf.WeatherArrays(weather, start, n_hours, areas)
