@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,12 @@ from dagster._serdes import serialize_value
 from energy_assets.defs import build_definitions
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.settings import Settings
-from energy_assets_tests.fixtures.topology import Service, free_port, wait_for_http
+from energy_assets_tests.fixtures.topology import (
+    Service,
+    free_port,
+    mlflow_server_command,
+    wait_for_http,
+)
 
 MLFLOW_PASSWORD = "mlflow-pw-7Qx"
 OPTUNA_PASSWORD = "optuna-pw-3Kd"
@@ -74,18 +78,7 @@ def tracking_uri(request, postgres_server, tmp_path):
     port = free_port()
     mlflow = Service(
         "mlflow",
-        [
-            str(Path(sys.executable).with_name("mlflow")),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--artifacts-destination",
-            str(tmp_path / "mlflow-artifacts"),
-            "--workers",
-            "1",
-        ],
+        mlflow_server_command(port, str(tmp_path / "mlflow-artifacts")),
         tmp_path / "mlflow-server.log",
         # As in deploy/: the server's store URI (with its own password) by environment.
         {**_clean_env(), "MLFLOW_BACKEND_STORE_URI": store},
