@@ -413,26 +413,42 @@ class Anchor:
     origin_hours: int = 1
 
 
+# The weather variable a weather input reads: a WEATHER value column (temperature by default),
+# or one derived hour by hour from them (WEATHER_DERIVED).
+TEMPERATURE = "temperature_c"
+WIND_SPEED = "wind_speed_ms"
+# A building's heat loss grows with the indoor-outdoor difference and with the wind (wind chill):
+# max(HEAT_LOSS_BASE_C - temperature, 0) x sqrt(wind speed), built by
+# training/weather_features.heat_loss.
+HEAT_LOSS = "heat_loss"
+HEAT_LOSS_BASE_C = 18.0
+WEATHER_DERIVED: dict[str, tuple[str, ...]] = {HEAT_LOSS: (TEMPERATURE, WIND_SPEED)}
+
+
 @dataclass(frozen=True)
 class WeatherAtTarget:
-    """The target hour's temperature as forecast at the origin (°C)."""
+    """The target hour's `variable` as forecast at the origin."""
+
+    variable: str = TEMPERATURE
 
 
 @dataclass(frozen=True)
 class WeatherPathMean:
-    """The forecast mean temperature over the `hours` after the origin (°C)."""
+    """The forecast mean of `variable` over the `hours` after the origin."""
 
     hours: int = 24
+    variable: str = TEMPERATURE
 
 
 @dataclass(frozen=True)
 class WeatherPathChange:
     """That forecast mean minus the observed mean of the `hours` ending `days_back` days before
-    the origin (°C): 0, the hours up to the origin (the model's level); 1, the day before them
+    the origin: 0, the hours up to the origin (the model's level); 1, the day before them
     (where the lag-1d reference hours sit)."""
 
     hours: int = 24
     days_back: int = 0
+    variable: str = TEMPERATURE
 
 
 InputKind = (
@@ -522,7 +538,27 @@ WEATHER_INPUTS: tuple[ModelInput, ...] = (
                WeatherPathChange(24)),
     ModelInput("temp_path_change_1d", "that forecast mean minus the observed mean of the 24 h "
                "before the last 24, °C", WeatherPathChange(24, days_back=1)),
+    # Appended (issue 16): wind, and the heat loss it adds to the cold, cut DK2's MAPE at every
+    # cutoff (docs/decisions/0005-weather.md).
+    ModelInput("wind_path_mean", "forecast mean wind speed of the 24 h after the origin, m/s",
+               WeatherPathMean(24, variable=WIND_SPEED)),
+    ModelInput("wind_path_change", "that minus the observed mean wind speed of the 24 h up to "
+               "the origin, m/s", WeatherPathChange(24, variable=WIND_SPEED)),
+    ModelInput("heat_loss_path_mean", "forecast mean heat loss (18 °C minus the temperature, "
+               "floored at 0, times the square root of the wind speed) of the 24 h after the "
+               "origin", WeatherPathMean(24, variable=HEAT_LOSS)),
+    ModelInput("heat_loss_path_change", "that minus the observed mean heat loss of the 24 h up "
+               "to the origin", WeatherPathChange(24, variable=HEAT_LOSS)),
 )  # fmt: skip
+# The WEATHER value columns the weather inputs read, derived ones by their sources (an origin is
+# forecast with weather only when each is there for every hour its inputs read).
+WEATHER_MODEL_VARIABLES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        source
+        for variable in (getattr(spec.kind, "variable") for spec in WEATHER_INPUTS)  # noqa: B009
+        for source in WEATHER_DERIVED.get(variable, (variable,))
+    )
+)
 # Observed weather hours (the origin's included) the weather inputs of one origin read: the
 # `forecasts` asset loads that many `weather` partitions up to each origin.
 WEATHER_LOOKBACK_HOURS = max(

@@ -212,10 +212,10 @@ class GlobalLGBMForecaster:
     ) -> GlobalLGBMForecaster:
         """Train on a CLEAN frame (datetime_utc UTC, area, segment, energy_consumption).
 
-        weather: observed hourly weather (datetime_utc, area, temperature_c) or a WEATHER table;
-        hours it lacks (e.g. before it starts) are missing features, the rows are kept. With it,
-        fit() also trains a weather variant and decides from evidence whether predict() serves
-        it (`weather_decision`; the rule: weather_features.decide).
+        weather: observed hourly weather (datetime_utc, area, temperature_c, wind_speed_ms) or a
+        WEATHER table; hours it lacks (e.g. before it starts) are missing features, the rows are
+        kept. With it, fit() also trains a weather variant and decides from evidence whether
+        predict() serves it (`weather_decision`; the rule: weather_features.decide).
         """
         started = time.perf_counter()
         grid = _Grid(consumption)
@@ -246,7 +246,10 @@ class GlobalLGBMForecaster:
         features, level = build_model_inputs(grid, s, o, h)
         if self.use_weather:
             self._weather = self._weather_arrays(weather, grid, "observed")
-            features.update(wf.weather_columns(self._weather, s, o, h))
+            # An input the weather has no value for (a source without wind) is left out, so
+            # predict() does not wait for it (wf.variables_used).
+            built = wf.weather_columns(self._weather, s, o, h)
+            features.update({k: v for k, v in built.items() if np.isfinite(v).any()})
         y = grid.value(s, o + h)
         # The relative target: log(y / level); predictions decode as level * exp(output).
         target = log_ratio(y, level)
@@ -510,7 +513,9 @@ class GlobalLGBMForecaster:
                 if isinstance(weather, wf.WeatherInput)
                 else wf.WeatherInput.from_frame(weather)
             )
-            covered, missing = self._origins_with_weather(plain, given)
+            covered, missing = self._origins_with_weather(
+                plain, given, wf.variables_used(model.feature_names)
+            )
             if covered:
                 with_weather = wf.mix_forecasts(
                     model._predict_one_model(history, covered, given),
@@ -532,9 +537,10 @@ class GlobalLGBMForecaster:
         return plain
 
     def _origins_with_weather(
-        self, forecasts: pd.DataFrame, weather: wf.WeatherInput
+        self, forecasts: pd.DataFrame, weather: wf.WeatherInput, variables: tuple[str, ...]
     ) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
-        """Origins (of `forecasts`) whose weather features are complete for every area."""
+        """Origins (of `forecasts`) whose weather features (`variables`) are complete for every
+        area."""
         origins = pd.DatetimeIndex(forecasts["forecast_origin"].unique()).sort_values()
         if len(origins) == 0:
             return [], []
@@ -547,7 +553,7 @@ class GlobalLGBMForecaster:
         ok = np.ones(len(o), dtype=bool)
         for i in range(len(areas)):
             a = np.full(len(o), arrays.area_index[i])
-            ok &= arrays.complete_at(a, o, self.horizon_hours)
+            ok &= arrays.complete_at(a, o, self.horizon_hours, variables)
         return list(origins[ok]), list(origins[~ok])
 
     def _weather_arrays(self, weather, grid: _Grid, mode: str | None) -> wf.WeatherArrays:

@@ -40,9 +40,14 @@ import numpy as np
 import pandas as pd
 
 from energy_assets.contracts import (
+    HEAT_LOSS,
+    HEAT_LOSS_BASE_C,
+    TEMPERATURE,
+    WEATHER_DERIVED,
     WEATHER_INPUTS,
     WEATHER_LEAD_HOURS,
     WEATHER_LOOKBACK_HOURS,
+    WEATHER_MODEL_VARIABLES,
     WeatherAtTarget,
     WeatherPathChange,
     WeatherPathMean,
@@ -76,9 +81,10 @@ MODES = ("issued", "observed", "persistence")
 
 @dataclass(frozen=True)
 class WeatherInput:
-    """Hourly temperature per weather area, and how forecasts at an origin are made from it.
+    """Hourly weather per weather area, and how forecasts at an origin are made from it.
 
-    observed: frame with `datetime_utc` (UTC), `area`, `temperature_c`: what was observed.
+    observed: frame with `datetime_utc` (UTC), `area`, `temperature_c` and those of the other
+    WEATHER_MODEL_VARIABLES (wind speed) the source has: what was observed.
     mode: "observed" (the forecast at o for t is what was observed at t: training, and the
     offline stand-in), "persistence" (the last 24 observed hours repeated), or "issued" (the
     WEATHER table's leads 1..24 issued at o, in `issues`).
@@ -93,16 +99,20 @@ class WeatherInput:
         """A WEATHER table (issued_utc, lead_hours, ...) -> "issued" (its lead-0 rows are the
         observations); an hourly frame (datetime_utc, area, temperature_c) -> `mode` or
         "observed"."""
+        columns = [
+            "datetime_utc",
+            "area",
+            *(v for v in WEATHER_MODEL_VARIABLES if v in weather.columns or v == TEMPERATURE),
+        ]
         if "issued_utc" in weather.columns:
             lead0 = weather[weather["lead_hours"] == 0]
-            observed = lead0[["datetime_utc", "area", "temperature_c"]]
-            return cls(observed.reset_index(drop=True), mode or "issued", weather)
-        missing = [c for c in ("datetime_utc", "area", "temperature_c") if c not in weather]
+            return cls(lead0[columns].reset_index(drop=True), mode or "issued", weather)
+        missing = [c for c in columns if c not in weather]
         if missing:
             raise ValueError(f"weather frame lacks columns {missing}")
         if mode == "issued":
             raise ValueError("mode 'issued' needs a WEATHER table (issued_utc, lead_hours)")
-        return cls(weather[["datetime_utc", "area", "temperature_c"]], mode or "observed")
+        return cls(weather[columns], mode or "observed")
 
     def with_mode(self, mode: str) -> WeatherInput:
         if mode not in MODES:
@@ -120,7 +130,8 @@ class WeatherInput:
 
 
 class WeatherArrays:
-    """A WeatherInput on a grid's hour axis: observed[a, t] and forecast(a, o, lead)."""
+    """A WeatherInput on a grid's hour axis: obs(a, t) and forecast(a, o, lead) per variable
+    (WEATHER_MODEL_VARIABLES; one the source lacks reads as missing)."""
 
     def __init__(self, weather: WeatherInput, start: pd.Timestamp, n_hours: int, areas: list[str]):
         available = weather.areas()
@@ -130,61 +141,84 @@ class WeatherArrays:
         self.names = sorted({n for n in names if n is not None})
         index = {n: i for i, n in enumerate(self.names)}
         self.area_index = np.array([index.get(n, -1) if n else -1 for n in names], dtype=np.int64)
-        self.observed = self._on_grid(weather.observed, "datetime_utc", index)
+        self.variables = [v for v in WEATHER_MODEL_VARIABLES if v in weather.observed.columns]
+        self.grids = {
+            v: self._on_grid(weather.observed, "datetime_utc", index, v) for v in self.variables
+        }
+        self._derive(self.grids)
+        self.observed = self.grids[TEMPERATURE]
         self._ewm: dict[float, np.ndarray] = {}
-        self.issued = None
+        self.issued: dict[str, np.ndarray] | None = None
         if weather.mode == "issued" and weather.issues is not None:
-            self.issued = self._issued_on_grid(weather.issues, index)
+            self.issued = {
+                v: self._issued_on_grid(weather.issues, index, v)
+                for v in self.variables
+                if v in weather.issues.columns
+            }
+            self._derive(self.issued)
+
+    @staticmethod
+    def _derive(grids: dict[str, np.ndarray]) -> None:
+        """Add the WEATHER_DERIVED variables whose sources are all there."""
+        if all(v in grids for v in WEATHER_DERIVED[HEAT_LOSS]):
+            grids[HEAT_LOSS] = heat_loss(*(grids[v] for v in WEATHER_DERIVED[HEAT_LOSS]))
 
     def _hour_index(self, times: pd.Series) -> np.ndarray:
         stamps = pd.to_datetime(times, utc=True)
         return np.asarray((stamps - self.start) // _HOUR, dtype=np.int64)
 
-    def _on_grid(self, frame: pd.DataFrame, time_column: str, index: dict) -> np.ndarray:
+    def _on_grid(
+        self, frame: pd.DataFrame, time_column: str, index: dict, variable: str
+    ) -> np.ndarray:
         out = np.full((max(len(self.names), 1), self.n_hours), np.nan)
         t = self._hour_index(frame[time_column])
         a = frame["area"].astype(str).map(index).to_numpy()
         ok = (t >= 0) & (t < self.n_hours) & pd.notna(a)
-        out[a[ok].astype(np.int64), t[ok]] = frame["temperature_c"].to_numpy(dtype=float)[ok]
+        out[a[ok].astype(np.int64), t[ok]] = frame[variable].to_numpy(dtype=float)[ok]
         return out
 
-    def _issued_on_grid(self, issues: pd.DataFrame, index: dict) -> np.ndarray:
+    def _issued_on_grid(self, issues: pd.DataFrame, index: dict, variable: str) -> np.ndarray:
         # issued[a, o, lead]: only origins in the grid (a forecast run's few origins).
         out = np.full((max(len(self.names), 1), self.n_hours, WEATHER_LEAD_HOURS + 1), np.nan)
         o = self._hour_index(issues["issued_utc"])
         a = issues["area"].astype(str).map(index).to_numpy()
         lead = issues["lead_hours"].to_numpy(dtype=np.int64)
         ok = (o >= 0) & (o < self.n_hours) & pd.notna(a) & (lead <= WEATHER_LEAD_HOURS)
-        out[a[ok].astype(np.int64), o[ok], lead[ok]] = issues["temperature_c"].to_numpy(
-            dtype=float
-        )[ok]
+        out[a[ok].astype(np.int64), o[ok], lead[ok]] = issues[variable].to_numpy(dtype=float)[ok]
         return out
 
-    def obs(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
-        ok = (a >= 0) & (t >= 0) & (t < self.n_hours)
+    def obs(self, a: np.ndarray, t: np.ndarray, variable: str = TEMPERATURE) -> np.ndarray:
         out = np.full(t.shape, np.nan)
-        out[ok] = self.observed[a[ok], t[ok]]
+        grid = self.grids.get(variable)
+        if grid is None:  # the source does not have it
+            return out
+        ok = (a >= 0) & (t >= 0) & (t < self.n_hours)
+        out[ok] = grid[a[ok], t[ok]]
         return out
 
-    def forecast(self, a: np.ndarray, o: np.ndarray, lead: np.ndarray) -> np.ndarray:
-        """Temperature at o + lead as forecast at origin o (lead 1..24)."""
+    def forecast(
+        self, a: np.ndarray, o: np.ndarray, lead: np.ndarray, variable: str = TEMPERATURE
+    ) -> np.ndarray:
+        """`variable` at o + lead as forecast at origin o (lead 1..24)."""
         if self.mode == "observed":
-            return self.obs(a, o + lead)
+            return self.obs(a, o + lead, variable)
         if self.mode == "persistence":  # the last observed day, repeated
-            return self.obs(a, o - 24 + ((lead - 1) % 24) + 1)
-        if self.issued is None:
+            return self.obs(a, o - 24 + ((lead - 1) % 24) + 1, variable)
+        issued = (self.issued or {}).get(variable)
+        if issued is None:
             return np.full(o.shape, np.nan)
         ok = (a >= 0) & (o >= 0) & (o < self.n_hours) & (lead <= WEATHER_LEAD_HOURS)
         out = np.full(o.shape, np.nan)
-        out[ok] = self.issued[a[ok], o[ok], lead[ok]]
+        out[ok] = issued[a[ok], o[ok], lead[ok]]
         return out
 
-    def path_mean(self, a: np.ndarray, o: np.ndarray) -> np.ndarray:
-        return self.path_values(a, o).mean(axis=0)  # NaN when any hour is missing: no partial days
+    def path_mean(self, a: np.ndarray, o: np.ndarray, variable: str = TEMPERATURE) -> np.ndarray:
+        # NaN when any hour is missing: no partial days
+        return self.path_values(a, o, variable).mean(axis=0)
 
-    def path_values(self, a: np.ndarray, o: np.ndarray) -> np.ndarray:
+    def path_values(self, a: np.ndarray, o: np.ndarray, variable: str = TEMPERATURE) -> np.ndarray:
         """The forecast issued at o for leads 1..24, shape (24, rows)."""
-        return np.vstack([self.forecast(a, o, np.full(o.shape, k)) for k in range(1, 25)])
+        return np.vstack([self.forecast(a, o, np.full(o.shape, k), variable) for k in range(1, 25)])
 
     def observed_ewm(self, halflife_hours: float) -> np.ndarray:
         """Exponentially weighted mean of the observed temperature at each hour (hours <= t only)."""
@@ -212,19 +246,47 @@ class WeatherArrays:
             value = np.where(step, decay * value + (1 - decay) * f, value)
         return value
 
-    def observed_mean(self, a: np.ndarray, o: np.ndarray) -> np.ndarray:
-        values = np.vstack([self.obs(a, o - k) for k in range(24)])
+    def observed_mean(
+        self, a: np.ndarray, o: np.ndarray, variable: str = TEMPERATURE
+    ) -> np.ndarray:
+        values = np.vstack([self.obs(a, o - k, variable) for k in range(24)])
         return values.mean(axis=0)
 
-    def complete_at(self, a: np.ndarray, o: np.ndarray, horizon_hours: int) -> np.ndarray:
-        """Whether every weather value the features of origin o read is there (per row): the
-        WEATHER_LOOKBACK_HOURS observed hours up to o and the forecast for the next hours."""
-        ok = np.isfinite(self.path_mean(a, o))
-        for day in range(WEATHER_LOOKBACK_HOURS // 24):
-            ok &= np.isfinite(self.observed_mean(a, o - 24 * day))  # NaN if any hour is missing
-        for k in range(1, horizon_hours + 1):
-            ok &= np.isfinite(self.forecast(a, o, np.full(o.shape, k)))
+    def complete_at(
+        self,
+        a: np.ndarray,
+        o: np.ndarray,
+        horizon_hours: int,
+        variables: tuple[str, ...] = (TEMPERATURE,),
+    ) -> np.ndarray:
+        """Whether every weather value the features of origin o read is there (per row), for
+        each of `variables`: the WEATHER_LOOKBACK_HOURS observed hours up to o and the forecast
+        for the next hours."""
+        ok = np.ones(o.shape, dtype=bool)
+        for variable in variables:
+            ok &= np.isfinite(self.path_mean(a, o, variable))
+            for day in range(WEATHER_LOOKBACK_HOURS // 24):
+                # NaN if any hour is missing
+                ok &= np.isfinite(self.observed_mean(a, o - 24 * day, variable))
+            for k in range(1, horizon_hours + 1):
+                ok &= np.isfinite(self.forecast(a, o, np.full(o.shape, k), variable))
         return ok
+
+
+def heat_loss(temperature_c: np.ndarray, wind_speed_ms: np.ndarray) -> np.ndarray:
+    """contracts.HEAT_LOSS: max(HEAT_LOSS_BASE_C - temperature, 0) x sqrt(wind speed)."""
+    return np.clip(HEAT_LOSS_BASE_C - temperature_c, 0, None) * np.sqrt(
+        np.clip(wind_speed_ms, 0, None)
+    )
+
+
+def variables_used(feature_names) -> tuple[str, ...]:
+    """The weather variables a model with these feature names reads (temperature at least; a
+    derived one is missing wherever one of its sources is): what complete_at checks before the
+    model serves an origin."""
+    names = set(feature_names)
+    used = (spec.kind.variable for spec in WEATHER_INPUTS if spec.name in names)
+    return tuple(dict.fromkeys((TEMPERATURE, *used)))
 
 
 def weather_columns(
@@ -253,11 +315,11 @@ def all_weather_columns(
             cache[key] = make()
         return cache[key]
 
-    def target() -> np.ndarray:
-        return once("target", lambda: arrays.forecast(a, o, h))
+    def target(variable: str = TEMPERATURE) -> np.ndarray:
+        return once(f"target {variable}", lambda: arrays.forecast(a, o, h, variable))
 
-    def path() -> np.ndarray:
-        return once("path", lambda: arrays.path_values(a, o))
+    def path(variable: str = TEMPERATURE) -> np.ndarray:
+        return once(f"path {variable}", lambda: arrays.path_values(a, o, variable))
 
     def observed_mean() -> np.ndarray:
         return once("observed_mean", lambda: arrays.observed_mean(a, o))
@@ -267,13 +329,16 @@ def all_weather_columns(
 
     def shipped(kind) -> Callable[[], np.ndarray]:
         if isinstance(kind, WeatherAtTarget):
-            return target
+            return lambda: target(kind.variable)
         if isinstance(kind, WeatherPathMean | WeatherPathChange) and kind.hours != 24:
             raise ValueError(f"{kind}: the weather table holds 24 hours of forecast per origin")
         if isinstance(kind, WeatherPathMean):
-            return lambda: path().mean(axis=0)  # NaN when any hour is missing
+            return lambda: path(kind.variable).mean(axis=0)  # NaN when any hour is missing
         if isinstance(kind, WeatherPathChange):
-            return lambda: path().mean(axis=0) - arrays.observed_mean(a, o - 24 * kind.days_back)
+            return lambda: (
+                path(kind.variable).mean(axis=0)
+                - arrays.observed_mean(a, o - 24 * kind.days_back, kind.variable)
+            )
         raise ValueError(f"no weather builder for input kind {kind!r}")
 
     builders = {

@@ -105,7 +105,9 @@ def test_every_tried_feature_reads_nothing_after_the_origin(weather):
     h = np.arange(1, 25)
     s = np.zeros(24, dtype=np.int64)
     later = weather.copy()
-    later.loc[later.datetime_utc > start + pd.Timedelta(hours=10 * 24), "temperature_c"] += 15
+    after = later.datetime_utc > start + pd.Timedelta(hours=10 * 24)
+    later.loc[after, "temperature_c"] += 15
+    later.loc[after, "wind_speed_ms"] += 5
 
     def build(frame):
         arrays = wf.WeatherArrays(
@@ -162,6 +164,46 @@ def test_an_origin_missing_an_hour_of_the_day_before_its_last_24_falls_back(
     assert f"1 origin(s) ({ORIGINS[0]:%Y-%m-%dT%H:%MZ})" in status["reason"]
 
 
+def test_an_origin_missing_an_hour_of_wind_falls_back(served, consumption, weather):
+    # The weather model reads wind (wind_path_*, heat_loss_path_*): an hour of the coming day
+    # without wind, its temperature there, sends that origin to the no-weather model.
+    assert set(wf.variables_used(served.weather_model.feature_names)) >= {
+        "temperature_c",
+        "wind_speed_ms",
+        "heat_loss",
+    }
+    calm = weather.copy()
+    calm.loc[calm.datetime_utc == ORIGINS[2] + pd.Timedelta(hours=3), "wind_speed_ms"] = np.nan
+    status = served.predict(consumption, ORIGINS, calm).attrs["weather"]
+    assert status["origins_with_weather"] == len(ORIGINS) - 1
+    assert f"1 origin(s) ({ORIGINS[2]:%Y-%m-%dT%H:%MZ})" in status["reason"]
+
+
+def test_heat_loss_in_numbers():
+    got = wf.heat_loss(np.array([20.0, 8.0, -2.0, 2.0]), np.array([9.0, 4.0, 0.0, 9.0]))
+    np.testing.assert_allclose(got, [0.0, 20.0, 0.0, 48.0])  # (18 - t)+ x sqrt(wind)
+
+
+def test_a_weather_source_without_wind_serves_on_temperature_alone(consumption, weather):
+    # A temperature-only file (a --weather FILE without wind): the weather model leaves the wind
+    # inputs out instead of waiting for wind that never comes.
+    mp = pytest.MonkeyPatch()
+    mp.setattr(wf, "WEATHER_MIN_HISTORY_DAYS", 5)
+    mp.setattr(wf, "WEATHER_MIN_GAIN", -10.0)
+    temperature_only = weather[["datetime_utc", "area", "temperature_c"]]
+    try:
+        model = GlobalLGBMForecaster(FAST).fit(
+            consumption[consumption.datetime_utc <= CUTOFF], temperature_only
+        )
+    finally:
+        mp.undo()
+    names = model.weather_model.feature_names
+    assert "temp_path_change" in names
+    assert not {"wind_path_mean", "heat_loss_path_mean"} & set(names)
+    got = model.predict(consumption, ORIGINS, temperature_only)
+    assert got.attrs["weather"]["origins_with_weather"] == len(ORIGINS)
+
+
 def test_issued_forecasts_are_read_at_the_origin_only(served, consumption, weather):
     issues = issue_table(
         weather, ORIGINS[0] - pd.Timedelta(days=8), ORIGINS[0] + pd.Timedelta(hours=1)
@@ -171,6 +213,7 @@ def test_issued_forecasts_are_read_at_the_origin_only(served, consumption, weath
     later = issues["issued_utc"] > ORIGINS[0]
     changed = issues.copy()
     changed.loc[later, "temperature_c"] += 10
+    changed.loc[later, "wind_speed_ms"] += 4
     again = served.predict(consumption, [ORIGINS[0]], changed)
     pd.testing.assert_frame_equal(got, again)
     assert got.attrs["weather"]["weather_used"] is True
@@ -181,6 +224,7 @@ def test_persistence_reads_nothing_after_the_origin(served, consumption, weather
     got = served.predict(consumption, [ORIGINS[0]], persistence)
     future = weather.copy()
     future.loc[future.datetime_utc > ORIGINS[0], "temperature_c"] = -40.0
+    future.loc[future.datetime_utc > ORIGINS[0], "wind_speed_ms"] = 30.0
     again = served.predict(
         consumption, [ORIGINS[0]], wf.WeatherInput.from_frame(future, "persistence")
     )
