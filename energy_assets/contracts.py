@@ -451,6 +451,16 @@ class WeatherPathChange:
     variable: str = TEMPERATURE
 
 
+WeatherKind = WeatherAtTarget | WeatherPathMean | WeatherPathChange
+
+
+def weather_variable(kind: object) -> str:
+    """The weather variable a weather input kind reads."""
+    if not isinstance(kind, WeatherKind):
+        raise TypeError(f"{kind!r} is not a weather input kind")
+    return kind.variable
+
+
 InputKind = (
     Horizon | TargetCalendar | OriginCalendar | ReferenceDayCalendar | LogLevel | OriginValue
     | SameHourLag | Profile | ReferenceShape | WindowMean | WindowStd | OriginChange | Anchor
@@ -555,7 +565,7 @@ WEATHER_INPUTS: tuple[ModelInput, ...] = (
 WEATHER_MODEL_VARIABLES: tuple[str, ...] = tuple(
     dict.fromkeys(
         source
-        for variable in (getattr(spec.kind, "variable") for spec in WEATHER_INPUTS)  # noqa: B009
+        for variable in (weather_variable(spec.kind) for spec in WEATHER_INPUTS)
         for source in WEATHER_DERIVED.get(variable, (variable,))
     )
 )

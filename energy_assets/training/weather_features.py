@@ -51,6 +51,7 @@ from energy_assets.contracts import (
     WeatherAtTarget,
     WeatherPathChange,
     WeatherPathMean,
+    weather_variable,
 )
 from energy_assets.ingestion.weather_files import weather_area
 
@@ -285,7 +286,7 @@ def variables_used(feature_names) -> tuple[str, ...]:
     derived one is missing wherever one of its sources is): what complete_at checks before the
     model serves an origin."""
     names = set(feature_names)
-    used = (spec.kind.variable for spec in WEATHER_INPUTS if spec.name in names)
+    used = (weather_variable(spec.kind) for spec in WEATHER_INPUTS if spec.name in names)
     return tuple(dict.fromkeys((TEMPERATURE, *used)))
 
 
