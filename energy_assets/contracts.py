@@ -559,6 +559,8 @@ WEATHER_INPUTS: tuple[ModelInput, ...] = (
                "origin", WeatherPathMean(24, variable=HEAT_LOSS)),
     ModelInput("heat_loss_path_change", "that minus the observed mean heat loss of the 24 h up "
                "to the origin", WeatherPathChange(24, variable=HEAT_LOSS)),
+    ModelInput("heat_loss_target", "the target hour's heat loss as forecast at the origin",
+               WeatherAtTarget(HEAT_LOSS)),
 )  # fmt: skip
 # The WEATHER value columns the weather inputs read, derived ones by their sources (an origin is
 # forecast with weather only when each is there for every hour its inputs read).

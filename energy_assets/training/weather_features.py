@@ -15,6 +15,12 @@ The shipped inputs are `contracts.WEATHER_INPUTS` (names, meaning and kind, decl
   the error weather can cut. The `forecasts` asset reads contracts.WEATHER_LOOKBACK_HOURS (48)
   observed hours before each origin for them.
 
+Each kind reads one variable: the temperature, the wind speed, or the heat loss derived from both
+hour by hour (`heat_loss`: (18 °C - t)+ x sqrt(wind), wind chill). The wind and heat-loss inputs
+(the path means and changes, and the target hour's heat loss) were added after temperature alone
+left DK2's December / January gain short of the issue's reference; they cut the MAPE at every
+cutoff (0005).
+
 Measured and dropped (docs/decisions/0005-weather.md): the difference from the lag reference
 hours' temperature (t − 24·ceil(h/24), t − 168), heating degree hours (17 °C base, of the target
 hour or the coming day), the coming day's min / max, the observed mean of the last 24 hours, its
