@@ -1,5 +1,6 @@
 """Weather benchmark: MAPE, WAPE and 80 % coverage with and without weather, with observed weather
-as a perfect forecast and with persistence, what the evidence rule serves, and fit / predict cost.
+as a perfect forecast, with a simulated day-ahead forecast and with persistence, what the evidence
+rule serves, and fit / predict cost.
 
 On DK2's five real years (ProductionConsumptionSettlement) with DMI's national weather at several
 cutoffs across seasons and seeds, and on the 27-day DE35 slice. One JSON line per run, then a

@@ -1,7 +1,7 @@
 """Backtest with and without weather on one window: what `energy-assets backtest --weather` adds.
 
 `weather_backtest(consumption, weather, cutoff, origins)` trains on data <= cutoff and forecasts
-the daily origins after it four ways, scored on the same points (those with an actual):
+the daily origins after it six ways, scored on the same points (those with an actual):
 
 * `no_weather`: the forecaster without weather (what serves when the rule says no);
 * `weather_observed`: the weather forecast as it would serve (the weather model mixed with the
@@ -9,11 +9,15 @@ the daily origins after it four ways, scored on the same points (those with an a
   hours (a perfect forecast: the best a real forecast could do);
 * `weather_persistence`: the same given only the weather up to the origin, the last observed
   day repeated (the floor: a useless forecast);
+* `weather_simulated`: the same given a simulated day-ahead forecast, the observed weather plus
+  errors of a real forecast's size (`weather_features.simulated_forecast`: an assumption, not a
+  measured forecast) — where a real forecast would land;
 * `weather_alone`: the weather model alone (no mix), observed weather;
 * `served`: what the forecaster's evidence rule serves (`weather_decision` says which and why),
   with the observed weather as its forecast.
 
-A real weather forecast falls between the observed and the persistence rows. Training rows
+A real weather forecast falls between the observed and the persistence rows, near the simulated
+one. Training rows
 before the weather starts are kept with their weather features missing. Metrics: pooled MAPE,
 WAPE, median per-series MAPE and the 80 % interval's coverage.
 """
@@ -34,7 +38,14 @@ from energy_assets.training import weather_features as wf
 from energy_assets.training.backtest import daily_origins
 from energy_assets.training.forecaster import GlobalLGBMForecaster, _Grid
 
-VARIANTS = ("no_weather", "weather_observed", "weather_persistence", "weather_alone", "served")
+VARIANTS = (
+    "no_weather",
+    "weather_observed",
+    "weather_simulated",
+    "weather_persistence",
+    "weather_alone",
+    "served",
+)
 
 
 def weather_backtest(
@@ -82,6 +93,9 @@ def weather_backtest(
     started = time.perf_counter()
     forecasts["weather_observed"] = forced.predict(history, origin_list, observed)
     seconds["predict_weather"] = time.perf_counter() - started
+    forecasts["weather_simulated"] = forced.predict(
+        history, origin_list, wf.simulated_forecast(observed, origin_list, seed=random_state)
+    )
     forecasts["weather_persistence"] = forced.predict(
         history, origin_list, given.with_mode("persistence")
     )

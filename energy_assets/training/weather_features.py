@@ -54,6 +54,7 @@ from energy_assets.contracts import (
     WEATHER_LEAD_HOURS,
     WEATHER_LOOKBACK_HOURS,
     WEATHER_MODEL_VARIABLES,
+    WIND_SPEED,
     WeatherAtTarget,
     WeatherPathChange,
     WeatherPathMean,
@@ -84,6 +85,12 @@ WEATHER_BAG = 3
 WEATHER_MIX = 0.6
 _HOUR = pd.Timedelta(hours=1)
 MODES = ("issued", "observed", "persistence")
+# A day-ahead forecast's error, simulated for measurement only (`simulated_forecast`): its standard
+# deviation at lead 1 and at lead 24 (linear between) per variable, correlated from one lead to the
+# next. An assumption about a real forecast's skill at a point (day-ahead temperature errors of
+# 1-2 °C, wind 1.5-2 m/s), not a measurement: a national mean's errors are smaller.
+SIMULATED_ERROR_SD = {TEMPERATURE: (0.5, 1.5), WIND_SPEED: (0.5, 2.0)}
+SIMULATED_ERROR_CORRELATION = 0.95
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,44 @@ class WeatherInput:
         times = pd.to_datetime(self.observed["datetime_utc"], utc=True)
         inside = (times >= start) & (times <= end) & self.observed["temperature_c"].notna()
         return float(times[inside].nunique()) / 24.0
+
+
+def simulated_forecast(weather: WeatherInput, origins, seed: int = 0) -> WeatherInput:
+    """An "issued" WeatherInput whose forecast at each of `origins` is the observed weather of
+    leads 1..24 plus a random error (SIMULATED_ERROR_SD, growing with the lead, AR(1) across
+    leads; wind floored at 0); the hours up to each origin stay observed. For the backtest's
+    middle row between a perfect forecast (observed) and a useless one (persistence)."""
+    observed = weather.observed
+    stamps = pd.DatetimeIndex([pd.Timestamp(o) for o in origins])
+    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
+    areas = sorted(observed["area"].astype(str).unique())
+    leads = np.arange(WEATHER_LEAD_HOURS + 1)
+    n_o, n_a, n_l = len(stamps), len(areas), len(leads)
+    table = pd.DataFrame(
+        {
+            "issued_utc": np.repeat(stamps, n_a * n_l),
+            "area": np.tile(np.repeat(np.array(areas, dtype=object), n_l), n_o),
+            "lead_hours": np.tile(leads, n_o * n_a).astype("int64"),
+        }
+    )
+    table["datetime_utc"] = table["issued_utc"] + pd.to_timedelta(table["lead_hours"], unit="h")
+    values = observed.assign(datetime_utc=pd.to_datetime(observed["datetime_utc"], utc=True))
+    table = table.merge(values, on=["datetime_utc", "area"], how="left")
+    rng = np.random.default_rng(seed)
+    rho = SIMULATED_ERROR_CORRELATION
+    for variable, (first, last) in SIMULATED_ERROR_SD.items():
+        if variable not in table:
+            continue
+        shocks = rng.standard_normal((n_o * n_a, n_l))
+        path = np.zeros_like(shocks)  # lead 0 is the observation: no error
+        path[:, 1] = shocks[:, 1]  # then unit variance at every lead, correlated rho
+        for k in range(2, n_l):
+            path[:, k] = rho * path[:, k - 1] + np.sqrt(1 - rho**2) * shocks[:, k]
+        sd = np.concatenate([[0.0], np.linspace(first, last, n_l - 1)])
+        error = (path * sd).ravel()
+        noisy = table[variable].to_numpy(dtype=float) + error
+        table[variable] = np.clip(noisy, 0, None) if variable == WIND_SPEED else noisy
+    return WeatherInput(observed, "issued", table)
 
 
 class WeatherArrays:

@@ -19,6 +19,7 @@ def test_backtest_with_weather_reports_every_variant_and_the_rule(shared_slice_p
     assert set(weather["metrics"]) == {
         "no_weather",
         "weather_observed",
+        "weather_simulated",
         "weather_persistence",
         "weather_alone",
         "served",

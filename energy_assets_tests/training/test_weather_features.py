@@ -204,6 +204,25 @@ def test_a_weather_source_without_wind_serves_on_temperature_alone(consumption, 
     assert got.attrs["weather"]["origins_with_weather"] == len(ORIGINS)
 
 
+def test_a_simulated_forecast_is_the_observation_plus_an_error_growing_with_the_lead(weather):
+    origins = pd.date_range("2023-02-01", periods=400, freq="h", tz="UTC")
+    simulated = wf.simulated_forecast(wf.WeatherInput.from_frame(weather), origins, seed=3)
+    assert simulated.mode == "issued"
+    table = simulated.issues.merge(
+        weather[["datetime_utc", "area", "temperature_c", "wind_speed_ms"]],
+        on=["datetime_utc", "area"],
+        suffixes=("", "_observed"),
+    )
+    assert len(table) == 400 * 25
+    for variable, (first, last) in wf.SIMULATED_ERROR_SD.items():
+        error = table[variable] - table[f"{variable}_observed"]
+        spread = error.groupby(table["lead_hours"]).std()
+        assert spread[0] == 0  # lead 0 is what was observed
+        assert first * 0.7 < spread[1] < first * 1.3, variable
+        assert last * 0.8 < spread[24] < last * 1.2, variable
+    assert (table["wind_speed_ms"] >= 0).all()
+
+
 def test_issued_forecasts_are_read_at_the_origin_only(served, consumption, weather):
     issues = issue_table(
         weather, ORIGINS[0] - pd.Timedelta(days=8), ORIGINS[0] + pd.Timedelta(hours=1)
