@@ -202,6 +202,9 @@ def test_a_weather_source_without_wind_serves_on_temperature_alone(consumption, 
     assert not {"wind_path_mean", "heat_loss_path_mean"} & set(names)
     got = model.predict(consumption, ORIGINS, temperature_only)
     assert got.attrs["weather"]["origins_with_weather"] == len(ORIGINS)
+    # Given wind as well (a model saved with the temperature inputs only, as before wind), it
+    # reads what it was trained on and forecasts the same.
+    pd.testing.assert_frame_equal(model.predict(consumption, ORIGINS, weather), got)
 
 
 def test_a_simulated_forecast_is_the_observation_plus_an_error_growing_with_the_lead(weather):
