@@ -56,6 +56,7 @@ from energy_assets.contracts import (
     FORECASTS,
     MODEL_CATEGORICAL_INPUTS,
     WEATHER_LOOKBACK_HOURS,
+    WEATHER_MODEL_VARIABLES,
 )
 from energy_assets.features.model_inputs import (  # SeriesGrid keeps its old name here
     MAX_FILL_HOURS,
@@ -513,7 +514,7 @@ class GlobalLGBMForecaster:
                 if isinstance(weather, wf.WeatherInput)
                 else wf.WeatherInput.from_frame(weather)
             )
-            covered, missing = self._origins_with_weather(
+            covered, missing, lacking = self._origins_with_weather(
                 plain, given, wf.variables_used(model.feature_names)
             )
             if covered:
@@ -530,31 +531,37 @@ class GlobalLGBMForecaster:
             if missing:
                 shown = ", ".join(t.strftime("%Y-%m-%dT%H:%MZ") for t in missing[:3])
                 status["reason"] = (
-                    f"weather missing or incomplete for {len(missing)} origin(s) ({shown}"
-                    f"{' …' if len(missing) > 3 else ''}); those came from the no-weather model"
+                    f"weather ({', '.join(lacking)}) missing or incomplete for {len(missing)} "
+                    f"origin(s) ({shown}{' …' if len(missing) > 3 else ''}); those came from the "
+                    "no-weather model"
                 )
         plain.attrs["weather"] = status
         return plain
 
     def _origins_with_weather(
         self, forecasts: pd.DataFrame, weather: wf.WeatherInput, variables: tuple[str, ...]
-    ) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
+    ) -> tuple[list[pd.Timestamp], list[pd.Timestamp], list[str]]:
         """Origins (of `forecasts`) whose weather features (`variables`) are complete for every
-        area."""
+        area, those that are not, and the weather columns that are incomplete for them (what the
+        reason names: a derived variable counts as its sources)."""
         origins = pd.DatetimeIndex(forecasts["forecast_origin"].unique()).sort_values()
         if len(origins) == 0:
-            return [], []
+            return [], [], []
         # The observed hours the weather inputs read before an origin (complete_at checks them).
         start = origins.min() - pd.Timedelta(hours=WEATHER_LOOKBACK_HOURS)
         n_hours = int((origins.max() - start) // _HOUR) + self.horizon_hours + 2
         areas = sorted(forecasts["area"].astype(str).unique())
         arrays = wf.WeatherArrays(weather, start, n_hours, areas)
         o = np.asarray((origins - start) // _HOUR, dtype=np.int64)
-        ok = np.ones(len(o), dtype=bool)
-        for i in range(len(areas)):
-            a = np.full(len(o), arrays.area_index[i])
-            ok &= arrays.complete_at(a, o, self.horizon_hours, variables)
-        return list(origins[ok]), list(origins[~ok])
+        complete = {}
+        for variable in variables:
+            complete[variable] = np.ones(len(o), dtype=bool)
+            for i in range(len(areas)):
+                a = np.full(len(o), arrays.area_index[i])
+                complete[variable] &= arrays.complete_at(a, o, self.horizon_hours, (variable,))
+        ok = np.logical_and.reduce(list(complete.values()))
+        lacking = [v for v in WEATHER_MODEL_VARIABLES if v in complete and not complete[v].all()]
+        return list(origins[ok]), list(origins[~ok]), lacking
 
     def _weather_arrays(self, weather, grid: _Grid, mode: str | None) -> wf.WeatherArrays:
         if weather is None:

@@ -149,6 +149,7 @@ def test_a_weather_outage_never_stops_the_forecast(served, consumption, weather)
     status = partial.attrs["weather"]
     assert status["weather_used"] is True and status["origins_with_weather"] == 1
     assert "2 origin(s) (2023-01-11T22:00Z, 2023-01-12T22:00Z)" in status["reason"]
+    assert "weather (temperature_c, wind_speed_ms) missing" in status["reason"]  # the whole hour
     assert "no-weather model" in status["reason"]
 
 
@@ -177,6 +178,7 @@ def test_an_origin_missing_an_hour_of_wind_falls_back(served, consumption, weath
     status = served.predict(consumption, ORIGINS, calm).attrs["weather"]
     assert status["origins_with_weather"] == len(ORIGINS) - 1
     assert f"1 origin(s) ({ORIGINS[2]:%Y-%m-%dT%H:%MZ})" in status["reason"]
+    assert "weather (wind_speed_ms) missing" in status["reason"]  # it names what is missing
 
 
 def test_heat_loss_in_numbers():
