@@ -66,19 +66,23 @@ def test_weather_materialises_from_the_replay_in_one_run(graph, dmi):
 
 
 @pytest.mark.parametrize(
-    "corrupt, expectation",
+    "corrupt, expectation, column",
     [
-        ("minus_300", "expect_column_values_to_be_between"),
-        ("missing_hour", "expect_column_values_to_not_be_null"),
+        ("minus_300", "expect_column_values_to_be_between", "temperature_c"),
+        # The forecaster reads wind too (wind and heat-loss inputs): a negative speed is blocked.
+        ("negative_wind", "expect_column_values_to_be_between", "wind_speed_ms"),
+        ("missing_hour", "expect_column_values_to_not_be_null", "temperature_c"),
     ],
 )
 def test_a_bad_value_or_a_missing_hour_blocks_and_nothing_is_written(
-    graph, dmi, corrupt, expectation
+    graph, dmi, corrupt, expectation, column
 ):
     bad_hour = pd.Timestamp("2023-01-10T03:00Z")
     frame = dmi.copy()
     if corrupt == "minus_300":
         frame.loc[frame["datetime_utc"] == bad_hour, "temperature_c"] = -300.0
+    elif corrupt == "negative_wind":
+        frame.loc[frame["datetime_utc"] == bad_hour, "wind_speed_ms"] = -4.0
     else:
         frame = frame[frame["datetime_utc"] != bad_hour]
     defs, store = graph(frame)
@@ -88,7 +92,7 @@ def test_a_bad_value_or_a_missing_hour_blocks_and_nothing_is_written(
         (check,) = result.get_asset_check_evaluations()
         assert not check.passed
         failed = str(check.metadata)
-        assert expectation in failed and "2023-01-10" in failed
+        assert f"{expectation}({column})" in failed and "2023-01-10" in failed
     for key in hour_keys("2023-01-10T00:00", "2023-01-10T06:00"):
         with pytest.raises(Exception):  # noqa: B017 (any read error: the partition is absent)
             store.read(WEATHER.name, key)
