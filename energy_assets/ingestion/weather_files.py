@@ -83,6 +83,12 @@ def issue_table(hourly: pd.DataFrame, start, end) -> pd.DataFrame:
     need it (the weather checks then block them). Vectorised: one merge, no loop over hours.
     """
     issued = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="h", inclusive="left")
+    return issue_rows(hourly, issued)
+
+
+def issue_rows(hourly: pd.DataFrame, issued: pd.DatetimeIndex) -> pd.DataFrame:
+    """WEATHER rows for the given issue hours (any, not only a range): lead 0..24 per (issue
+    hour, area), ordered issue hour, area, lead; values from `hourly` as in `issue_table`."""
     if issued.tz is None:
         issued = issued.tz_localize("UTC")
     areas = sorted(hourly["area"].astype(str).unique()) or [NATIONAL_AREA]

@@ -54,13 +54,14 @@ from energy_assets.contracts import (
     WEATHER_LEAD_HOURS,
     WEATHER_LOOKBACK_HOURS,
     WEATHER_MODEL_VARIABLES,
+    WEATHER_VALUE_COLUMNS,
     WIND_SPEED,
     WeatherAtTarget,
     WeatherPathChange,
     WeatherPathMean,
     weather_variable,
 )
-from energy_assets.ingestion.weather_files import weather_area
+from energy_assets.ingestion.weather_files import issue_rows, weather_area
 
 WEATHER_FEATURES = tuple(spec.name for spec in WEATHER_INPUTS)  # declared in the contract
 HEATING_BASE_C = 17.0
@@ -150,26 +151,15 @@ def simulated_forecast(weather: WeatherInput, origins, seed: int = 0) -> Weather
     middle row between a perfect forecast (observed) and a useless one (persistence)."""
     observed = weather.observed
     stamps = pd.DatetimeIndex([pd.Timestamp(o) for o in origins])
-    stamps = stamps.tz_localize("UTC") if stamps.tz is None else stamps.tz_convert("UTC")
-    areas = sorted(observed["area"].astype(str).unique())
-    leads = np.arange(WEATHER_LEAD_HOURS + 1)
-    n_o, n_a, n_l = len(stamps), len(areas), len(leads)
-    table = pd.DataFrame(
-        {
-            "issued_utc": np.repeat(stamps, n_a * n_l),
-            "area": np.tile(np.repeat(np.array(areas, dtype=object), n_l), n_o),
-            "lead_hours": np.tile(leads, n_o * n_a).astype("int64"),
-        }
-    )
-    table["datetime_utc"] = table["issued_utc"] + pd.to_timedelta(table["lead_hours"], unit="h")
-    values = observed.assign(datetime_utc=pd.to_datetime(observed["datetime_utc"], utc=True))
-    table = table.merge(values, on=["datetime_utc", "area"], how="left")
+    # The value columns the source lacks come out missing (the observed frame holds the model's).
+    hourly = observed.reindex(columns=["datetime_utc", "area", *WEATHER_VALUE_COLUMNS])
+    hourly["datetime_utc"] = pd.to_datetime(hourly["datetime_utc"], utc=True)
+    table = issue_rows(hourly, stamps)  # ordered origin, area, lead: blocks of n_l rows
+    n_l = WEATHER_LEAD_HOURS + 1
     rng = np.random.default_rng(seed)
     rho = SIMULATED_ERROR_CORRELATION
     for variable, (first, last) in SIMULATED_ERROR_SD.items():
-        if variable not in table:
-            continue
-        shocks = rng.standard_normal((n_o * n_a, n_l))
+        shocks = rng.standard_normal((len(table) // n_l, n_l))
         path = np.zeros_like(shocks)  # lead 0 is the observation: no error
         path[:, 1] = shocks[:, 1]  # then unit variance at every lead, correlated rho
         for k in range(2, n_l):
