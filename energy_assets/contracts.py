@@ -28,6 +28,7 @@ little more than `import dagster` (no pandas). The time helpers import pandas wh
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -562,15 +563,17 @@ WEATHER_INPUTS: tuple[ModelInput, ...] = (
     ModelInput("heat_loss_target", "the target hour's heat loss as forecast at the origin",
                WeatherAtTarget(HEAT_LOSS)),
 )  # fmt: skip
-# The WEATHER value columns the weather inputs read, derived ones by their sources (an origin is
-# forecast with weather only when each is there for every hour its inputs read).
-WEATHER_MODEL_VARIABLES: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        source
-        for variable in (weather_variable(spec.kind) for spec in WEATHER_INPUTS)
-        for source in WEATHER_DERIVED.get(variable, (variable,))
-    )
-)
+
+
+def weather_columns_read(inputs: Iterable[ModelInput]) -> tuple[str, ...]:
+    """The WEATHER value columns weather `inputs` read, a derived variable by its sources
+    (WEATHER_DERIVED): an origin is forecast with weather only when each is there for every hour
+    its inputs read."""
+    variables = (weather_variable(spec.kind) for spec in inputs)
+    return tuple(dict.fromkeys(s for v in variables for s in WEATHER_DERIVED.get(v, (v,))))
+
+
+WEATHER_MODEL_VARIABLES: tuple[str, ...] = weather_columns_read(WEATHER_INPUTS)
 # Observed weather hours (the origin's included) the weather inputs of one origin read: the
 # `forecasts` asset loads that many `weather` partitions up to each origin.
 WEATHER_LOOKBACK_HOURS = max(

@@ -56,7 +56,6 @@ from energy_assets.contracts import (
     FORECASTS,
     MODEL_CATEGORICAL_INPUTS,
     WEATHER_LOOKBACK_HOURS,
-    WEATHER_MODEL_VARIABLES,
 )
 from energy_assets.features.model_inputs import (  # SeriesGrid keeps its old name here
     MAX_FILL_HOURS,
@@ -541,9 +540,9 @@ class GlobalLGBMForecaster:
     def _origins_with_weather(
         self, forecasts: pd.DataFrame, weather: wf.WeatherInput, variables: tuple[str, ...]
     ) -> tuple[list[pd.Timestamp], list[pd.Timestamp], list[str]]:
-        """Origins (of `forecasts`) whose weather features (`variables`) are complete for every
-        area, those that are not, and the weather columns that are incomplete for them (what the
-        reason names: a derived variable counts as its sources)."""
+        """Origins (of `forecasts`) whose weather columns (`variables`) are complete for every
+        area, those that are not, and the columns that are incomplete for them (the reason names
+        them)."""
         origins = pd.DatetimeIndex(forecasts["forecast_origin"].unique()).sort_values()
         if len(origins) == 0:
             return [], [], []
@@ -560,7 +559,7 @@ class GlobalLGBMForecaster:
                 a = np.full(len(o), arrays.area_index[i])
                 complete[variable] &= arrays.complete_at(a, o, self.horizon_hours, (variable,))
         ok = np.logical_and.reduce(list(complete.values()))
-        lacking = [v for v in WEATHER_MODEL_VARIABLES if v in complete and not complete[v].all()]
+        lacking = [v for v in variables if not complete[v].all()]
         return list(origins[ok]), list(origins[~ok]), lacking
 
     def _weather_arrays(self, weather, grid: _Grid, mode: str | None) -> wf.WeatherArrays:

@@ -59,7 +59,7 @@ from energy_assets.contracts import (
     WeatherAtTarget,
     WeatherPathChange,
     WeatherPathMean,
-    weather_variable,
+    weather_columns_read,
 )
 from energy_assets.ingestion.weather_files import issue_rows, weather_area
 
@@ -183,9 +183,9 @@ class WeatherArrays:
         self.names = sorted({n for n in names if n is not None})
         index = {n: i for i, n in enumerate(self.names)}
         self.area_index = np.array([index.get(n, -1) if n else -1 for n in names], dtype=np.int64)
-        self.variables = [v for v in WEATHER_MODEL_VARIABLES if v in weather.observed.columns]
+        variables = [v for v in WEATHER_MODEL_VARIABLES if v in weather.observed.columns]
         self.grids = {
-            v: self._on_grid(weather.observed, "datetime_utc", index, v) for v in self.variables
+            v: self._on_grid(weather.observed, "datetime_utc", index, v) for v in variables
         }
         self._derive(self.grids)
         self.observed = self.grids[TEMPERATURE]
@@ -194,7 +194,7 @@ class WeatherArrays:
         if weather.mode == "issued" and weather.issues is not None:
             self.issued = {
                 v: self._issued_on_grid(weather.issues, index, v)
-                for v in self.variables
+                for v in variables
                 if v in weather.issues.columns
             }
             self._derive(self.issued)
@@ -254,10 +254,6 @@ class WeatherArrays:
         out[ok] = issued[a[ok], o[ok], lead[ok]]
         return out
 
-    def path_mean(self, a: np.ndarray, o: np.ndarray, variable: str = TEMPERATURE) -> np.ndarray:
-        # NaN when any hour is missing: no partial days
-        return self.path_values(a, o, variable).mean(axis=0)
-
     def path_values(self, a: np.ndarray, o: np.ndarray, variable: str = TEMPERATURE) -> np.ndarray:
         """The forecast issued at o for leads 1..24, shape (24, rows)."""
         return np.vstack([self.forecast(a, o, np.full(o.shape, k), variable) for k in range(1, 25)])
@@ -306,12 +302,13 @@ class WeatherArrays:
         for the next hours."""
         ok = np.ones(o.shape, dtype=bool)
         for variable in variables:
-            ok &= np.isfinite(self.path_mean(a, o, variable))
+            # The coming 24 hours (the path inputs and every target hour up to 24) ...
+            ok &= np.isfinite(self.path_values(a, o, variable)).all(axis=0)
+            for k in range(25, horizon_hours + 1):  # ... and the target hours beyond them
+                ok &= np.isfinite(self.forecast(a, o, np.full(o.shape, k), variable))
             for day in range(WEATHER_LOOKBACK_HOURS // 24):
                 # NaN if any hour is missing
                 ok &= np.isfinite(self.observed_mean(a, o - 24 * day, variable))
-            for k in range(1, horizon_hours + 1):
-                ok &= np.isfinite(self.forecast(a, o, np.full(o.shape, k), variable))
         return ok
 
 
@@ -323,11 +320,11 @@ def heat_loss(temperature_c: np.ndarray, wind_speed_ms: np.ndarray) -> np.ndarra
 
 
 def variables_used(feature_names) -> tuple[str, ...]:
-    """The weather variables a model with these feature names reads (temperature at least; a
-    derived one is missing wherever one of its sources is): what complete_at checks before the
-    model serves an origin."""
+    """The WEATHER value columns a model with these feature names reads (temperature at least; a
+    derived variable by its sources, contracts.weather_columns_read): what complete_at checks
+    before the model serves an origin."""
     names = set(feature_names)
-    used = (weather_variable(spec.kind) for spec in WEATHER_INPUTS if spec.name in names)
+    used = weather_columns_read(spec for spec in WEATHER_INPUTS if spec.name in names)
     return tuple(dict.fromkeys((TEMPERATURE, *used)))
 
 
