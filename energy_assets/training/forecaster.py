@@ -267,17 +267,7 @@ class GlobalLGBMForecaster:
         weight = (
             0.5 ** ((grid.n_hours - 1 - o[ok]) / (24.0 * float(halflife))) if halflife else None
         )
-        data = lgb.Dataset(
-            X,
-            target,
-            weight=weight,
-            categorical_feature=list(MODEL_CATEGORICAL_INPUTS),
-            free_raw_data=True,
-        )
-        if bag > 1:
-            self._fit_bag(X, target, weight, bag, rounds)
-        else:
-            self.booster = lgb.train(self._lgb_params(), data, num_boost_round=rounds)
+        self._fit_boosters(X, target, weight, bag, rounds)
         raw = self._raw_predict(X)
         # Quantiles of in-sample relative residuals per horizon (optimistic; the holdout's
         # residuals are averaged in by _resolve_shape_blend).
@@ -290,8 +280,9 @@ class GlobalLGBMForecaster:
         self.fit_seconds = time.perf_counter() - started
         return self
 
-    def _fit_bag(self, X: pd.DataFrame, target, weight, bag: int, rounds: int) -> None:
-        """A weather model's boosters: one per disjoint share of the rows, each its own seed."""
+    def _fit_boosters(self, X: pd.DataFrame, target, weight, bag: int, rounds: int) -> None:
+        """`bag` boosters, one per disjoint share of the rows, each its own seed (bag 1: one
+        booster on every row, with the forecaster's seed; a weather model: WEATHER_BAG)."""
         share = np.random.default_rng(self.random_state).permutation(len(X)) % bag
         boosters = []
         for k in range(bag):
@@ -300,7 +291,7 @@ class GlobalLGBMForecaster:
                 X[rows],
                 target[rows],
                 weight=None if weight is None else weight[rows],
-                categorical_feature=["area", "segment"],
+                categorical_feature=list(MODEL_CATEGORICAL_INPUTS),
                 free_raw_data=True,
             )
             params = {**self._lgb_params(), "seed": self.random_state + 1000 * k}
@@ -508,11 +499,7 @@ class GlobalLGBMForecaster:
         elif weather is None:
             status["reason"] = "no weather given for the forecast; served by the no-weather model"
         else:
-            given = (
-                weather
-                if isinstance(weather, wf.WeatherInput)
-                else wf.WeatherInput.from_frame(weather)
-            )
+            given = wf.WeatherInput.of(weather)
             covered, missing, lacking = self._origins_with_weather(
                 plain, given, wf.variables_used(model.feature_names)
             )
@@ -565,9 +552,7 @@ class GlobalLGBMForecaster:
     def _weather_arrays(self, weather, grid: _Grid, mode: str | None) -> wf.WeatherArrays:
         if weather is None:
             raise ValueError("this forecaster uses weather features: pass `weather`")
-        given = (
-            weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
-        )
+        given = wf.WeatherInput.of(weather)
         if mode is not None:
             given = given.with_mode(mode)
         return wf.WeatherArrays(given, grid.start, grid.n_calendar, [a for a, _ in grid.series])
@@ -583,9 +568,7 @@ class GlobalLGBMForecaster:
         one scored as it would serve (mixed with the no-weather forecast, wf.WEATHER_MIX). Only a
         weather model that wins there is trained on the whole window and kept.
         """
-        given = (
-            weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
-        )
+        given = wf.WeatherInput.of(weather)
         self.weather_mix = wf.WEATHER_MIX
         history_days = given.history_days(grid.start, grid.end)
         if history_days < wf.WEATHER_MIN_HISTORY_DAYS:
@@ -637,9 +620,7 @@ class GlobalLGBMForecaster:
 
     def _train_weather_model(self, consumption: pd.DataFrame, weather) -> GlobalLGBMForecaster:
         """The weather model fit() keeps when the rule says yes (the backtest measures it too)."""
-        given = (
-            weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
-        )
+        given = wf.WeatherInput.of(weather)
         model = GlobalLGBMForecaster(
             {**self.params, "shape_blend": wf.WEATHER_SHAPE_BLEND},
             horizon_hours=self.horizon_hours,

@@ -63,7 +63,7 @@ def weather_backtest(
     origin_list = (
         daily_origins(cutoff, origins) if isinstance(origins, int) else [utc(o) for o in origins]
     )
-    given = weather if isinstance(weather, wf.WeatherInput) else wf.WeatherInput.from_frame(weather)
+    given = wf.WeatherInput.of(weather)
     observed = given.with_mode("observed")
     train = consumption[consumption["datetime_utc"] <= cutoff]
     history = consumption[consumption["datetime_utc"] <= max(origin_list)]

@@ -129,6 +129,11 @@ class WeatherInput:
             raise ValueError("mode 'issued' needs a WEATHER table (issued_utc, lead_hours)")
         return cls(weather[columns], mode or "observed")
 
+    @classmethod
+    def of(cls, weather: pd.DataFrame | WeatherInput) -> WeatherInput:
+        """`weather` itself when it is a WeatherInput, else `from_frame(weather)`."""
+        return weather if isinstance(weather, WeatherInput) else cls.from_frame(weather)
+
     def with_mode(self, mode: str) -> WeatherInput:
         if mode not in MODES:
             raise ValueError(f"weather mode {mode!r} is not one of {MODES}")
