@@ -817,17 +817,23 @@ def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    # Stop cleanly on SIGTERM as on Ctrl-C, whatever disposition the parent left us: a shell
-    # that starts jobs in the background hands its children SIGINT (and at times SIGTERM)
-    # ignored, and a server nobody can stop outlives its test or its container.
+    return serve_until_interrupted(server.serve_forever, server._httpd.server_close)
+
+
+def serve_until_interrupted(serve: Callable[[], object], close: Callable[[], object]) -> int:
+    """Run `serve` until SIGTERM or Ctrl-C, then `close` (this replay, the weather replay).
+
+    Stops cleanly on SIGTERM as on Ctrl-C, whatever disposition the parent left us: a shell that
+    starts jobs in the background hands its children SIGINT (and at times SIGTERM) ignored, and
+    a server nobody can stop outlives its test or its container."""
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        server.serve_forever()
+        serve()
     except KeyboardInterrupt:
         pass
     finally:
-        server._httpd.server_close()
+        close()
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -196,7 +195,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: object = None) -> int:
-    from energy_assets.devtools.replay_api import _interrupt, listen_error
+    from energy_assets.devtools.replay_api import listen_error, serve_until_interrupted
 
     server = WeatherReplayServer(args.data, args.host, args.port, shift_weeks=args.shift_weeks)
     try:
@@ -213,12 +212,4 @@ def run(args: argparse.Namespace, settings: object = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+    return serve_until_interrupted(threading.Event().wait, server.stop)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from energy_assets.features.model_inputs import RATIO_CLIP
+from energy_assets.features.model_inputs import log_ratio
 
 # The p10..p90 band: log-residual quantiles per horizon (p50 is the point forecast).
 INTERVAL_LEVELS = (0.1, 0.9)
@@ -24,8 +24,7 @@ Quantiles = dict[str, list[float]]  # horizon (as text, JSON-ready) -> [q10, q90
 
 
 def log_residuals(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.log(np.clip(actual / np.clip(predicted, 1e-9, None), *RATIO_CLIP))
+    return log_ratio(actual, np.clip(predicted, 1e-9, None))
 
 
 def in_sample_quantiles(
