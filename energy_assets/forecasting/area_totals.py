@@ -507,3 +507,35 @@ def forecast_area_totals(
     table["level_source"] = "realtime"
     table["weather_used"] = any(c in model.inputs for c in WEATHER_COLUMNS)
     return AreaTotals(table, quality, reason, effective_lag, model=model)
+
+
+PRODUCTS = ("day-ahead", "intraday")
+
+
+def area_totals_for_product(
+    realtime_load: pd.DataFrame,
+    issued_at: Any,
+    product: str,
+    weather: pd.DataFrame | None = None,
+    lag_hours: int = FEED_LAG_HOURS,
+    params: ModelParams = DEFAULT_PARAMS,
+) -> AreaTotals:
+    """Each area's total for a product issued at `issued_at`, from `realtime_load` rows (the
+    REALTIME_LOAD table, at least the training window plus two weeks before the issue): the
+    day-ahead product forecasts the next Danish day, trained on past issues at the same local
+    hour; the intraday one the hours from now to the end of tomorrow. What the products'
+    reconciliation (`forecasting/reconcile.py`) takes as the areas' totals."""
+    if product not in PRODUCTS:
+        raise ValueError(f"product {product!r} is not one of {', '.join(PRODUCTS)}")
+    hour_local = utc(issued_at).tz_convert(DANISH_TZ).hour
+    day_ahead = product == "day-ahead"
+    return forecast_area_totals(
+        LoadHistory.from_table(realtime_load),
+        issued_at,
+        day_ahead_targets(issued_at) if day_ahead else intraday_targets(issued_at),
+        weather,
+        lag_hours=lag_hours,
+        params=params,
+        issue_hours_local=(hour_local,),
+        target_days=(1,) if day_ahead else (0, 1),
+    )

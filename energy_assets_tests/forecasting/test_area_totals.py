@@ -18,6 +18,7 @@ from energy_assets.forecasting.area_totals import (
     MAX_FEED_GAP_HOURS,
     LoadHistory,
     ModelParams,
+    area_totals_for_product,
     day_ahead_targets,
     forecast_area_totals,
     intraday_targets,
@@ -158,3 +159,14 @@ def test_backtest_cli_says_in_one_line_when_the_file_ends_too_soon(tmp_path, cap
     )  # fmt: skip
     assert code == 2
     assert "give fewer --origins" in capsys.readouterr().err
+
+
+def test_the_intraday_product_forecasts_from_now_to_the_end_of_tomorrow(table):
+    issued = pd.Timestamp("2023-11-14T15:00Z")
+    result = area_totals_for_product(table, issued, "intraday", params=FAST)
+    frame = result.table
+    assert frame["datetime_utc"].min() == issued and frame["lead_hours"].min() == 0
+    assert len(frame) == 2 * len(intraday_targets(issued))
+    assert (frame["data_origin"] == newest_known_hour(issued)).all()
+    with pytest.raises(ValueError, match="not one of"):
+        area_totals_for_product(table, issued, "weekly")
