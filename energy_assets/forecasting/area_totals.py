@@ -77,8 +77,19 @@ INPUT_COLUMNS = (
     "ratio_mean_168h",
     "ratio_anchor_7d",
     "change_3h_7d",
+    "ratio_profile_same_kind",
 )
-WEATHER_COLUMNS = ("temp_target", "temp_change_ref", "temp_day_change")
+# Days back the same-kind profile looks (working days vs off days: weekends, holidays, the
+# year-end break), so every weekend teaches the model what a holiday does.
+PROFILE_DAYS = 14
+WEATHER_COLUMNS = (
+    "temp_target",
+    "temp_change_ref",
+    "temp_day_change",
+    "wind_target",
+    "wind_day_mean",
+    "wind_day_change",
+)
 
 
 @dataclass(frozen=True)
@@ -161,14 +172,14 @@ class LoadHistory:
         return None if not len(present) else self.start + pd.Timedelta(hours=int(present[-1]))
 
 
-def _temperature(
-    weather: pd.DataFrame | None, history: LoadHistory, hours: int
+def _weather(
+    weather: pd.DataFrame | None, history: LoadHistory, hours: int, column: str = "temperature_c"
 ) -> np.ndarray | None:
-    """Hourly temperature on the history's clock (national or the mean over areas), or None."""
-    if weather is None or "temperature_c" not in weather.columns:
+    """A weather column hourly on the history's clock (national, or the mean over areas)."""
+    if weather is None or column not in weather.columns:
         return None
     times = pd.to_datetime(weather["datetime_utc"], utc=True)
-    series = weather.assign(t=times).groupby("t")["temperature_c"].mean()
+    series = weather.assign(t=times).groupby("t")[column].mean()
     grid = history.start + pd.to_timedelta(np.arange(hours), unit="h")
     return series.reindex(grid).to_numpy(dtype=float)
 
@@ -260,17 +271,33 @@ def build_rows(
         "ratio_mean_168h",
         "ratio_anchor_7d",
         "change_3h_7d",
+        "ratio_profile_same_kind",
         "log_ratio",
     ):
         columns[name] = np.full(n, np.nan)  # fmt: skip
-    temperature = _temperature(weather, history, history.hours + 24 * 3)
+    temperature = _weather(weather, history, history.hours + 24 * 3)
+    wind = _weather(weather, history, history.hours + 24 * 3, "wind_speed_ms")
     if temperature is not None:
         for name in WEATHER_COLUMNS:
             columns[name] = np.full(n, np.nan)
+    # Off-day flags on the history's clock, for the same-kind profile's reference days.
+    clock_off = _day_kinds(history.time_of(np.arange(history.hours)))[OFF_DAY].to_numpy()
+    target_off = columns[OFF_DAY].astype(bool)
     for area, series in history.values.items():
         mask = (rows["area"] == area).to_numpy()
         oo, tt, rr = o[mask], t[mask], ref[mask]
         level = _window_mean(series, oo, LEVEL_HOURS)
+        total, count = np.zeros(len(tt)), np.zeros(len(tt))
+        for back in range(PROFILE_DAYS):
+            day = rr - 24 * back
+            values = _take(series, day)
+            same = (_take(clock_off.astype(float), day) == target_off[mask]) & np.isfinite(values)
+            total += np.where(same, values, 0.0)
+            count += same
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns["ratio_profile_same_kind"][mask] = np.log(
+                np.where(count > 0, total / np.maximum(count, 1), np.nan) / level
+            )
         with np.errstate(invalid="ignore", divide="ignore"):
             log_level = np.log(level)
 
@@ -294,6 +321,13 @@ def build_rows(
             columns["temp_change_ref"][mask] = target_temp - _take(temperature, rr)
             columns["temp_day_change"][mask] = _window_mean(temperature, tt, 24) - _window_mean(
                 temperature, oo, 24
+            )
+        if temperature is not None and wind is not None:
+            # Wind drives heat loss and the electric boilers that run on cheap wind power.
+            columns["wind_target"][mask] = _take(wind, tt)
+            columns["wind_day_mean"][mask] = _window_mean(wind, tt, 24)
+            columns["wind_day_change"][mask] = _window_mean(wind, tt, 24) - _window_mean(
+                wind, oo, 24
             )
     for name, values in columns.items():
         rows[name] = values
