@@ -10,9 +10,10 @@ hour is a gap.
 The model: one LightGBM per quantile (p10 / p50 / p90) over both areas, on the log-ratio of the
 target hour to the level (the mean of the 24 known hours up to the origin), from the same hour
 on the latest observed days (lag 24 / 48, as known), a week and two weeks before (lag 168 /
-336), the last hours' change against a week before, the target's calendar (local hour, weekday,
-Danish holidays, the year-end break) and, where given, the temperature forecast for the target
-hour (offline: DMI's observed national means, a perfect forecast). It is fitted per call: a year
+336), the same hour over the last two weeks' days of the target's kind (working vs off day), the
+last hours' change against a week before, the target's calendar (local hour, weekday, Danish
+holidays, the year-end break) and, where given, the temperature and wind forecast for the target
+day (offline: DMI's observed national means, a perfect forecast). It is fitted per call: a year
 of two series is seconds, so a forecast never waits for a stored model to exist and always uses
 every hour known at T. `fit_area_model` and `forecast_area_totals` are the two steps.
 
