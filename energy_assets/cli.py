@@ -96,6 +96,13 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         help="hourly weather (DMI's national CSV columns, or an Open-Meteo JSON answer): also "
         "report metrics with and without weather (JSON key `weather`)",
     )
+    parser.add_argument(
+        "--product",
+        choices=("day-ahead", "intraday"),
+        default=None,
+        help="evaluate a wall-clock product from its issue time (with --dataset "
+        "ElectricityBalanceNonv: each area's total, day-ahead, against Energinet's forecast)",
+    )
     parser.set_defaults(run=run_backtest)
 
 
@@ -116,6 +123,8 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     )
     from energy_assets.training.tracking import MlflowSettings
 
+    if args.dataset and dataset_spec(args, settings).dataset == "ElectricityBalanceNonv":
+        return run_area_totals_backtest(args)
     check_backtest_arguments(args.origins, args.horizon)
     if args.trials < 0:
         raise InputError(f"--trials must be 0 (no tuning) or more (got {args.trials})")
@@ -157,6 +166,24 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if weather is not None:
         print(weather_summary(compared))
     print(f"wrote {len(result.predictions)} predictions to {out}")
+    return 0
+
+
+def run_area_totals_backtest(args: argparse.Namespace) -> int:
+    """`backtest --dataset ElectricityBalanceNonv`: each area's total, day-ahead from the
+    real-time level (energy_assets/forecasting/area_backtest.py)."""
+    from energy_assets.forecasting.area_backtest import backtest_from_file, summary_text
+
+    result = backtest_from_file(
+        args.data,
+        args.cutoff,
+        args.origins,
+        args.json,
+        weather_path=args.weather,
+        product=args.product or "day-ahead",
+    )
+    print(summary_text(result))
+    print(f"wrote {len(result.points)} predictions to {args.json}")
     return 0
 
 

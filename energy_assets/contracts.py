@@ -663,6 +663,50 @@ FORECAST_HORIZON_HOURS = 24
 # forecaster's longest lag is a week plus its rolling windows; two weeks is ample.
 FORECAST_HISTORY_HOURS = 24 * 15
 
+# --------------------------------------------------------------------------- REALTIME LOAD
+
+# Each price area's total load from Energinet's near-real-time feed (`ElectricityBalanceNonv`):
+# the level of DK1 / DK2 up to the last hour, where the settled datasets are 8-9 days late
+# (docs/concepts/realtime-level.md).
+REALTIME_FLAG_COLUMN = "implausible"
+REALTIME_LOAD = Table(
+    name="realtime_load",
+    description="Each price area's total load per UTC hour from the near-real-time feed.",
+    columns=(
+        Column("datetime_utc", UTC_DATETIME, "the hour's start, tz-aware UTC"),
+        Column("area", STRING, "price area", allowed=PRICE_AREAS),
+        Column(
+            "total_load_mwh",
+            FLOAT,
+            "the area's total load (production + exchange), MW over the hour = MWh",
+            min_value=0,
+            max_value=FINITE,
+        ),
+        Column(
+            REALTIME_FLAG_COLUMN,
+            ("bool",),
+            "the load is implausible for its area (REALTIME_PLAUSIBILITY): not a model input",
+        ),
+    ),
+    key=("datetime_utc", "area"),
+    time_column="datetime_utc",
+    series_columns=("area",),
+    value_column="total_load_mwh",
+)
+# An area's total is a smooth sum of a million meters: its hours stay within 1.21x of their
+# trailing week's [P2, P98] range on 18 months of DK1 / DK2, while the feed's known single-hour
+# errors lie 1.54x (DK2 2023-06-08T10Z) to 2-4x outside it. So the ratio is much tighter than
+# the per-segment rule's 10 (docs/decisions/0008-realtime-level.md).
+REALTIME_PLAUSIBILITY = Plausibility(
+    flag_column=REALTIME_FLAG_COLUMN,
+    window_hours=168,
+    low_quantile=0.02,
+    high_quantile=0.98,
+    max_ratio=1.4,
+    max_zero_share=0.01,
+    min_history_hours=48,
+)
+
 # --------------------------------------------------------------------------- WEATHER
 
 # Where a weather source has no price-area split (DMI's national means, the replay), rows carry

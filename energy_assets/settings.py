@@ -63,6 +63,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "alert_smtp_starttls": "ENERGY_ALERT_SMTP_STARTTLS",
     "api_min_interval_seconds": "ENERGY_API_MIN_INTERVAL_SECONDS",
     "implausible_values": "ENERGY_IMPLAUSIBLE_VALUES",
+    "realtime_api_url": "ENERGY_REALTIME_API_URL",
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
@@ -107,6 +108,8 @@ class Settings:
     0 (no limit) against any other URL, such as a replay API.
     implausible_values: "warn" (default) or "block": the severity of the features' plausibility
     check; flagged values are kept out of lags, training and forecasts in both modes.
+    realtime_api_url: where `realtime_load` reads ElectricityBalanceNonv (the areas' total load
+    in near real time); None: api_url (the real API serves every dataset; a replay serves one).
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -140,6 +143,7 @@ class Settings:
     alert_smtp_starttls: bool = True
     api_min_interval_seconds: float | None = None
     implausible_values: str = "warn"
+    realtime_api_url: str | None = None
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -168,6 +172,20 @@ class Settings:
         if self.api_min_interval_seconds is not None:
             return self.api_min_interval_seconds
         real_api = urlsplit(self.api_url).hostname == urlsplit(DEFAULT_API_URL).hostname
+        return 60.0 if real_api else 0.0
+
+    @property
+    def realtime_url(self) -> str:
+        """The API `realtime_load` reads: realtime_api_url, else api_url."""
+        return self.realtime_api_url or self.api_url
+
+    @property
+    def realtime_request_interval_seconds(self) -> float:
+        """api_min_interval_seconds, or its default for realtime_url (60 s on the real API: the
+        limit is per dataset, so the feed has its own slot on the shared request clock)."""
+        if self.api_min_interval_seconds is not None:
+            return self.api_min_interval_seconds
+        real_api = urlsplit(self.realtime_url).hostname == urlsplit(DEFAULT_API_URL).hostname
         return 60.0 if real_api else 0.0
 
     @classmethod
@@ -200,7 +218,7 @@ class Settings:
             if raw is None or raw == "":
                 continue
             overrides[name] = _convert(variable, raw, str(converters[name]))
-        for name in ("api_url", "weather_api_url", "reports_url", "ui_url"):
+        for name in ("api_url", "weather_api_url", "reports_url", "ui_url", "realtime_api_url"):
             if name in overrides:
                 overrides[name] = overrides[name].rstrip("/")
         return cls.for_home(home, **overrides, from_environment=frozenset(

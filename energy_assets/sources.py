@@ -276,6 +276,33 @@ PRODUCTION_CONSUMPTION_SETTLEMENT = SourceSpec(
     expected_series=tuple((area, WHOLE_AREA_SEGMENT) for area in PRICE_AREAS),
 )
 
+# Each price area's total load from Energinet's SCADA online measurements, published within the
+# hour (the page: "based on online power measurements for SCADA, and therefore with some delay").
+# Not a consumption dataset of segments: it gives the areas' level hours after they happen, where
+# the settled datasets arrive 8-9 days late (docs/concepts/realtime-level.md). `TotalLoad` is MW
+# averaged over the hour = MWh; the dataset's other columns (production by type, exchange) are
+# not read. Checked against the page's schema and a real week of its download; never against a
+# live response (docs/decisions/0008-realtime-level.md).
+ELECTRICITY_BALANCE_NONV = SourceSpec(
+    dataset="ElectricityBalanceNonv",
+    title="Total load per price area per hour, non-validated (SCADA, near real time)",
+    time_utc="HourUTC",
+    time_local="HourDK",
+    area_column="PriceArea",
+    segment_columns=(),
+    value_column="TotalLoad",
+    value_unit="MWh",
+    # The first hour this project holds (the shared file's); the dataset goes back further.
+    first_hour="2023-01-01-00:00",
+    # An hour is complete when it ends and appears "with some delay" (minutes): one hour after
+    # its start plus the schedule's minutes past the hour (defs/realtime.py).
+    publication_lag_hours=1,
+    # Non-validated values are not revised here: the validated ones are a dataset of their own
+    # (ProductionConsumptionSettlement). Two days re-reads what a late SCADA fix could touch.
+    revision_days=2,
+    expected_series=tuple((area, WHOLE_AREA_SEGMENT) for area in PRICE_AREAS),
+)
+
 SOURCES: Mapping[str, SourceSpec] = MappingProxyType(
     {
         spec.dataset: spec
@@ -284,6 +311,7 @@ SOURCES: Mapping[str, SourceSpec] = MappingProxyType(
             CONSUMPTION_CONSUMER_CATEGORY_HOUR,
             CONSUMPTION_INDUSTRY,
             PRODUCTION_CONSUMPTION_SETTLEMENT,
+            ELECTRICITY_BALANCE_NONV,
         )
     }
 )

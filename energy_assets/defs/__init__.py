@@ -17,6 +17,7 @@ from typing import Any
 
 import dagster as dg
 
+from energy_assets import sources
 from energy_assets.defs.alerts import AlertsResource, build_alert_sensors
 from energy_assets.defs.automation import build_catch_up_sensor
 from energy_assets.defs.features import build_features_assets
@@ -26,6 +27,12 @@ from energy_assets.defs.io_manager import STEP_IO_MANAGER, ParquetIOManager, Ste
 from energy_assets.defs.jobs import build_jobs
 from energy_assets.defs.monitoring import build_monitoring_assets
 from energy_assets.defs.partitions import Partitions
+from energy_assets.defs.realtime import (
+    REALTIME_RESOURCE,
+    build_realtime_assets,
+    build_realtime_schedule,
+    realtime_load_job,
+)
 from energy_assets.defs.resources import (
     EnergiDataResource,
     GreatExpectationsResource,
@@ -75,6 +82,14 @@ def build_resources(settings: Settings) -> dict[str, Any]:
         "mlflow": MlflowResource(tracking_uri=_from_env(settings, "mlflow_tracking_uri")),
         "optuna": OptunaResource(storage_url=_from_env(settings, "optuna_storage_url")),
         "gx": GreatExpectationsResource(),
+        # The areas' total load in near real time: its own dataset, the same request pool.
+        REALTIME_RESOURCE: EnergiDataResource(
+            api_url=_from_env(
+                settings, "realtime_api_url" if settings.realtime_api_url else "api_url"
+            ),
+            dataset=sources.ELECTRICITY_BALANCE_NONV.dataset,
+            min_interval_seconds=settings.realtime_request_interval_seconds,
+        ),
         "alerts": build_alerts_resource(settings),
     }
 
@@ -112,6 +127,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets = [
             *build_ingestion_assets(partitions, settings.source),
             *build_weather_assets(partitions),
+            *build_realtime_assets(partitions),
             *build_features_assets(
                 partitions,
                 settings.source,
@@ -128,11 +144,12 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=[*build_jobs(settings.retrain_executor), revision_job, weather_job],
+        jobs=[*build_jobs(settings.retrain_executor), revision_job, weather_job, realtime_load_job],
         schedules=[
             *build_schedules(settings),
             *build_revision_schedules(revision_job, settings.source.revision_days),
             build_weather_schedule(),
+            build_realtime_schedule(),
         ],
         sensors=[
             build_retrain_sensor(

@@ -13,6 +13,7 @@ FORECASTS = dg.AssetKey(contracts.FORECASTS.name)
 FORECAST_ACCURACY = dg.AssetKey(contracts.FORECAST_ACCURACY_ASSET)
 DRIFT_REPORT = dg.AssetKey(contracts.DRIFT_REPORT_ASSET)
 WEATHER = dg.AssetKey(contracts.WEATHER_ASSET)
+REALTIME_LOAD = dg.AssetKey(contracts.REALTIME_LOAD.name)
 
 ALL = (
     RAW_CONSUMPTION,
@@ -22,4 +23,5 @@ ALL = (
     FORECAST_ACCURACY,
     DRIFT_REPORT,
     WEATHER,
+    REALTIME_LOAD,
 )

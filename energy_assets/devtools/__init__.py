@@ -14,6 +14,7 @@ BUNDLED_DATA_PATHS = {
     "ConsumptionConsumerCategoryHour": DATA_DIR / "ConsumptionConsumerCategoryHour_derived.csv.gz",
     "ConsumptionIndustry": DATA_DIR / "ConsumptionIndustry_derived.csv.gz",
     "ProductionConsumptionSettlement": DATA_DIR / "ProductionConsumptionSettlement_DK2.csv.gz",
+    "ElectricityBalanceNonv": DATA_DIR / "ElectricityBalanceNonv_DK1_DK2.csv.gz",
 }
 # DMI's real hourly national weather, 2022-11-02 → 2025-04-29 (see energy_assets/data/README.md).
 WEATHER_SAMPLE_PATH = (

@@ -31,6 +31,9 @@ from energy_assets.contracts import (
     FORECAST_HORIZON_HOURS,
     FORECASTS,
     PLAUSIBILITY,
+    PRICE_AREAS,
+    REALTIME_FLAG_COLUMN,
+    REALTIME_LOAD,
     WEATHER,
     WEATHER_LEAD_HOURS,
     Column,
@@ -258,6 +261,34 @@ def validate_plausible_values(
     index_columns = [*FEATURES.key, str(FEATURES.value_column)]
     return validator.validate(
         df, expectations, f"{FEATURES.name}_plausibility", index_columns=index_columns
+    )
+
+
+def validate_realtime_load(
+    df: pd.DataFrame,
+    expected_hours: Any = None,
+    expected_areas: Any = PRICE_AREAS,
+    validator: FrameValidator | None = None,
+) -> ValidationOutcome:
+    """REALTIME_LOAD contract: columns and types, known areas, a non-null, finite, non-negative
+    total load, one row per (datetime_utc, area), and every expected area (default DK1 and DK2)
+    in every expected hour: an hour whose DK2 row is missing fails, naming it."""
+    series = None if expected_areas is None else [(str(area),) for area in expected_areas]
+    return _hourly_table(df, REALTIME_LOAD, expected_hours, series, validator)
+
+
+def validate_realtime_plausible(
+    df: pd.DataFrame, validator: FrameValidator | None = None
+) -> ValidationOutcome:
+    """No REALTIME_LOAD row is flagged implausible for its area (`contracts.REALTIME_PLAUSIBILITY`):
+    offending rows name the hour, the area and the load. Flagged hours are kept (as served) and
+    read as gaps by the area-total forecaster."""
+    validator = validator or FrameValidator()
+    flag = REALTIME_FLAG_COLUMN
+    expectations = [_gxe().ExpectColumnValuesToBeInSet(column=flag, value_set=[False])]
+    index_columns = [*REALTIME_LOAD.key, str(REALTIME_LOAD.value_column)]
+    return validator.validate(
+        df, expectations, f"{REALTIME_LOAD.name}_plausibility", index_columns=index_columns
     )
 
 

@@ -37,6 +37,12 @@ ASSETS = {
     "forecast_accuracy": ("monitoring", "daily", False, {}),
     "drift_report": ("monitoring", "daily", False, {}),
     "weather": ("ingestion", "hourly", True, {"weather_gx_suite": True}),
+    "realtime_load": (
+        "ingestion",
+        "hourly",
+        True,
+        {"realtime_load_gx_suite": True, "realtime_load_plausible_values": False},
+    ),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
@@ -47,6 +53,7 @@ JOBS = {
     # An op job: it submits a backfill of the revised partitions instead of materialising.
     "revision_pass_job": set(),
     "weather_job": {"weather"},
+    "realtime_load_job": {"realtime_load"},
 }
 
 
@@ -101,6 +108,7 @@ def test_jobs_schedules_sensors_and_resources(defs):
         ("daily_revision_schedule", "15 4 * * *", "revision_pass_job"),
         ("weekly_revision_schedule", "45 4 * * 0", "revision_pass_job"),
         ("hourly_weather_schedule", "1 * * * *", "weather_job"),
+        ("realtime_load_schedule", "20 * * * *", "realtime_load_job"),
     }
     windows = {
         s.name: s.evaluate_tick(dg.build_schedule_context()).run_requests[0].run_config["ops"]
@@ -140,6 +148,7 @@ def test_jobs_schedules_sensors_and_resources(defs):
         "optuna",
         "gx",
         "alerts",
+        "realtime_energidata",
     }
     defs.validate_loadable(defs)
 
