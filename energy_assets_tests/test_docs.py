@@ -160,11 +160,11 @@ def test_every_variable_the_readme_names_exists():
 def test_every_command_the_readme_names_exists(parser):
     text = README.read_text()
     lines = {line for line, _, _ in _all_parsers(parser)}
+    # `energy-assets` and the words after it: the command and maybe an argument ("demo").
     named = {
-        "energy-assets " + match.strip()
-        for match in re.findall(r"energy-assets ((?:[a-z][a-z-]*(?: |$))+)", text, re.M)
+        "energy-assets" + words for words in re.findall(r"energy-assets((?: [a-z][a-z-]*)+)", text)
     }
-    # The longest prefix of what follows `energy-assets` that is a command must exist.
+    # Some prefix of it (`energy-assets` and at least one word) must be a command.
     unknown = []
     for command in named:
         words = command.split()
