@@ -1,7 +1,7 @@
 # Common tasks; each is a plain `uv run …` you can also type yourself.
 UV ?= python3 -m uv
 
-.PHONY: demo test test-fast lint format typecheck check-defs dev bench bench-location screenshots
+.PHONY: demo test test-fast lint format typecheck check-defs dev docs docs-serve bench bench-location screenshots
 
 demo:            ## the whole loop headless on embedded defaults
 	$(UV) run energy-assets demo
@@ -33,8 +33,14 @@ dev:             ## Dagster UI + daemon on http://127.0.0.1:3000, stored reports
 	trap 'kill $$reports' EXIT; \
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
-screenshots:     ## refresh the README's pictures (docs/img/) from the browser test
+screenshots:     ## refresh the docs' pictures (docs/img/) from the browser test
 	ENERGY_UPDATE_SCREENSHOTS=1 $(UV) run pytest energy_assets_tests/test_ui_browser.py -k "asset_graph or forecasts"
+
+docs:            ## the documentation site, strict (what .ci/run builds): broken links or anchors fail
+	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs build --strict
+
+docs-serve:      ## the documentation site on http://127.0.0.1:8000, rebuilt as you edit
+	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs serve
 
 bench-location:  ## code-location load, validate, a launched hourly run, a 7-day backfill (add BEFORE=dir to compare)
 	$(UV) run python benchmarks/bench_code_location.py $(if $(BEFORE),--tree before=$(BEFORE) --tree after=.,)

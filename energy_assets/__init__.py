@@ -1,6 +1,14 @@
 """energy_assets: a Dagster asset-graph platform forecasting hourly electricity consumption."""
 
 import warnings
+from importlib.metadata import PackageNotFoundError, version
+
+# The release (pyproject.toml's version), read from the installed package's metadata so there is
+# one place to change it; a source tree that was never installed reports no release.
+try:
+    __version__ = version("energy-assets")
+except PackageNotFoundError:  # pragma: no cover - only outside any installation
+    __version__ = "0+unknown"
 
 # BackfillPolicy.single_run() and partition mappings that tolerate hours before the first
 # partition are what the design rests on; Dagster still labels both beta. We pin dagster in

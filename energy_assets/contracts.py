@@ -237,7 +237,7 @@ PLAUSIBILITY = Plausibility(
     window_hours=168,  # a week: every hour of the day and every weekday (= LOOKBACK_HOURS)
     low_quantile=0.02,  # with 168 values, the 3 lowest / highest (a past error among them)
     high_quantile=0.98,  # do not widen the range
-    max_ratio=10.0,  # real data reaches 4.6x beyond its range (DE35 on 2 January), see README
+    max_ratio=10.0,  # real data reaches 4.6x beyond its range (DE35 on 2 January), see docs/decisions/0002
     max_zero_share=0.01,
     min_history_hours=48,
 )
@@ -773,7 +773,7 @@ WEATHER = Table(
     series_columns=("area",),
     value_column="temperature_c",
 )
-# Units as the contract declares them (shown in the asset's metadata and the README).
+# Units as the contract declares them (shown in the asset's metadata and the docs).
 WEATHER_UNITS = {
     "temperature_c": "°C",
     "wind_speed_ms": "m/s",

@@ -65,6 +65,63 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "implausible_values": "ENERGY_IMPLAUSIBLE_VALUES",
     "realtime_api_url": "ENERGY_REALTIME_API_URL",
 }
+# What each setting means, for people: the docs site's configuration reference is generated from
+# these (docs/hooks/reference.py) and a test fails when a setting has none. DAGSTER_HOME is read
+# by Settings.from_env itself, the others through ENVIRONMENT_VARIABLES.
+DESCRIPTIONS: dict[str, str] = {
+    "dagster_home": "The Dagster instance folder; the default stores (storage, MLflow, Optuna) "
+    "live under it.",
+    "api_url": "Base URL of the Energi Data Service API, or of a replay API serving a file.",
+    "dataset": "The Energi Data Service dataset to forecast: a source spec's name "
+    "(energy_assets/sources.py).",
+    "weather_api_url": "Open-Meteo's base URL, or the weather replay's. Use "
+    "https://historical-forecast-api.open-meteo.com to backfill more than ~3 months back.",
+    "weather_locations": "The weather asset's points, NAME:LAT,LON;... (a price area each, or DK "
+    "for national means).",
+    "storage_url": "Where asset values live: a folder, or gs://bucket/prefix.",
+    "mlflow_tracking_uri": "MLflow tracking server and model registry.",
+    "optuna_storage_url": "Optuna study storage, any SQLAlchemy URL.",
+    "partitions_start": "The first hourly partition key. A later start means fewer partitions "
+    "and a lighter UI.",
+    "publication_delay_hours": "How late the source publishes an hour; the schedules target now "
+    "minus this.",
+    "retrain_max_drift_share": "Retrain when a day's drift share exceeds this fraction.",
+    "retrain_max_mape": "Retrain when a day's MAPE exceeds this fraction (0.15 is 15 %).",
+    "retrain_min_coverage": "Retrain when a day's share of actuals inside the p10-p90 band falls "
+    "below this.",
+    "retrain_max_coverage": "Retrain when a day's share of actuals inside the p10-p90 band rises "
+    "above this.",
+    "gcp_project": "The Google Cloud project of the storage bucket.",
+    "reports_url": "Where a browser opens stored reports (the drift report's link): "
+    "`energy-assets reports serve`, or a proxy in front of it.",
+    "retrain_executor": "How retrain_job runs its tuning workers: multiprocess (processes on the "
+    "run's machine) or k8s (one pod each).",
+    "retrain_sensor_interval_seconds": "How often the daemon evaluates the retrain sensor.",
+    "ui_url": "The Dagster UI's address, for the links in alerts.",
+    "alert_webhook_url": "A JSON webhook for alerts (a Slack incoming webhook as is). A secret.",
+    "alert_smtp_host": "E-mail alerts: the SMTP server.",
+    "alert_smtp_port": "E-mail alerts: the SMTP port.",
+    "alert_smtp_from": "E-mail alerts: the sender address.",
+    "alert_smtp_to": "E-mail alerts: the recipients, comma separated.",
+    "alert_smtp_user": "E-mail alerts: the SMTP login, when the server wants one.",
+    "alert_smtp_password": "E-mail alerts: the SMTP password. A secret, never shown.",
+    "alert_smtp_starttls": "E-mail alerts: STARTTLS before the login (true / false).",
+    "api_min_interval_seconds": "The least time between two requests for the dataset, across the "
+    "whole deployment (the API's rate limit).",
+    "implausible_values": "What a meter error does to consumption_features: warn (a WARN check, "
+    "the run goes on) or block (the run fails, nothing written).",
+}
+# How a default reads when it is computed, not a constant of the dataclass.
+COMPUTED_DEFAULTS: dict[str, str] = {
+    "dagster_home": "./.dagster_home",
+    "storage_url": "$DAGSTER_HOME/storage",
+    "mlflow_tracking_uri": "sqlite:///$DAGSTER_HOME/mlflow.db",
+    "optuna_storage_url": "sqlite:///$DAGSTER_HOME/optuna.db",
+    "partitions_start": "the dataset's first hour",
+    "publication_delay_hours": "the dataset's publication lag",
+    "reports_url": "gs://: the Cloud Console's URL; a folder: http://127.0.0.1:3001",
+    "api_min_interval_seconds": "60 against api.energidataservice.dk, 0 (off) elsewhere",
+}
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
 # Google's bucket naming rules, loosely: lower-case letters, digits, '-', '_', '.'; 3-222 chars.

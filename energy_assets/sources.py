@@ -12,7 +12,7 @@ and consumer category), "101 / Erhverv" (a municipality number and branch), "tot
 with one series per price area).
 
 What each spec says was read from the dataset pages on energidataservice.dk and from public
-projects that pull the datasets (see the README's "Live datasets"); no live response was seen
+projects that pull the datasets (see docs/how-to/live-dataset.md); no live response was seen
 from this machine.
 
 Pure Python (no pandas): the Dagster definitions import it, and loading them must stay light.

@@ -6,7 +6,7 @@
   of dagster.yaml / workspace.yaml, the event-log settings) is provided by the compose stack and
   by the Helm values; secrets only by reference; every image pinned.
 - The Helm chart itself is not rendered: no `helm` binary or chart repository is reachable from
-  this machine, so the values are loaded and checked structurally (README "Deploy").
+  this machine, so the values are loaded and checked structurally (docs/how-to/deploy.md).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from energy_assets_tests.helpers import stop_process
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 DAGSTER_SERVICES = ("user_code", "webserver", "daemon")
-# Read by Dagster itself in every process that creates or executes runs (README).
+# Read by Dagster itself in every process that creates or executes runs (docs/how-to/deploy.md).
 EVENT_LOG_VARIABLES = {
     "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS",
     "DAGSTER_EVENT_BATCH_SIZE",

@@ -12,7 +12,7 @@ forecasts) and, with `BackfillPolicy.single_run`, each contiguous span of an hou
 run. Nothing revised: no backfill.
 
 Two schedules run it (windows as run config): every day the last 14 days, every week the last
-92 days (capped at the dataset's `revision_days`). See the README's "Revisions".
+92 days (capped at the dataset's `revision_days`). See docs/how-to/operate.md, "Revisions".
 """
 
 from typing import Any

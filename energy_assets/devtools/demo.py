@@ -67,7 +67,7 @@ DEMO_BACKTEST_DAYS = 2
 DRIFT_REINGEST_DAYS = 1
 # Dagster's own setting (read from the environment when a run is created; no config key): one
 # ASSET_MATERIALIZATION_PLANNED event per asset for a range run instead of one per partition,
-# as deploy/ ships it (README "Backfills and the event log"). The demo is its own process and
+# as deploy/ ships it (docs/concepts/partitions-and-backfills.md). The demo is its own process and
 # sets it for itself unless you did; `make dev` afterwards shows the same runs.
 PLANNED_EVENTS_VARIABLE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 LOGGER_NAME = "demo_event_log"

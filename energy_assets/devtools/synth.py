@@ -288,7 +288,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--end", required=True, help="end hour, exclusive")
     parser.add_argument("--out", required=True, help="output file: .csv, .csv.gz or .parquet")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random seed: the same seed writes the same file"
+    )
     parser.add_argument(
         "--dataset",
         default=CONSUMPTION_DE35_HOUR.dataset,
