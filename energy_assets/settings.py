@@ -74,6 +74,8 @@ DESCRIPTIONS: dict[str, str] = {
     "api_url": "Base URL of the Energi Data Service API, or of a replay API serving a file.",
     "dataset": "The Energi Data Service dataset to forecast: a source spec's name "
     "(energy_assets/sources.py).",
+    "realtime_api_url": "Where `realtime_load` reads ElectricityBalanceNonv (each price area's "
+    "total load, near real time); defaults to ENERGIDATA_API_URL.",
     "weather_api_url": "Open-Meteo's base URL, or the weather replay's. Use "
     "https://historical-forecast-api.open-meteo.com to backfill more than ~3 months back.",
     "weather_locations": "The weather asset's points, NAME:LAT,LON;... (a price area each, or DK "
