@@ -1,5 +1,5 @@
 """The `energy-assets` console script: replay-api, synth, backtest, demo, storage clean-temp,
-forecasts, reports serve.
+forecasts, reports serve, serve.
 
 The settings are read from the environment here, once, and passed to each command. Every
 command imports what it needs when it runs, so `energy-assets --help` stays quick.
@@ -66,6 +66,9 @@ def build_parser(settings: Settings) -> argparse.ArgumentParser:
     )
     add_reports_arguments(
         commands.add_parser("reports", help="serve the stored HTML reports to a browser")
+    )
+    add_serve_arguments(
+        commands.add_parser("serve", help="the forecast API, dashboard and /metrics over HTTP")
     )
     series = commands.add_parser("series", help="the configured dataset's series catalogue")
     series_commands = series.add_subparsers(dest="series_command", required=True)
@@ -395,6 +398,29 @@ def run_reports_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"serving the reports in {store.url} at {server.url}/ (Ctrl-C stops)", flush=True)
     try:
         server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; any other needs ENERGY_API_TOKENS)",
+    )
+    parser.add_argument("--port", type=int, default=8000, help="default 8000")
+    parser.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve the stored forecasts (ENERGY_STORAGE_URL) until interrupted."""
+    from energy_assets.serving.server import serve
+
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port {args.port} is not a port (0-65535)")
+    try:
+        serve(settings, host=args.host, port=args.port)
     except KeyboardInterrupt:
         pass
     return 0
