@@ -134,3 +134,58 @@ def day_ahead_issue(issued_at: pd.Timestamp, series: list[tuple[str, str]]) -> p
     local = issued_at.tz_convert("Europe/Copenhagen").normalize() + pd.Timedelta(days=1)
     targets = pd.date_range(local, local + pd.Timedelta(days=1), freq="h", inclusive="left")
     return product_frame(issued_at, targets.tz_convert("UTC"), series)
+
+
+def daily_shape(
+    series: list[tuple[str, str]], hours: pd.DatetimeIndex, seed: int = 3
+) -> pd.DataFrame:
+    """Actuals with a daily cycle per series (sizes spread over two orders of magnitude)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i, (area, segment) in enumerate(series):
+        base = 2_000.0 * (1.6**i)
+        cycle = 1 + 0.3 * np.sin(2 * np.pi * (hours.hour.to_numpy() - 9) / 24)
+        noise = 1 + 0.04 * rng.standard_normal(len(hours))
+        frames.append(pd.DataFrame({"datetime_utc": hours, "area": area, "segment": segment,
+                                    "energy_consumption": base * cycle * noise}))  # fmt: skip
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_dashboard_platform(
+    store: ParquetStore, series: list[tuple[str, str]], end: pd.Timestamp
+) -> None:
+    """What a few days of the platform leave: hourly actuals up to `end`, hourly forecast origins
+    over the last two days (each close to what happened, with an 80 % band), and accuracy days."""
+    hours = pd.date_range(end - pd.Timedelta(days=12), end, freq="h")
+    actual = daily_shape(series, hours)
+    frames = {
+        hour_key(hour): rows.assign(implausible_value=False).reset_index(drop=True)
+        for hour, rows in actual.groupby("datetime_utc")
+    }
+    store.write_many("consumption_features", frames)
+    truth = actual.set_index(["area", "segment", "datetime_utc"])["energy_consumption"]
+    rng = np.random.default_rng(11)
+    origins = pd.date_range(end - pd.Timedelta(hours=47), end - pd.Timedelta(hours=1), freq="h")
+    for origin in origins:
+        frame = forecast_frame(origin, series)
+        future = daily_shape(series, pd.DatetimeIndex(frame["datetime_utc"].unique()), seed=5)
+        level = future.set_index(["area", "segment", "datetime_utc"])["energy_consumption"]
+        keys = list(zip(frame["area"], frame["segment"], frame["datetime_utc"], strict=True))
+        known = [truth.get(k, level.get(k)) for k in keys]
+        prediction = np.asarray(known) * (1 + 0.05 * rng.standard_normal(len(keys)))
+        frame["prediction"] = prediction
+        frame["p50"] = prediction
+        frame["p10"] = frame["prediction_lower"] = prediction * (
+            0.92 - 0.002 * frame["horizon_hours"]
+        )
+        frame["p90"] = frame["prediction_upper"] = prediction * (
+            1.08 + 0.002 * frame["horizon_hours"]
+        )
+        store.write("forecasts", hour_key(origin), frame)
+        publish_latest(store, frame)
+    for day in pd.date_range(end - pd.Timedelta(days=10), end - pd.Timedelta(days=1), freq="D"):
+        accuracy = write_accuracy(store, f"{day:%Y-%m-%d}", series)
+        shift = 1 + 0.3 * np.sin(day.day)
+        accuracy["mape"] = accuracy["mape"] * shift
+        accuracy["coverage"] = (accuracy["coverage"] + 0.05 * np.cos(day.day)).clip(0, 1)
+        store.write("forecast_accuracy", f"{day:%Y-%m-%d}", accuracy)

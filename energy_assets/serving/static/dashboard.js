@@ -135,6 +135,7 @@ async function loadIssuesOfDay() {
   if (!day) return;
   const start = Date.parse(day + "T00:00:00Z");
   const body = await api("/v1/forecasts?" + q({ product: state.product, from: iso(start), to: iso(start + DAY), ...seriesQuery() }));
+  if ($("issued-day").value !== day) return;  // another day was picked meanwhile
   const issues = [...new Set(body.rows.map((r) => r.issued_at))].sort();
   const select = $("issued-at");
   const keep = select.value;
@@ -156,6 +157,7 @@ async function drawIssued() {
   const first = Math.min(...rows.map((r) => at(r, "datetime_utc")));
   const last = Math.max(...rows.map((r) => at(r, "datetime_utc")));
   const actuals = await api("/v1/actuals?" + q({ from: iso(first - DAY), to: iso(last + HOUR), ...seriesQuery() }));
+  if ($("issued-at").value !== chosen) return;  // another issue was picked meanwhile
   chart($("issued-chart"), {
     lines: [
       { name: "actual", color: "#222", points: actuals.rows.map((r) => [at(r, "datetime_utc"), r.energy_consumption]) },
