@@ -87,12 +87,13 @@ def start_server(env: dict[str, str]) -> tuple[subprocess.Popen, int, float, flo
     return process, port, up, time.perf_counter() - started, cpu
 
 
-def load(port: int, path: str, clients: int, total: int) -> tuple[float, float, float]:
-    """(requests/s, p50 ms, p99 ms) of `total` GETs of `path` from `clients` threads."""
+def load(port: int, path: str, clients: int, total: int) -> tuple[float, float, float, int, int]:
+    """(requests/s, p50 ms, p99 ms, bytes of one answer, requests made) of `total` GETs of `path` from `clients` threads."""
     per_client = max(1, total // clients)
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures: list[int] = []
     barrier = threading.Barrier(clients + 1)
+    sizes: list[int] = []
 
     def client(i: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -101,7 +102,7 @@ def load(port: int, path: str, clients: int, total: int) -> tuple[float, float, 
             t0 = time.perf_counter()
             connection.request("GET", path)
             response = connection.getresponse()
-            response.read()
+            sizes.append(len(response.read()))
             latencies[i].append(time.perf_counter() - t0)
             if response.status != 200:
                 failures.append(response.status)
@@ -118,7 +119,14 @@ def load(port: int, path: str, clients: int, total: int) -> tuple[float, float, 
     if failures:
         raise RuntimeError(f"{len(failures)} requests failed: {sorted(set(failures))}")
     every = np.concatenate([np.asarray(x) for x in latencies]) * 1000
-    return len(every) / elapsed, float(np.percentile(every, 50)), float(np.percentile(every, 99))
+    rate = len(every) / elapsed
+    return (
+        rate,
+        float(np.percentile(every, 50)),
+        float(np.percentile(every, 99)),
+        sizes[0],
+        len(every),
+    )
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -137,8 +145,8 @@ def main() -> None:
     print(machine_description())
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
-        "storage | series | clients | what | req/s | p50 ms | p99 ms"
-        "\n--- | --- | --- | --- | --- | --- | ---"
+        "storage | series | clients | what | req/s | p50 ms | p99 ms | server CPU ms/req | KiB"
+        "\n--- | --- | --- | --- | --- | --- | --- | --- | ---"
     )
     emulator = start_emulator() if "gcs" in args.storage else None
     notes = []
@@ -167,11 +175,15 @@ def main() -> None:
                         for clients in (1, 32):
                             for what, path, total in (
                                 ("one series", one, args.requests),
-                                ("all series", "/v1/forecasts/latest", max(64, args.requests // 5)),
+                                ("all series", "/v1/forecasts/latest", max(64, args.requests // 4)),
                             ):
-                                rate, p50, p99 = load(port, path, clients, total)
+                                cpu_before = cpu_seconds(process.pid)
+                                rate, p50, p99, size, made = load(port, path, clients, total)
+                                # Server CPU per request: what the service costs, whatever the load.
+                                cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / made
                                 print(f"{kind} | {n_series} | {clients} | {what} | {rate:,.0f} | "
-                                      f"{p50:.1f} | {p99:.1f}", flush=True)  # fmt: skip
+                                      f"{p50:.1f} | {p99:.1f} | {cpu_ms:.2f} | {size / 1024:,.0f}",
+                                      flush=True)  # fmt: skip
                         notes.append(
                             f"{kind}, {n_series} series: up (/healthz) {up:.2f} s wall, {cpu:.2f} s CPU; first forecast "
                             f"answered {first:.2f} s after start; peak RSS {peak_rss_mib(process.pid):.0f} MiB"

@@ -53,6 +53,8 @@ MAX_ACCURACY_DAYS = 92
 # Paths anyone may open: the process's liveness, and the dashboard's page and script (code, no
 # data: everything the page shows comes through the API with the token its user gives).
 OPEN_PATHS = frozenset({"/healthz", "/", "/static/dashboard.js"})
+# The API page's own files (Swagger UI's script and style): code, no data.
+OPEN_PREFIXES = ("/static/swagger/",)
 CSV = "text/csv; charset=utf-8"
 FORMATS = ("json", "csv")
 
@@ -87,6 +89,9 @@ def create_app(config: ServeConfig) -> FastAPI:
     reader = StoreReader(config.store, cache_seconds=config.cache_seconds)
     metrics = ApiMetrics(reader, config.dataset)
     app = FastAPI(
+        # /docs is served from the bundled Swagger UI (serving.dashboard): no CDN.
+        docs_url=None,
+        redoc_url=None,
         title="energy_assets forecast API",
         version="1",
         description=(
@@ -596,9 +601,11 @@ class _Guard:
                 status[0] = message["status"]
             await send(message)
 
+        path = scope["path"]
+        open_path = path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
         if (
             self.tokens
-            and scope["path"] not in OPEN_PATHS
+            and not open_path
             and not authorised(self.tokens, _header(scope, b"authorization"))
         ):
             response = _error(401, "missing or unknown bearer token (Authorization: Bearer …)")

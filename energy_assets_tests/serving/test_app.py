@@ -309,3 +309,17 @@ def test_unreachable_storage_is_503_not_500(tmp_path):
     assert ready.status_code == 503 and "does not exist" in ready.json()["reason"]
     assert client.get("/v1/forecasts/latest").status_code == 404
     assert json.loads(client.get("/healthz").text) == {"status": "ok"}
+
+
+def test_the_api_page_works_without_internet(local_store):
+    client = client_for(local_store.store, tokens=frozenset({"t"}))
+    page = client.get("/docs", headers={"Authorization": "Bearer t"})
+    assert page.status_code == 200 and "/static/swagger/swagger-ui-bundle.js" in page.text
+    assert (
+        "cdn" not in page.text.lower()
+        and "http" not in page.text.split("<body>")[1].split("url:")[0]
+    )
+    script = client.get("/static/swagger/swagger-ui-bundle.js")  # code, no data: no token
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert client.get("/static/swagger/..%2F..%2F__init__.py").status_code == 404
+    assert client.get("/openapi.json").status_code == 401  # the schema needs the token
