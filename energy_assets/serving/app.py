@@ -23,7 +23,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from energy_assets.contracts import FEATURES, InputError, hour_keys, hour_of_key, hour_text
+from energy_assets.contracts import (
+    FEATURES,
+    InputError,
+    hour_key,
+    hour_keys,
+    hour_of_key,
+    hour_text,
+)
 from energy_assets.serving.products import DAILY, PRODUCTS, Product, product_named
 from energy_assets.serving.reader import (
     Loaded,
@@ -50,6 +57,8 @@ log = logging.getLogger("energy_assets.serving")
 MAX_ISSUES_PER_PAGE = 48
 MAX_ACTUAL_HOURS = 24 * 31
 MAX_ACCURACY_DAYS = 92
+# Products are scored on request (no stored accuracy yet): fewer days an answer.
+MAX_PRODUCT_ACCURACY_DAYS = 31
 # Paths anyone may open: the process's liveness, and the dashboard's page and script (code, no
 # data: everything the page shows comes through the API with the token its user gives).
 OPEN_PATHS = frozenset({"/healthz", "/", "/static/dashboard.js"})
@@ -242,25 +251,27 @@ def create_app(config: ServeConfig) -> FastAPI:
         import pandas as pd
 
         chosen = _product(reader, product or "forecasts")
-        if chosen.name != "forecasts":
-            raise NotFoundError(
-                f"daily accuracy is stored for the forecasts product (forecast_accuracy), not "
-                f"yet for {chosen.name}: ask with product=forecasts"
-            )
         start, end = _range(from_, to)
         days = [
             d.strftime("%Y-%m-%d")
             for d in pd.date_range(start.floor("D"), end, freq="D", inclusive="left")
         ]
         page, rest = days[:MAX_ACCURACY_DAYS], days[MAX_ACCURACY_DAYS:]
-        frame = reader.accuracy(page)
+        if chosen.name == "forecasts":
+            frame = reader.accuracy(page)
+        else:  # the products have no stored accuracy yet: scored here, by issue day
+            page, rest = days[:MAX_PRODUCT_ACCURACY_DAYS], days[MAX_PRODUCT_ACCURACY_DAYS:]
+            frame, product_infos = product_accuracy(reader, chosen, page)
         if area is not None or segment is not None:
             frame = select_series(frame[frame["level"] == "series"], area, segment)
-        infos = [
-            i
-            for i in (reader.info(config.store.relpath("forecast_accuracy", d)) for d in page)
-            if i is not None
-        ]
+        if chosen.name == "forecasts":
+            infos = [
+                i
+                for i in (reader.info(config.store.relpath("forecast_accuracy", d)) for d in page)
+                if i is not None
+            ]
+        else:
+            infos = product_infos
         next_url = _next_url(request, pd.Timestamp(rest[0], tz="UTC")) if rest else None
         return answer(request, frame, infos, format, product=chosen.name, next_url=next_url)
 
@@ -357,6 +368,43 @@ def _key_start(product: Product, key: str) -> pd.Timestamp:
     if product.partitioning == DAILY:
         return pd.Timestamp(key).tz_localize(DANISH_TZ).tz_convert("UTC")
     return hour_of_key(key)
+
+
+def product_accuracy(
+    reader: StoreReader, product: Product, days: list[str]
+) -> tuple[pd.DataFrame, list[ObjectInfo]]:
+    """Daily accuracy of a product's issues (by issue day), scored against the stored actuals as
+    `forecast_accuracy` scores the forecasts: overall and per-series rows with `date`."""
+    import pandas as pd
+
+    from energy_assets.monitoring.accuracy import score_forecasts
+    from energy_assets.serving.reader import ACCURACY_COLUMNS
+
+    keys = reader.partition_keys(product.asset)
+    rows: list[pd.DataFrame] = []
+    infos: list[ObjectInfo] = []
+    for day in days:
+        day_keys = [k for k in keys if k[:10] == day]
+        issues = [x for x in (reader.issue(product, k) for k in day_keys) if x is not None]
+        if not issues:
+            continue
+        forecasts = pd.concat([x.frame for x in issues], ignore_index=True)
+        hours = sorted({hour_key(t) for t in forecasts["datetime_utc"]})
+        actuals = reader.actuals(hours)
+        infos += [x.info for x in issues]
+        infos += [
+            i for i in (reader.info(reader.store.relpath(FEATURES.name, h)) for h in hours) if i
+        ]
+        result = score_forecasts(forecasts.drop(columns=["data_origin"]), actuals)
+        overall = {
+            name: result.overall[name] for name in ACCURACY_COLUMNS if name in result.overall
+        }
+        rows.append(pd.DataFrame([{"date": day, "level": "overall", **overall}]))
+        rows.append(result.per_series.assign(date=day, level="series"))
+    if not rows:
+        return pd.DataFrame({c: [] for c in ACCURACY_COLUMNS}), infos
+    frame = pd.concat(rows, ignore_index=True).reindex(columns=list(ACCURACY_COLUMNS))
+    return frame, infos
 
 
 def readiness(reader: StoreReader, max_age_seconds: float) -> tuple[str | None, dict[str, Any]]:

@@ -323,3 +323,28 @@ def test_the_api_page_works_without_internet(local_store):
     assert script.status_code == 200 and len(script.content) > 100_000
     assert client.get("/static/swagger/..%2F..%2F__init__.py").status_code == 404
     assert client.get("/openapi.json").status_code == 401  # the schema needs the token
+
+
+def test_a_products_accuracy_is_scored_against_the_stored_actuals(local_store):
+    """The day-ahead issue of 17 November (targets: the Danish 18 November, all published) scored
+    by issue day; MAPE and coverage recomputed here from the stored objects."""
+    import numpy as np
+
+    store = local_store.store
+    issue = stored.day_ahead_issue(pd.Timestamp("2026-11-17 09:00", tz="UTC"), SERIES)
+    store.write("day_ahead_forecasts", "2026-11-17", issue)
+    client = client_for(store)
+    rows = client.get(
+        "/v1/accuracy", params={"product": "day-ahead", "from": "2026-11-16", "to": "2026-11-19"}
+    ).json()["rows"]
+    assert {r["date"] for r in rows} == {"2026-11-17"}
+    overall = next(r for r in rows if r["level"] == "overall")
+    hours = sorted(set(issue["datetime_utc"]))
+    actuals = store.read_many("consumption_features", [hour_key(h) for h in hours])
+    joined = issue.merge(actuals, on=["datetime_utc", "area", "segment"])
+    assert overall["n_points"] == len(joined) == 24 * len(SERIES)
+    ape = (joined["energy_consumption"] - joined["prediction"]).abs() / joined["energy_consumption"]
+    assert np.isclose(overall["mape"], ape.mean())
+    inside = joined["energy_consumption"].between(joined["p10"], joined["p90"])
+    assert np.isclose(overall["coverage"], inside.mean())
+    assert [r["level"] for r in rows].count("series") == len(SERIES)
