@@ -259,8 +259,9 @@ class StoreReader:
         first, last = self.issue_key(product, start), self.issue_key(product, end)
         keys = self.partition_keys(product.asset)
         inside = [k for k in keys if first <= k <= last]
-        if inside and inside[-1] == last and product.partitioning != DAILY:
-            inside = inside[:-1]  # hourly: `end` is exclusive
+        on_the_hour = end == end.floor("h")
+        if inside and inside[-1] == last and product.partitioning != DAILY and on_the_hour:
+            inside = inside[:-1]  # hourly: an issue at `end` itself is outside [start, end)
         return inside
 
     # -- actuals and accuracy --------------------------------------------------------------
@@ -420,11 +421,14 @@ def utc_times(values: pd.Series) -> list[str | None]:
 
 
 def _is_null(value: Any) -> bool:
+    """None, NaN, NaT and pandas' NA (whose comparisons are NA, not False)."""
+    import pandas as pd
+
     if value is None:
         return True
     try:
-        return bool(value != value)  # NaN, NaT
-    except (TypeError, ValueError):
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # not a scalar
         return False
 
 
