@@ -50,3 +50,4 @@ bench:           ## benchmark harness (prints ratios against in-run baselines), 
 	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_tuning.py
 	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ui_partitions.py
 	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_demo.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_serve.py
