@@ -127,12 +127,15 @@ STARTUP = """
 import json, sys, time
 started = time.perf_counter(); cpu = time.process_time()
 from energy_assets.settings import Settings
+from energy_assets import cli
+cli.serve_parser().parse_args(["serve", "--port", "8000"])  # as `energy-assets serve` parses
 from energy_assets.serving.server import config_from_settings, read_tokens
 from energy_assets.serving.app import create_app
 settings = Settings.from_env()
 app = create_app(config_from_settings(settings, read_tokens(settings.api_tokens, None)))
 heavy = [m for m in ("dagster", "mlflow", "lightgbm", "energy_assets.defs", "energy_assets.definitions",
-                     "energy_assets.training.forecaster", "optuna", "great_expectations") if m in sys.modules]
+                     "energy_assets.training.forecaster", "optuna", "great_expectations",
+                     "energy_assets.devtools") if m in sys.modules]
 print(json.dumps({"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu, "heavy": heavy}))
 """
 
