@@ -26,11 +26,12 @@ check-defs:      ## load the code location the ways Dagster's tools do
 	$(UV) run dg check defs
 	$(UV) run dagster definitions validate -w workspace.yaml
 
-dev:             ## Dagster UI + daemon on http://127.0.0.1:3000, stored reports on :3001
+dev:             ## Dagster UI + daemon on http://127.0.0.1:3000, stored reports on :3001, forecast API + dashboard on :8000
 	mkdir -p .dagster_home && cp -n dagster.yaml .dagster_home/ || true
 	export DAGSTER_HOME=$$PWD/.dagster_home; \
 	$(UV) run energy-assets reports serve & reports=$$!; \
-	trap 'kill $$reports' EXIT; \
+	$(UV) run energy-assets serve --host 127.0.0.1 --port 8000 & api=$$!; \
+	trap 'kill $$reports $$api' EXIT; \
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 screenshots:     ## refresh the docs' pictures (docs/img/) from the browser test
@@ -55,3 +56,4 @@ bench:           ## benchmark harness (prints ratios against in-run baselines), 
 	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_tuning.py
 	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_ui_partitions.py
 	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_demo.py
+	flock $(BENCH_LOCK) $(UV) run python benchmarks/bench_serve.py

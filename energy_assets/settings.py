@@ -64,6 +64,11 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "api_min_interval_seconds": "ENERGY_API_MIN_INTERVAL_SECONDS",
     "implausible_values": "ENERGY_IMPLAUSIBLE_VALUES",
     "realtime_api_url": "ENERGY_REALTIME_API_URL",
+    # The forecast API (`energy-assets serve`, energy_assets/serving/).
+    "api_tokens": "ENERGY_API_TOKENS",
+    "api_token_file": "ENERGY_API_TOKEN_FILE",
+    "api_max_forecast_age_seconds": "ENERGY_API_MAX_FORECAST_AGE_SECONDS",
+    "api_cache_seconds": "ENERGY_API_CACHE_SECONDS",
 }
 # What each setting means, for people: the docs site's configuration reference is generated from
 # these (docs/hooks/reference.py) and a test fails when a setting has none. DAGSTER_HOME is read
@@ -110,6 +115,14 @@ DESCRIPTIONS: dict[str, str] = {
     "alert_smtp_starttls": "E-mail alerts: STARTTLS before the login (true / false).",
     "api_min_interval_seconds": "The least time between two requests for the dataset, across the "
     "whole deployment (the API's rate limit).",
+    "api_tokens": "Bearer tokens the forecast API accepts, comma separated. A secret, never "
+    "shown or logged.",
+    "api_token_file": "A file with one forecast-API token a line, read when `energy-assets serve` "
+    "starts.",
+    "api_max_forecast_age_seconds": "The forecast API's /readyz answers 503 once the newest "
+    "forecast is older than this.",
+    "api_cache_seconds": "How long the forecast API trusts a stored object before it checks again "
+    "(a new forecast shows at most this late).",
     "implausible_values": "What a meter error does to consumption_features: warn (a WARN check, "
     "the run goes on) or block (the run fails, nothing written).",
 }
@@ -169,6 +182,13 @@ class Settings:
     check; flagged values are kept out of lags, training and forecasts in both modes.
     realtime_api_url: where `realtime_load` reads ElectricityBalanceNonv (the areas' total load
     in near real time); None: api_url (the real API serves every dataset; a replay serves one).
+    api_tokens: bearer tokens the forecast API accepts, comma separated (never shown: kept out
+    of repr and never logged); api_token_file: a file with one token a line (read when the
+    service starts). Without either, `energy-assets serve` only listens on a local address.
+    api_max_forecast_age_seconds: the forecast API's /readyz is 503 once the newest forecast
+    was written longer ago than this (default 2 h: the hourly run plus slack).
+    api_cache_seconds: how long the API trusts a stored object's identity before it checks
+    again (a new forecast shows at most this late; on GCS each check is a request).
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -203,6 +223,10 @@ class Settings:
     api_min_interval_seconds: float | None = None
     implausible_values: str = "warn"
     realtime_api_url: str | None = None
+    api_tokens: str | None = field(default=None, repr=False)
+    api_token_file: str | None = None
+    api_max_forecast_age_seconds: float = 2 * 3600.0
+    api_cache_seconds: float = 2.0
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -328,6 +352,10 @@ class Settings:
             raise SettingsError("ENERGY_RETRAIN_SENSOR_INTERVAL_SECONDS must be 1 or more")
         if self.api_min_interval_seconds is not None and not self.api_min_interval_seconds >= 0:
             raise SettingsError("ENERGY_API_MIN_INTERVAL_SECONDS must be 0 or more")
+        if not self.api_max_forecast_age_seconds > 0:
+            raise SettingsError("ENERGY_API_MAX_FORECAST_AGE_SECONDS must be above 0")
+        if not self.api_cache_seconds >= 0:
+            raise SettingsError("ENERGY_API_CACHE_SECONDS must be 0 or more")
         if self.implausible_values not in IMPLAUSIBLE_VALUE_MODES:
             raise SettingsError(
                 f"ENERGY_IMPLAUSIBLE_VALUES={self.implausible_values!r} is not one of "

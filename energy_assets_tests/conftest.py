@@ -33,6 +33,7 @@ LONGEST_FIRST = (
     "defs/test_pipeline.py",
     "test_ui_browser.py",
     "defs/test_every_dataset.py",
+    "serving/test_materialised.py",
     "training/test_backtest.py",
     "training/test_steps.py",
     "training/test_tuning.py",

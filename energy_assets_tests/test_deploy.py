@@ -39,6 +39,13 @@ MLFLOW_CLIENT_VARIABLES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUE
 # Read by libraries, not provided on purpose: the emulator is for tests only, and on GKE
 # credentials come from Workload Identity instead of a key file.
 NOT_PROVIDED_IN_HELM = {"GOOGLE_APPLICATION_CREDENTIALS"}
+# Read only by the forecast API (`energy-assets serve`), which runs as its own service.
+API_VARIABLES = {
+    "ENERGY_API_TOKENS",
+    "ENERGY_API_TOKEN_FILE",
+    "ENERGY_API_MAX_FORECAST_AGE_SECONDS",
+    "ENERGY_API_CACHE_SECONDS",
+}
 # Values that carry a password: only ever `${…}` (compose) or a secretKeyRef (Kubernetes).
 SECRET_VARIABLES = {
     "DAGSTER_PG_PASSWORD",
@@ -46,6 +53,7 @@ SECRET_VARIABLES = {
     "MLFLOW_BACKEND_STORE_URI",
     "ENERGY_ALERT_WEBHOOK_URL",  # a Slack webhook URL's path is its credential
     "ENERGY_ALERT_SMTP_PASSWORD",
+    "ENERGY_API_TOKENS",
 }
 
 
@@ -70,7 +78,7 @@ def _env_references(path: Path) -> set[str]:
 
 def required_variables() -> set[str]:
     return (
-        set(ENVIRONMENT_VARIABLES.values())
+        set(ENVIRONMENT_VARIABLES.values()) - API_VARIABLES
         | _env_references(DEPLOY / "dagster.yaml")
         | _env_references(DEPLOY / "workspace.yaml")
         | EVENT_LOG_VARIABLES
@@ -218,7 +226,7 @@ def _helm_env() -> dict[str, dict]:
 
 def test_helm_provides_every_variable_the_code_reads_secrets_by_reference():
     env = _helm_env()
-    missing = set(ENVIRONMENT_VARIABLES.values()) - set(env) - NOT_PROVIDED_IN_HELM
+    missing = set(ENVIRONMENT_VARIABLES.values()) - set(env) - NOT_PROVIDED_IN_HELM - API_VARIABLES
     assert not missing, f"the Helm user deployment lacks {sorted(missing)}"
     for name in SECRET_VARIABLES & set(env):
         assert "value" not in env[name], f"{name} holds a literal secret"
@@ -238,7 +246,48 @@ def test_compose_publishes_the_unauthenticated_ui_on_loopback_only():
     }
     assert published.pop("webserver") == ["127.0.0.1:3000:3000"]
     assert published.pop("mlflow") == ["127.0.0.1:5000:5000"]  # its UI has no login either
+    assert published.pop("forecast_api") == ["127.0.0.1:8000:8000"]  # tokens, and loopback too
     assert not any(published.values())  # Postgres and the code server stay on the network
+
+
+def test_the_forecast_api_is_deployed_read_only_with_tokens_by_reference():
+    """compose and the cluster manifest: `energy-assets serve` on 0.0.0.0 (so tokens are
+    required), its settings provided, tokens by reference, read-only credentials, readiness on
+    /readyz, resources stated."""
+    api = _compose()["services"]["forecast_api"]
+    assert api["command"] == "energy-assets serve --host 0.0.0.0 --port 8000"
+    env = api["environment"]
+    assert set(API_VARIABLES) <= set(env) and env["ENERGY_API_TOKENS"].startswith(
+        "${ENERGY_API_TOKENS:?"
+    )
+    assert env["ENERGY_STORAGE_URL"].startswith("gs://")
+    assert api["read_only"] is True and all(v.endswith(":ro") for v in api["volumes"])
+    assert "reader" in env["GOOGLE_APPLICATION_CREDENTIALS"]
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
+    assert not {"DAGSTER_PG_PASSWORD", "MLFLOW_TRACKING_URI", "ENERGY_OPTUNA_STORAGE"} & set(env)
+
+    documents = list(yaml.safe_load_all((DEPLOY / "helm" / "forecast-api.yaml").read_text()))
+    kinds = {d["kind"]: d for d in documents}
+    assert set(kinds) == {"ServiceAccount", "Deployment", "Service"}
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == kinds["ServiceAccount"]["metadata"]["name"]
+    assert (
+        "reader"
+        in kinds["ServiceAccount"]["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+    )
+    (container,) = pod["containers"]
+    assert (
+        container["command"] == ["energy-assets", "serve"] and "--host=0.0.0.0" in container["args"]
+    )
+    env = {e["name"]: e for e in container["env"]}
+    assert env["ENERGY_API_TOKENS"]["valueFrom"]["secretKeyRef"]["name"] == "energy-assets-api"
+    assert "value" not in env["ENERGY_API_TOKENS"]
+    assert "/readyz" in " ".join(container["readinessProbe"]["exec"]["command"])
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    port = container["ports"][0]["containerPort"]
+    assert kinds["Service"]["spec"]["ports"][0]["targetPort"] == port == 8000
 
 
 SLEEPY_JOB = textwrap.dedent(

@@ -771,8 +771,19 @@ def print_landing(terminal: Terminal, summary: dict) -> None:
         ),
         ("Dagster's log", summary["event_log"]),
     ]
+    from energy_assets.serving.server import DEFAULT_HOST, DEFAULT_PORT
+
+    api = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    rows += [
+        (
+            "dashboard",
+            f"{api}/  (energy-assets serve, with DAGSTER_HOME={summary['dagster_home']})",
+        ),
+        ("forecast API", f"{api}/docs  (its schema; /metrics for Prometheus)"),
+    ]
     for label, text in rows:
         terminal.line(f"  {label:17s}{text}")
+    terminal.line(f"  curl '{api}/v1/forecasts/latest?format=csv' | head")
     terminal.line(
         f"Done in {summary['seconds']:.0f} s ({summary['cpu_seconds']:.0f} s of CPU; load average "
         f"{' '.join(f'{x:.1f}' for x in summary['loadavg'])})."

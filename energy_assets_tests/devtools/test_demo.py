@@ -131,6 +131,10 @@ def test_the_landing_shows_the_tracking_uri_without_its_password():
     shown = out.getvalue()
     assert "postgresql+psycopg2://mlflow:***@db:5432/mlflow" in shown
     assert "demo-secret" not in shown
+    # It ends with where to look next: the dashboard, the API and one request to paste.
+    assert "dashboard        http://127.0.0.1:8000/" in shown
+    assert "forecast API     http://127.0.0.1:8000/docs" in shown
+    assert "curl 'http://127.0.0.1:8000/v1/forecasts/latest?format=csv'" in shown
 
 
 @pytest.mark.parametrize(
