@@ -93,8 +93,9 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weather",
         default=None,
-        help="hourly weather (DMI's national CSV columns, or an Open-Meteo JSON answer): also "
-        "report metrics with and without weather (JSON key `weather`)",
+        help="hourly weather (DMI's national CSV columns, or an Open-Meteo JSON answer): the "
+        "predictions and metrics are the variant the weather rule serves; every variant's "
+        "metrics under the JSON key `weather`",
     )
     parser.set_defaults(run=run_backtest)
 
@@ -146,12 +147,19 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if weather is not None:
         import json
 
-        from energy_assets.training.weather_backtest import weather_backtest, weather_summary
+        from energy_assets.training.weather_backtest import compare_weather, weather_summary
 
-        compared = weather_backtest(
-            consumption, weather, cutoff, args.origins, horizon_hours=args.horizon
+        # The tuned configuration, six ways; the top level is what the rule served (the
+        # other variants stay under `weather`).
+        compared, result = compare_weather(
+            consumption,
+            weather,
+            cutoff,
+            args.origins,
+            horizon_hours=args.horizon,
+            params=result.params,
         )
-        document = json.dumps({**json.loads(document), "weather": compared}, default=str)
+        document = json.dumps({**json.loads(result.to_json()), "weather": compared}, default=str)
     out.write_text(document)
     print(summary_table(result))
     if weather is not None:
