@@ -227,6 +227,13 @@ def add_series_accept_arguments(parser: argparse.ArgumentParser) -> None:
         help="accept what this stored consumption_features hour shows (e.g. 2024-03-01-12:00, "
         "the check's newest_hour): its series become the expected ones",
     )
+    parser.add_argument(
+        "--flat",
+        nargs="+",
+        default=[],
+        metavar="AREA/SEGMENT",
+        help="legitimately flat (a closed site at zero): not flagged as a flatliner",
+    )
     parser.set_defaults(run=run_series_accept)
 
 
@@ -256,10 +263,13 @@ def run_series_accept(args: argparse.Namespace, settings: Settings) -> int:
         shown = newest_hour_series(frame, FEATURES.time_column)
         add |= shown - catalogue.expected
         retire |= catalogue.expected - shown
-    if not add and not retire:
-        raise InputError("nothing to accept: give --retire, --add or --hour")
-    updated = catalogue.accept(add=add, retire=retire)
+    flat = {parse_series(text) for text in args.flat}
+    if not add and not retire and not flat:
+        raise InputError("nothing to accept: give --retire, --add, --hour or --flat")
+    updated = catalogue.accept(add=add, retire=retire).accept_flat(flat)
     uri = save_catalogue(store, updated)
+    for series in sorted(flat):
+        print(f"flat ok {series_text(series)}")
     for series in sorted(add):
         print(f"added   {series_text(series)}")
     for series in sorted(retire):
@@ -334,6 +344,12 @@ def add_forecasts_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="default: table"
     )
+    parser.add_argument(
+        "--quality",
+        choices=("model", "fallback"),
+        default=None,
+        help="only the model's rows, or only the labelled fallback's (default: both)",
+    )
     parser.set_defaults(run=run_forecasts)
 
 
@@ -345,7 +361,7 @@ def run_forecasts(args: argparse.Namespace, settings: Settings) -> int:
     from energy_assets.forecasting.read import open_store, read_forecasts, render
 
     store = open_store(settings.storage_url, settings.gcp_project)
-    forecasts = read_forecasts(store, args.origin, args.area, args.segment)
+    forecasts = read_forecasts(store, args.origin, args.area, args.segment, args.quality)
     try:
         print(render(forecasts, args.format), flush=True)
     except BrokenPipeError:

@@ -118,7 +118,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 block_implausible=settings.implausible_values == "block",
             ),
             *build_training_assets(),
-            *build_forecasting_assets(partitions),
+            *build_forecasting_assets(partitions, settings.source),
             *build_monitoring_assets(partitions),
         ]
     revision_job = build_revision_job(partitions)

@@ -7,6 +7,7 @@ hours from a window of history that reaches far enough back (contracts.LOOKBACK_
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +95,12 @@ def read_consumption_file(path: str | Path, spec: SourceSpec) -> pd.DataFrame:
     return clean_consumption(raw, spec)
 
 
-def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def build_features(
+    history: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    flat_ok: Collection[tuple[str, str]] = (),
+) -> pd.DataFrame:
     """Feature rows for hours in [start, end) computed from CLEAN `history`.
 
     Every history row in [start, end) becomes a feature row as it is, so the features' checks
@@ -109,11 +115,12 @@ def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp
     week of data) the lag / rolling features are NaN rather than made up. Lags are taken by
     timestamp, not by row position, so a missing (or invalid) upstream hour gives NaN instead of
     a silently wrong lag. Rolling statistics cover the window ending at (and including) the
-    row's hour, over the valid values in it.
+    row's hour, over the valid values in it. `flat_ok`: series accepted as legitimately flat
+    (the series catalogue), not flagged as flatliners.
     """
     history = history[CLEAN_COLUMNS]
     start_utc, end_utc = utc(start), utc(end)
-    implausible = judge_values(history)["implausible"]
+    implausible = judge_values(history, flat_ok=flat_ok)["implausible"]
     usable = ~CLEAN.invalid_rows(history) & ~implausible
     valid = _to_polars(history[usable])  # one row per key
     history = history.assign(**{PLAUSIBILITY.flag_column: implausible})

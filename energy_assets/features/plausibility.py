@@ -21,10 +21,18 @@ few outliers being looked for (a past error in the window does not widen the ran
 moves with the series, so a cold snap or Christmas shifts it within days; DST only moves the
 daily cycle by an hour inside a window that holds every hour anyway.
 
+A flatliner (a meter or a data feed stuck: the same value for `rule.flat_hours` consecutive
+hours or more) is implausible too, from its `flat_hours`-th hour on: real consumption never
+repeats a value that long (the longest real run is 2 hours in the DE35 slice, 1 in five years
+of DK2). A series that is legitimately flat (a closed site at zero) is exempted by name
+(`flat_ok`, from the series catalogue: `energy-assets series accept --flat AREA/SEGMENT`).
+
 Vectorised with polars' rolling-by-time quantiles; no Dagster here.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
@@ -33,13 +41,20 @@ import polars as pl
 from energy_assets.contracts import CLEAN, PLAUSIBILITY, Plausibility
 
 # The columns `judge_values` returns.
-VERDICT_COLUMNS = ("implausible", "recent_low", "recent_high")
+VERDICT_COLUMNS = ("implausible", "recent_low", "recent_high", "flat_hours")
 
 
-def judge_values(clean: pd.DataFrame, rule: Plausibility = PLAUSIBILITY) -> pd.DataFrame:
+def judge_values(
+    clean: pd.DataFrame,
+    rule: Plausibility = PLAUSIBILITY,
+    flat_ok: Collection[tuple[str, str]] = (),
+) -> pd.DataFrame:
     """Per row of CLEAN `clean` (any order; the history before the hours to judge included):
-    `implausible` (bool) and the series' recent range `recent_low` / `recent_high` in the value's
-    unit (NaN where the history is too short to judge), aligned with `clean.index`.
+    `implausible` (bool), the series' recent range `recent_low` / `recent_high` in the value's
+    unit (NaN where the history is too short to judge), and `flat_hours` (how many consecutive
+    hours up to this one held this same value), aligned with `clean.index`. A row is
+    implausible when out of range, a zero in a never-zero series, or `flat_hours` >=
+    rule.flat_hours (a flatliner) in a series not in `flat_ok` ((area, segment) pairs).
 
     Invalid rows (`CLEAN.invalid_rows`: null, negative, a duplicated key, ...) are neither judged
     nor used as reference: the contract catches them already.
@@ -47,7 +62,8 @@ def judge_values(clean: pd.DataFrame, rule: Plausibility = PLAUSIBILITY) -> pd.D
     value, time = str(CLEAN.value_column), CLEAN.time_column
     series = list(CLEAN.series_columns)
     out = pd.DataFrame(
-        {"implausible": False, "recent_low": np.nan, "recent_high": np.nan}, index=clean.index
+        {"implausible": False, "recent_low": np.nan, "recent_high": np.nan, "flat_hours": 1},
+        index=clean.index,
     )
     valid = ~CLEAN.invalid_rows(clean).to_numpy()
     if not valid.any():
@@ -69,8 +85,17 @@ def judge_values(clean: pd.DataFrame, rule: Plausibility = PLAUSIBILITY) -> pd.D
     def trailing_count(condition: pl.Expr) -> pl.Expr:
         return condition.cast(pl.Int32).rolling_sum_by(time, window, closed="left").over(series)
 
+    exempt = pl.lit(False)
+    if flat_ok:
+        keys = pl.concat_str([pl.col(c).cast(pl.Utf8) for c in series], separator="\x1f")
+        exempt = keys.is_in(["\x1f".join(map(str, key)) for key in flat_ok])
+    # Consecutive hours holding the same value: a run restarts at a new value or a missing hour.
+    same = (x == x.shift(1)) & ((pl.col(time) - pl.col(time).shift(1)) == pl.duration(hours=1))
+    run = (~same.fill_null(False)).cast(pl.Int32).cum_sum()
     judged = (
         frame.sort([*series, time])
+        .with_columns(_run=run.over(series))
+        .with_columns(flat_hours=pl.int_range(1, pl.len() + 1).over([*series, "_run"]))
         .with_columns(
             recent_low=trailing(rule.low_quantile),
             recent_high=trailing(rule.high_quantile),
@@ -80,14 +105,17 @@ def judge_values(clean: pd.DataFrame, rule: Plausibility = PLAUSIBILITY) -> pd.D
         .with_columns(_judged=pl.col("_history") >= rule.min_history_hours)
         .with_columns(
             implausible=(
-                pl.col("_judged")
-                & pl.when(x == 0)
-                .then(pl.col("_zeros") <= rule.max_zero_share * pl.col("_history"))
-                .otherwise(
-                    (x > pl.col("recent_high") * rule.max_ratio)
-                    | (x < pl.col("recent_low") / rule.max_ratio)
-                )
-            ).fill_null(False),
+                (
+                    pl.col("_judged")
+                    & pl.when(x == 0)
+                    .then(pl.col("_zeros") <= rule.max_zero_share * pl.col("_history"))
+                    .otherwise(
+                        (x > pl.col("recent_high") * rule.max_ratio)
+                        | (x < pl.col("recent_low") / rule.max_ratio)
+                    )
+                ).fill_null(False)
+                | ((pl.col("flat_hours") >= rule.flat_hours) & ~exempt)
+            ),
             recent_low=pl.when(pl.col("_judged")).then(pl.col("recent_low")),
             recent_high=pl.when(pl.col("_judged")).then(pl.col("recent_high")),
         )
@@ -99,6 +127,7 @@ def judge_values(clean: pd.DataFrame, rule: Plausibility = PLAUSIBILITY) -> pd.D
         out.iloc[positions, out.columns.get_loc(column)] = (
             judged[column].fill_null(np.nan).to_numpy()
         )
+    out.iloc[positions, out.columns.get_loc("flat_hours")] = judged["flat_hours"].to_numpy()
     out["implausible"] = out["implausible"].astype(bool)
     return out
 
