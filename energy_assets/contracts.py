@@ -298,6 +298,16 @@ FEATURES = Table(
             "the kWh is implausible for its series (PLAUSIBILITY): not a model input",
             required=False,  # objects stored before the rule existed lack it
         ),
+        Column(
+            "implausible_estimate",
+            FLOAT,
+            "on a flagged row: the estimate the later hours' lags and the forecasts read instead "
+            "(the same hour last week at the day's level; NaN when none)",
+            nullable=True,
+            min_value=0,
+            max_value=FINITE,
+            required=False,
+        ),
     ),
     key=CLEAN.key,
     time_column=CLEAN.time_column,

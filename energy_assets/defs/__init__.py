@@ -19,6 +19,7 @@ import dagster as dg
 
 from energy_assets.defs.alerts import AlertsResource, build_alert_sensors
 from energy_assets.defs.automation import build_catch_up_sensor
+from energy_assets.defs.corrections import build_correction_sensor
 from energy_assets.defs.features import build_features_assets
 from energy_assets.defs.forecasting import build_forecasting_assets
 from energy_assets.defs.ingestion import build_ingestion_assets
@@ -141,6 +142,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             *build_alert_sensors(),
             build_catch_up_sensor(settings),
+            build_correction_sensor(partitions),
         ],
         resources=build_resources(settings),
     )

@@ -144,3 +144,81 @@ def without_implausible(clean: pd.DataFrame, rule: Plausibility = PLAUSIBILITY) 
     out = clean.copy()
     out.loc[flagged, str(CLEAN.value_column)] = np.nan
     return out
+
+
+# The column where a flagged row records the estimate its lags read (FEATURES).
+ESTIMATE_COLUMN = "implausible_estimate"
+# The level ratio of an estimate is bounded: a day twice or half last week's is the most it follows.
+ESTIMATE_LEVEL_CLIP = (0.5, 2.0)
+
+
+def estimate_flagged(history: pd.DataFrame, usable: np.ndarray, flagged: np.ndarray) -> pd.Series:
+    """For each `flagged` row of CLEAN `history`: the hour before it, moved as the series moved
+    from that hour to this one a week earlier (a single bad hour: its neighbour, shaped by last
+    week); where the hour before is not usable either (a run of flagged hours), the same hour one
+    week earlier scaled to the day's level (the mean of the 24 usable hours before it over the mean of the 24 hours from
+    last week's hour on, both inside the week a features partition reads; the ratio clipped to
+    ESTIMATE_LEVEL_CLIP, 1 where either day has under 12 usable hours). Where last week's hour is not in `history` (a features partition reads only
+    the week before it), the same hour the day before, else the day after (still inside the
+    history, so never after the hour being built), scaled the same way. NaN where none is usable,
+    and on every other row.
+
+    Only `usable` rows (valid, plausible) are read, so a run of flagged hours (a flatliner) is
+    estimated from the hours around it, never from itself."""
+    value, time = str(CLEAN.value_column), CLEAN.time_column
+    out = pd.Series(np.nan, index=history.index, name=ESTIMATE_COLUMN)
+    if not flagged.any() or not usable.any():
+        return out
+    series = list(CLEAN.series_columns)
+    keys = history[series].astype(str).agg("\x1f".join, axis=1)
+    rows = history.loc[usable, [time, value]].assign(_key=keys[usable].to_numpy())
+    hours = pd.date_range(history[time].min(), history[time].max(), freq="h")
+    wide = rows.pivot_table(index=time, columns="_key", values=value, aggfunc="first").reindex(
+        hours
+    )
+    daily = wide.rolling(24, min_periods=12).mean()
+    before = daily.shift(1)  # the 24 h before each hour
+    after = daily.shift(-23)  # the 24 h from each hour on
+    values = wide.stack(future_stack=True)
+    levels_before, levels_after = before.stack(future_stack=True), after.stack(future_stack=True)
+    targets = pd.DatetimeIndex(history.loc[flagged, time])
+    target_keys = keys[flagged].to_numpy()
+
+    def at(stacked: pd.Series, when: pd.DatetimeIndex) -> np.ndarray:
+        index = pd.MultiIndex.from_arrays([when, target_keys])
+        return stacked.reindex(index).to_numpy(dtype="float64")
+
+    # First choice: the hour before, moved as last week moved from that hour to this one.
+    before_value = at(values, targets - pd.Timedelta(hours=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        step = at(values, targets - pd.Timedelta(hours=168)) / at(
+            values, targets - pd.Timedelta(hours=169)
+        )
+    step = np.where(np.isfinite(step) & (step > 0), step, 1.0)
+    estimate = before_value * np.clip(step, *ESTIMATE_LEVEL_CLIP)
+    for offset in (-168, -24, 24):
+        source = targets + pd.Timedelta(hours=offset)
+        base = at(values, source)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = at(levels_before, targets) / at(levels_after, source)
+        ratio = np.where(np.isfinite(ratio) & (ratio > 0), ratio, 1.0)
+        scaled = base * np.clip(ratio, *ESTIMATE_LEVEL_CLIP)
+        estimate = np.where(np.isnan(estimate), scaled, estimate)
+    out.loc[flagged] = estimate
+    return out
+
+
+def with_estimates(clean: pd.DataFrame, rule: Plausibility = PLAUSIBILITY) -> pd.DataFrame:
+    """`clean` with each flagged value replaced by its estimate (`ESTIMATE_COLUMN`), or NaN
+    where there is none: what a forecast reads as its inputs (an estimate, not a hole). Training
+    and scoring read `without_implausible` instead: an estimate is no target to learn or score."""
+    if ESTIMATE_COLUMN not in clean.columns:
+        return without_implausible(clean, rule)
+    out = without_implausible(clean, rule)
+    if rule.flag_column not in clean.columns:
+        return out
+    flagged = clean[rule.flag_column].fillna(False).astype(bool).to_numpy()
+    if flagged.any():
+        out = out.copy() if out is clean else out
+        out.loc[flagged, str(CLEAN.value_column)] = clean.loc[flagged, ESTIMATE_COLUMN].to_numpy()
+    return out

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from energy_assets.contracts import CLEAN_COLUMNS, FORECASTS, hour_text
-from energy_assets.features.plausibility import without_implausible
+from energy_assets.features.plausibility import with_estimates
 
 if TYPE_CHECKING:
     from energy_assets.storage.parquet_store import ParquetStore
@@ -41,14 +41,15 @@ def forecast_origins(
     """The FORECASTS rows for `origins` from the CLEAN columns of `features` (read up to each
     origin only), tagged with the model version: every series in `features` or `expected` at
     every origin, labelled `quality` model or fallback (`fallback.complete_forecasts`). A value
-    the plausibility check flagged (`implausible_value`) is read as missing: the forecaster
-    treats it like a gap. `weather` (WEATHER rows) is used only where the forecaster serves a
+    the plausibility check flagged (`implausible_value`) is read as its estimate
+    (`implausible_estimate`: the same hour last week at the day's level), or as a gap where
+    there is none. `weather` (WEATHER rows) is used only where the forecaster serves a
     weather model; `attrs["weather"]` says whether it was used, `attrs["fallbacks"]` counts the
     fallback series by reason."""
     from energy_assets.forecasting.fallback import complete_forecasts
     from energy_assets.training.forecaster import MIN_HISTORY_HOURS
 
-    history = without_implausible(features)[CLEAN_COLUMNS]
+    history = with_estimates(features)[CLEAN_COLUMNS]
     predictions = complete_forecasts(
         history,
         expected,

@@ -68,9 +68,11 @@ def test_a_series_stuck_for_a_day_is_flagged_and_kept_out_of_training_and_scorin
         hours=PLAUSIBILITY.flat_hours - 1
     )
 
-    # Kept out of the next hours' lags: lag_1h after the run is the last unflagged value or NaN.
+    # Kept out of the next hours' lags: they read the estimate (last week's hour at the day's
+    # level), flagged on the row, not the stuck value.
     after = at.loc[(*STUCK, DAY + pd.Timedelta(hours=12)), "lag_1h"]
-    assert np.isnan(after)
+    estimate = at.loc[(*STUCK, DAY + pd.Timedelta(hours=11)), "implausible_estimate"]
+    assert after == estimate and not np.isnan(estimate) and estimate != value
 
     # Kept out of training: the training window read as the retrain reads it.
     store = ParquetStore(str(tmp_path / "storage"))
