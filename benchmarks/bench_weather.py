@@ -75,7 +75,7 @@ def main() -> None:
     for r in runs:
         m = r["metrics"]
         cells = "".join(
-            f"{m[v]['mape']:>14.2%} {m[v]['wape']:>5.2%} {m[v].get('coverage_80', 0):>4.0%}"
+            f"{m[v]['mape']:>14.2%} {m[v]['wape']:>5.2%} {m[v].get('coverage', 0):>4.0%}"
             for v in VARIANTS
         )
         rule = "weather" if r["decision"]["weather_used"] else "none"

@@ -96,8 +96,9 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weather",
         default=None,
-        help="hourly weather (DMI's national CSV columns, or an Open-Meteo JSON answer): also "
-        "report metrics with and without weather (JSON key `weather`)",
+        help="hourly weather (DMI's national CSV columns, or an Open-Meteo JSON answer): the "
+        "predictions and metrics are the variant the weather rule serves; every variant's "
+        "metrics under the JSON key `weather`",
     )
     parser.add_argument(
         "--product",
@@ -158,12 +159,19 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if weather is not None:
         import json
 
-        from energy_assets.training.weather_backtest import weather_backtest, weather_summary
+        from energy_assets.training.weather_backtest import compare_weather, weather_summary
 
-        compared = weather_backtest(
-            consumption, weather, cutoff, args.origins, horizon_hours=args.horizon
+        # The tuned configuration, six ways; the top level is what the rule served (the
+        # other variants stay under `weather`).
+        compared, result = compare_weather(
+            consumption,
+            weather,
+            cutoff,
+            args.origins,
+            horizon_hours=args.horizon,
+            params=result.params,
         )
-        document = json.dumps({**json.loads(document), "weather": compared}, default=str)
+        document = json.dumps({**json.loads(result.to_json()), "weather": compared}, default=str)
     out.write_text(document)
     print(summary_table(result))
     if weather is not None:
@@ -249,6 +257,13 @@ def add_series_accept_arguments(parser: argparse.ArgumentParser) -> None:
         help="accept what this stored consumption_features hour shows (e.g. 2024-03-01-12:00, "
         "the check's newest_hour): its series become the expected ones",
     )
+    parser.add_argument(
+        "--flat",
+        nargs="+",
+        default=[],
+        metavar="AREA/SEGMENT",
+        help="legitimately flat (a closed site at zero): not flagged as a flatliner",
+    )
     parser.set_defaults(run=run_series_accept)
 
 
@@ -278,10 +293,13 @@ def run_series_accept(args: argparse.Namespace, settings: Settings) -> int:
         shown = newest_hour_series(frame, FEATURES.time_column)
         add |= shown - catalogue.expected
         retire |= catalogue.expected - shown
-    if not add and not retire:
-        raise InputError("nothing to accept: give --retire, --add or --hour")
-    updated = catalogue.accept(add=add, retire=retire)
+    flat = {parse_series(text) for text in args.flat}
+    if not add and not retire and not flat:
+        raise InputError("nothing to accept: give --retire, --add, --hour or --flat")
+    updated = catalogue.accept(add=add, retire=retire).accept_flat(flat)
     uri = save_catalogue(store, updated)
+    for series in sorted(flat):
+        print(f"flat ok {series_text(series)}")
     for series in sorted(add):
         print(f"added   {series_text(series)}")
     for series in sorted(retire):
@@ -356,6 +374,12 @@ def add_forecasts_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="default: table"
     )
+    parser.add_argument(
+        "--quality",
+        choices=("model", "fallback"),
+        default=None,
+        help="only the model's rows, or only the labelled fallback's (default: both)",
+    )
     parser.set_defaults(run=run_forecasts)
 
 
@@ -367,7 +391,7 @@ def run_forecasts(args: argparse.Namespace, settings: Settings) -> int:
     from energy_assets.forecasting.read import open_store, read_forecasts, render
 
     store = open_store(settings.storage_url, settings.gcp_project)
-    forecasts = read_forecasts(store, args.origin, args.area, args.segment)
+    forecasts = read_forecasts(store, args.origin, args.area, args.segment, args.quality)
     try:
         print(render(forecasts, args.format), flush=True)
     except BrokenPipeError:

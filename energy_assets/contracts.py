@@ -218,9 +218,11 @@ class Plausibility:
     the trailing `window_hours` before the row's hour; a value more than `max_ratio` times above
     it or below it is implausible. A zero is implausible when that window holds at most
     `max_zero_share` zeros (the series is "never zero"). Rows with fewer than
-    `min_history_hours` values behind them are not judged. `flag_column` is the FEATURES column
-    that records the verdict; flagged values are kept out of lags, rolling statistics, training
-    and forecast inputs.
+    `min_history_hours` values behind them are not judged. A flatliner (a meter or feed stuck:
+    the same value `flat_hours` consecutive hours or more) is implausible from its
+    `flat_hours`-th hour on, unless the series catalogue accepts the series as flat (a closed
+    site). `flag_column` is the FEATURES column that records the verdict; flagged values are
+    kept out of lags, rolling statistics, training, forecast inputs and scoring.
     """
 
     flag_column: str
@@ -230,6 +232,7 @@ class Plausibility:
     max_ratio: float
     max_zero_share: float
     min_history_hours: int
+    flat_hours: int = 6
 
 
 PLAUSIBILITY = Plausibility(
@@ -240,6 +243,9 @@ PLAUSIBILITY = Plausibility(
     max_ratio=10.0,  # real data reaches 4.6x beyond its range (DE35 on 2 January), see docs/decisions/0002
     max_zero_share=0.01,
     min_history_hours=48,
+    # The longest real constant run: 2 h in the DE35 slice and the bundled files, 1 h in five
+    # years of DK2 (docs/decisions/0010): 6 h is 3x that, and flags a stuck meter by 06:00.
+    flat_hours=6,
 )
 
 # --------------------------------------------------------------------------- FEATURES
@@ -291,6 +297,16 @@ FEATURES = Table(
             ("bool",),
             "the kWh is implausible for its series (PLAUSIBILITY): not a model input",
             required=False,  # objects stored before the rule existed lack it
+        ),
+        Column(
+            "implausible_estimate",
+            FLOAT,
+            "on a flagged row: the estimate the later hours' lags and the forecasts read instead "
+            "(the same hour last week at the day's level; NaN when none)",
+            nullable=True,
+            min_value=0,
+            max_value=FINITE,
+            required=False,
         ),
     ),
     key=CLEAN.key,
@@ -643,11 +659,27 @@ FORECASTS = Table(
         Column(
             "model_used",
             STRING,
-            "lightgbm, or seasonal_naive for short history",
-            allowed=("lightgbm", "seasonal_naive"),
+            "lightgbm, seasonal_naive for short history, weekly_profile for a fallback",
+            allowed=("lightgbm", "seasonal_naive", "weekly_profile"),
             required=False,
         ),
         Column("model_version", STRING, "the registered model version", min_length=1),
+        # Written since the fallback forecasts (forecasting/fallback.py); older partitions lack
+        # them and were all the model's.
+        Column(
+            "quality",
+            STRING,
+            "model, or fallback: the weekly profile served where the model could not",
+            allowed=("model", "fallback"),
+            required=False,
+        ),
+        Column(
+            "quality_reason",
+            STRING,
+            "why a fallback (no recent data, new series without history, model failed for it)",
+            nullable=True,
+            required=False,
+        ),
     ),
     key=("forecast_origin", "area", "segment", "horizon_hours"),
     time_column="forecast_origin",
@@ -657,7 +689,9 @@ FORECASTS = Table(
 # The quantiles every forecast carries (FORECASTS columns p10 / p50 / p90).
 FORECAST_QUANTILES = (0.1, 0.5, 0.9)
 QUANTILE_COLUMNS = ("p10", "p50", "p90")
-FORECASTER_OUTPUT_COLUMNS = [name for name in FORECASTS.names if name != "model_version"]
+FORECASTER_OUTPUT_COLUMNS = [
+    name for name in FORECASTS.names if name not in ("model_version", "quality", "quality_reason")
+]
 FORECAST_HORIZON_HOURS = 24
 # Hours of features one origin's forecast reads (the origin's own hour included): the
 # forecaster's longest lag is a week plus its rolling windows; two weeks is ample.

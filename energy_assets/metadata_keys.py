@@ -89,6 +89,11 @@ WEATHER_USED = MetadataKey(
 WEATHER_REASON = MetadataKey(
     "weather_reason", str, "forecasts: why weather was not used (for some or all origins)"
 )
+FALLBACK_SERIES = MetadataKey(
+    "fallback_series",
+    int,
+    "forecasts: series served by the labelled fallback at some origin of the run (the alerts)",
+)
 
 # ----------------------------------------------------------------- asset checks
 UNEXPECTED_ROWS = MetadataKey(

@@ -9,6 +9,7 @@ A notice (a promotion decision) belongs to no incident and is sent once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -28,6 +29,7 @@ ALERT_KINDS: dict[str, str] = {
     "new_champion": "New champion",
     "challenger_lost": "Challenger lost",
     "freshness_missed": "Freshness deadline missed",
+    "fallback_served": "Fallback forecasts served",
 }
 # Markers a check / failure may set (the rest are chosen by the fact itself).
 MARKER_KINDS = ("source_frozen", "series_missing")
@@ -276,6 +278,35 @@ class FreshnessRestored:
             link=self.asset_url,
             incident_key=freshness_incident_key(self.asset),
             severity="info",
+        )
+
+
+@dataclass(frozen=True)
+class FallbackServed:
+    """A `forecasts` run served the labelled fallback (weekly profile) for some series: how
+    many, why (reason kind → series), and which (a few named)."""
+
+    asset: str
+    partition: str | None
+    series: int
+    reasons: Mapping[str, int]
+    named: Mapping[str, str]
+    link: str | None = None
+
+    def alert(self) -> Alert:
+        why = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.reasons.items()))
+        shown = "; ".join(f"{name} ({reason})" for name, reason in list(self.named.items())[:5])
+        return Alert(
+            kind="fallback_served",
+            status="notice",
+            title=(
+                f"{ALERT_KINDS['fallback_served']}: {self.series} series on {self.asset}"
+                f"{_on(self.partition)}"
+            ),
+            details=(("fallback series", str(self.series)), ("reasons", why), ("series", shown)),
+            link=self.link,
+            incident_key=f"fallback:{self.asset}:{self.partition}",
+            severity="warning",
         )
 
 

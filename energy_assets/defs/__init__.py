@@ -20,6 +20,7 @@ import dagster as dg
 from energy_assets import sources
 from energy_assets.defs.alerts import AlertsResource, build_alert_sensors
 from energy_assets.defs.automation import build_catch_up_sensor
+from energy_assets.defs.corrections import build_correction_sensor
 from energy_assets.defs.features import build_features_assets
 from energy_assets.defs.forecasting import build_forecasting_assets
 from energy_assets.defs.ingestion import build_ingestion_assets
@@ -134,7 +135,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
                 block_implausible=settings.implausible_values == "block",
             ),
             *build_training_assets(),
-            *build_forecasting_assets(partitions),
+            *build_forecasting_assets(partitions, settings.source),
             *build_monitoring_assets(partitions),
         ]
     revision_job = build_revision_job(partitions)
@@ -158,6 +159,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             *build_alert_sensors(),
             build_catch_up_sensor(settings),
+            build_correction_sensor(partitions),
         ],
         resources=build_resources(settings),
     )

@@ -6,7 +6,8 @@
                             partition whose failure was alerted succeeds
     alert_on_asset_events   (sensor over the event log) a failed blocking check (check, hours,
                             offending rows) and its passing again; a promotion decision read
-                            from `forecasting_model` metadata; a freshness policy's FAIL / WARN
+                            from `forecasting_model` metadata; a `forecasts` run that served
+                            the labelled fallback (how many series, why: `fallback_series`); a freshness policy's FAIL / WARN
                             and its PASS (FRESHNESS_STATE_CHANGE events, as the daemon emits them
                             for assets with a freshness policy)
 
@@ -283,6 +284,11 @@ def _newest_storage_id(instance: dg.DagsterInstance, event_type: Any) -> int:
     return records[0].storage_id if records else 0
 
 
+def _newest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> int:
+    records = instance.fetch_materializations(key, limit=1).records
+    return records[0].storage_id if records else 0
+
+
 def check_fact(instance: dg.DagsterInstance, record: Any, alerts: AlertsResource) -> Any:
     """CheckFailed / CheckPassed of an ASSET_CHECK_EVALUATION record, or None when a failure
     guards nothing (a WARN check without a marker)."""
@@ -332,6 +338,24 @@ def promotion_fact(metadata: Mapping[str, Any], link: str | None) -> Any:
     )
 
 
+def fallback_fact(metadata: Mapping[str, Any], partition: str | None, link: str | None) -> Any:
+    """FallbackServed from a `forecasts` materialisation's metadata (plain values), or None when
+    every series got the model's forecast."""
+    from energy_assets.alerting.alerts import FallbackServed
+
+    series = meta.FALLBACK_SERIES.read(metadata)
+    if not series:
+        return None
+    return FallbackServed(
+        asset=keys.FORECASTS.to_user_string(),
+        partition=partition,
+        series=int(series),
+        reasons=dict(metadata.get("fallback_reasons") or {}),
+        named=dict(metadata.get("fallback_series_named") or {}),
+        link=link,
+    )
+
+
 def freshness_fact(record: Any, alerts: AlertsResource) -> Any:
     """FreshnessMissed (FAIL / WARN) or FreshnessRestored (PASS) of a FRESHNESS_STATE_CHANGE."""
     from energy_assets.alerting.alerts import FreshnessMissed, FreshnessRestored
@@ -356,7 +380,8 @@ def build_asset_event_alert_sensor() -> dg.SensorDefinition:
         description=(
             "Tells a person when a blocking check fails (check, hours, offending rows) and when "
             "it passes again, when a retrain promotes a new champion or its challenger loses "
-            "(with the scores), and when an asset misses its freshness policy's deadline."
+            "(with the scores), when a forecast run served fallbacks (how many series, why), "
+            "and when an asset misses its freshness policy's deadline."
         ),
     )
     def alert_on_asset_events(
@@ -372,6 +397,7 @@ def build_asset_event_alert_sensor() -> dg.SensorDefinition:
                 "checks": _newest_storage_id(instance, checks_type),
                 "freshness": _newest_storage_id(instance, freshness_type),
                 "models": model[0].storage_id if model else 0,
+                "forecasts": _newest_materialization(instance, keys.FORECASTS),
             }
             return dg.SensorResult(
                 skip_reason=dg.SkipReason(f"Starting from the newest events: {start}"),
@@ -401,6 +427,25 @@ def build_asset_event_alert_sensor() -> dg.SensorDefinition:
             if fact is not None:
                 sent += deliver_once(context, alerts, fact.alert())
             cursor["models"] = record.storage_id
+        # A cursor from before the fallback alerts starts at the newest forecasts.
+        cursor.setdefault("forecasts", _newest_materialization(instance, keys.FORECASTS))
+        forecasts = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=keys.FORECASTS, after_storage_id=cursor["forecasts"]),
+            limit=MAX_EVENTS_PER_TICK,
+            ascending=True,
+        ).records
+        for record in forecasts:
+            materialization = record.asset_materialization
+            run_id = record.event_log_entry.run_id
+            link = alerts.run_url(run_id) if run_id else None
+            fact = (
+                fallback_fact(_plain(materialization.metadata), materialization.partition, link)
+                if materialization
+                else None
+            )
+            if fact is not None:
+                sent += deliver_once(context, alerts, fact.alert())
+            cursor["forecasts"] = record.storage_id
         for record in _event_records(
             instance, freshness_type, cursor["freshness"], MAX_EVENTS_PER_TICK
         ):

@@ -50,7 +50,9 @@ def build_features_assets(
                 description=(
                     f"No kWh more than {PLAUSIBILITY.max_ratio:g}x outside its series' range "
                     f"over the {PLAUSIBILITY.window_hours} h before it, and no zero in a series "
-                    "that is never zero (a meter error); offending rows name hour, series and "
+                    f"that is never zero, and no value repeated {PLAUSIBILITY.flat_hours} h or "
+                    "more (a flatliner; `energy-assets series accept --flat` exempts a closed "
+                    "site) (meter errors); offending rows name hour, series and "
                     "value. Flagged values are kept out of lags, rolling statistics, training "
                     "and forecasts. "
                     + (
@@ -92,8 +94,11 @@ def build_features_assets(
         )
 
         window = context.partition_time_window
+        from energy_assets.monitoring.series_catalogue import load_catalogue
+
         history = clean_consumption(raw_consumption, spec)
-        features = build_features(history, window.start, window.end)
+        flat_ok = load_catalogue(storage.store(), spec).flat_ok
+        features = build_features(history, window.start, window.end, flat_ok=flat_ok)
         outcome = validate_consumption_features(
             features, expected_hours=(window.start, window.end), validator=gx.validator()
         )

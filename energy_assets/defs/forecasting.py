@@ -17,6 +17,7 @@ from energy_assets.defs.io_manager import ALLOW_MISSING_PARTITIONS, PARTITION_CO
 from energy_assets.defs.metadata import chart, frame_metadata
 from energy_assets.defs.partitions import FRESHNESS, Partitions, lookback_mapping
 from energy_assets.defs.resources import GreatExpectationsResource, MlflowResource, StorageResource
+from energy_assets.sources import SourceSpec
 
 FORECASTS_CHECK = "forecasts_gx_suite"
 # A single-run backfill copies the output's metadata to every partition it writes: a chart
@@ -49,7 +50,13 @@ def forecast_chart_metadata(
     }
 
 
-def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
+def build_forecasting_assets(
+    partitions: Partitions, spec: SourceSpec | None = None
+) -> list[dg.AssetsDefinition]:
+    """`forecasts`; `spec`: the dataset whose series catalogue says which series are expected
+    (each gets a forecast every hour: the model's, or a labelled fallback). None: the series
+    the features hold."""
+
     @dg.asset(
         key=keys.FORECASTS,
         partitions_def=partitions.hourly,
@@ -99,6 +106,7 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
         import pandas as pd
 
         from energy_assets.forecasting import publish
+        from energy_assets.forecasting.fallback import fallback_series
         from energy_assets.training.model_store import load_champion
         from energy_assets.validation.suites import validate_forecasts
 
@@ -130,22 +138,36 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
             mlflow.tracking_uri, then="retry this run; no forecast was written."
         ):
             forecaster, model_version = load_champion(mlflow.settings())
+        expected: frozenset[tuple[str, str]] = frozenset()
+        if spec is not None:
+            from energy_assets.monitoring.series_catalogue import load_catalogue
+
+            expected = load_catalogue(storage.store(), spec).expected
+        # Every expected series at every origin: the model's forecast where it can serve, a
+        # labelled fallback (forecasting/fallback.py) where it cannot.
         predictions = publish.forecast_origins(
             consumption_features,
             origins,
             forecaster,
             model_version,
             weather=weather if len(weather) else None,
+            expected=expected,
         )
         weather_status = dict(predictions.attrs.get("weather", {}))
-        # A series retired (or with a gap) at an origin is not forecast from it; the others are.
-        absent = publish.absent_series(consumption_features, origins)
-        if absent:
-            predictions = publish.drop_absent(predictions, absent)
+        fallbacks = dict(predictions.attrs.get("fallbacks", {}))
+        fallback_named = fallback_series(predictions)
+        unforecastable = list(predictions.attrs.get("unforecastable", []))
+        if fallback_named:
             context.log.warning(
-                f"{len(absent)} series have no features at some origin and were not forecast "
-                f"in this run: {', '.join(f'{a}/{s}' for a, s in list(absent)[:10])} (see the "
-                "series_catalogue check on consumption_features)"
+                f"{len(fallback_named)} series served by the fallback (weekly profile) at some "
+                "origin: "
+                + "; ".join(f"{name} ({why})" for name, why in list(fallback_named.items())[:10])
+            )
+        if unforecastable:
+            context.log.warning(
+                f"{len(unforecastable)} (series, origin) pairs have no value at all to forecast "
+                "from and got no row: "
+                + ", ".join(f"{a}/{s} at {hour_text(o)}" for (a, s), o in unforecastable[:10])
             )
         outcome = validate_forecasts(
             predictions, horizon_hours=forecaster.horizon_hours, validator=gx.validator()
@@ -156,16 +178,19 @@ def build_forecasting_assets(partitions: Partitions) -> list[dg.AssetsDefinition
                 meta.MODEL_VERSION.name: str(model_version),
                 "origins": len(origins),
                 "history_hours_loaded": int(consumption_features[FEATURES.time_column].nunique()),
-                "absent_series": len(absent),
+                meta.FALLBACK_SERIES.name: len(fallback_named),
+                "fallback_rows": int((predictions["quality"] == "fallback").sum()),
+                "unforecastable": len(unforecastable),
                 meta.WEATHER_USED.name: bool(weather_status.get("weather_used", False)),
                 meta.WEATHER_REASON.name: str(
                     weather_status.get("reason", "weather used for every origin")
                 ),
             }
         )
-        if absent:
-            metadata["absent_series_named"] = dg.MetadataValue.json(
-                {f"{a}/{s}": n for (a, s), n in list(absent.items())[:50]}
+        if fallback_named:
+            metadata["fallback_reasons"] = dg.MetadataValue.json(fallbacks)
+            metadata["fallback_series_named"] = dg.MetadataValue.json(
+                dict(list(fallback_named.items())[:50])
             )
         if outcome.success:
             latest_uri = publish.publish_latest(storage.store(), predictions)

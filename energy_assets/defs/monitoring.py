@@ -117,6 +117,18 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
             else 0,
             "model_versions": ", ".join(versions),
             "per_horizon": markdown_table(result.per_horizon, empty="_no actuals yet_"),
+            # The model's rows and the labelled fallback's, apart (forecasting/fallback.py).
+            "per_quality": markdown_table(result.per_quality, empty="_no actuals yet_"),
+            **{
+                f"{name}_{row['quality']}": _metric(row[name])
+                for row in result.per_quality.to_dict("records")
+                for name in ("mape", "wape")
+            },
+            "fallback_points": int(
+                result.per_quality.loc[
+                    result.per_quality["quality"] == "fallback", "n_points"
+                ].sum()
+            ),
             "accuracy_by_temperature_band": markdown_table(
                 by_band, empty="_no observed weather for these hours_"
             ),

@@ -46,7 +46,12 @@ def _subset(partitions_def: Any, partition_keys: tuple[str, ...]) -> Any:
 
 
 def submit_backfill(
-    instance: dg.DagsterInstance, partitions: Partitions, affected: Any, tags: dict[str, str]
+    instance: dg.DagsterInstance,
+    partitions: Partitions,
+    affected: Any,
+    tags: dict[str, str],
+    title: str = "revision pass",
+    description: str | None = None,
 ) -> str:
     """Submit one asset backfill of the affected partitions; the backfill daemon runs it."""
     import time
@@ -73,8 +78,9 @@ def submit_backfill(
             partitions_subsets_by_asset_key={k: s for k, s in subsets.items() if len(s)},
             non_partitioned_asset_keys=set(),
         ),
-        title="revision pass",
-        description=(
+        title=title,
+        description=description
+        or (
             f"Re-materialise {len(affected.raw_consumption)} revised raw hour(s) and what was "
             "computed from them"
         ),

@@ -7,6 +7,7 @@ hours from a window of history that reaches far enough back (contracts.LOOKBACK_
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from energy_assets.contracts import (
     utc_series,
 )
 from energy_assets.features.calendar import calendar_features
-from energy_assets.features.plausibility import judge_values
+from energy_assets.features.plausibility import ESTIMATE_COLUMN, estimate_flagged, judge_values
 from energy_assets.ingestion.files import ApiFileError, read_api_frame
 from energy_assets.sources import SEGMENT_SEPARATOR, WHOLE_AREA_SEGMENT, SourceSpec
 
@@ -94,29 +95,43 @@ def read_consumption_file(path: str | Path, spec: SourceSpec) -> pd.DataFrame:
     return clean_consumption(raw, spec)
 
 
-def build_features(history: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def build_features(
+    history: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    flat_ok: Collection[tuple[str, str]] = (),
+) -> pd.DataFrame:
     """Feature rows for hours in [start, end) computed from CLEAN `history`.
 
     Every history row in [start, end) becomes a feature row as it is, so the features' checks
     see a bad value or a duplicated key there. Lags and rolling statistics, though, are computed
     only from valid rows (`CLEAN.invalid_rows`: null, negative or non-finite kWh, an unknown area
     or code, a key held by two rows) whose kWh is plausible for the series
-    (`features.plausibility`, recorded per row in `implausible_value`): an invalid or
-    implausible value is treated like a missing hour, so an hour blocked by the checks or a
-    meter error never leaks into a later hour's lag_24h or rolling mean.
+    (`features.plausibility`, recorded per row in `implausible_value`): an invalid value is
+    treated like a missing hour, and an implausible one is replaced, for the lags and rolling
+    statistics it feeds, by its estimate (`plausibility.estimate_flagged`: the same hour last
+    week at the day's level, recorded on the row in `implausible_estimate`), so a meter error
+    never leaks into a later hour's lag_24h or rolling mean and leaves no hole there either.
 
     `history` should reach contracts.LOOKBACK_HOURS before `start`; where it does not (the first
     week of data) the lag / rolling features are NaN rather than made up. Lags are taken by
     timestamp, not by row position, so a missing (or invalid) upstream hour gives NaN instead of
     a silently wrong lag. Rolling statistics cover the window ending at (and including) the
-    row's hour, over the valid values in it.
+    row's hour, over the valid values in it. `flat_ok`: series accepted as legitimately flat
+    (the series catalogue), not flagged as flatliners.
     """
     history = history[CLEAN_COLUMNS]
     start_utc, end_utc = utc(start), utc(end)
-    implausible = judge_values(history)["implausible"]
+    implausible = judge_values(history, flat_ok=flat_ok)["implausible"]
     usable = ~CLEAN.invalid_rows(history) & ~implausible
-    valid = _to_polars(history[usable])  # one row per key
-    history = history.assign(**{PLAUSIBILITY.flag_column: implausible})
+    # A flagged value feeds the later hours' lags as an estimate, not as a hole.
+    estimate = estimate_flagged(history, usable.to_numpy(), implausible.to_numpy())
+    estimated = implausible & estimate.notna()
+    lag_source = pd.concat(
+        [history[usable], history[estimated].assign(energy_consumption=estimate[estimated])]
+    )
+    valid = _to_polars(lag_source)  # one row per key
+    history = history.assign(**{PLAUSIBILITY.flag_column: implausible, ESTIMATE_COLUMN: estimate})
     frame = _to_polars(history).filter(
         (pl.col("datetime_utc") >= start_utc) & (pl.col("datetime_utc") < end_utc)
     )

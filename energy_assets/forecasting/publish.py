@@ -4,12 +4,13 @@ keep a copy of the newest origin at a fixed path for the programs that read the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from energy_assets.contracts import CLEAN_COLUMNS, FORECASTS, SERIES_KEYS, hour_text
-from energy_assets.features.plausibility import without_implausible
+from energy_assets.contracts import CLEAN_COLUMNS, FORECASTS, hour_text
+from energy_assets.features.plausibility import with_estimates
 
 if TYPE_CHECKING:
     from energy_assets.storage.parquet_store import ParquetStore
@@ -23,30 +24,10 @@ def origin_coverage_problems(history: pd.DataFrame, origins: pd.DatetimeIndex) -
     """Origins whose own hour has no features at all (not materialised, or blocked by a check).
 
     A series missing at an origin while others are there is not a problem here: it was retired
-    or has a gap, and `absent_series` names it; the others are forecast (the series catalogue
-    check says what to do about it)."""
+    or has a gap, and gets the labelled fallback (`fallback.complete_forecasts`) while it is
+    expected (the series catalogue check says what to do about it)."""
     present = set(history["datetime_utc"].unique())
     return [f"{hour_text(origin)} has no series" for origin in origins if origin not in present]
-
-
-def absent_series(history: pd.DataFrame, origins: pd.DatetimeIndex) -> dict[tuple[str, str], int]:
-    """Series in `history` that lack their row at some of `origins`: (area, segment) → how many.
-    They are not forecast in that run (their newest value would be stale)."""
-    at_origins = history[history["datetime_utc"].isin(origins)]
-    counts = at_origins.groupby(SERIES_KEYS, observed=True)["datetime_utc"].nunique()
-    n_origins = int(at_origins["datetime_utc"].nunique())
-    seen = {(str(a), str(s)): int(n) for (a, s), n in counts.items()}
-    every = history[SERIES_KEYS].drop_duplicates().itertuples(index=False)
-    absent = {(str(a), str(s)): n_origins - seen.get((str(a), str(s)), 0) for a, s in every}
-    return {key: n for key, n in sorted(absent.items()) if n > 0}
-
-
-def drop_absent(predictions: pd.DataFrame, absent: dict[tuple[str, str], int]) -> pd.DataFrame:
-    """`predictions` without the `absent` series (from every origin of the run: the forecasts'
-    check wants the same series at each origin, and a range run then stays one consistent set)."""
-    keys = pd.MultiIndex.from_frame(predictions[SERIES_KEYS].astype(str))
-    gone = pd.MultiIndex.from_tuples(list(absent), names=SERIES_KEYS)
-    return predictions[~keys.isin(gone)].reset_index(drop=True)
 
 
 def forecast_origins(
@@ -55,16 +36,32 @@ def forecast_origins(
     forecaster: GlobalLGBMForecaster,
     model_version: str,
     weather: pd.DataFrame | None = None,
+    expected: Iterable[tuple[str, str]] = (),
 ) -> pd.DataFrame:
     """The FORECASTS rows for `origins` from the CLEAN columns of `features` (read up to each
-    origin only), tagged with the model version. A value the plausibility check flagged
-    (`implausible_value`) is read as missing: the forecaster treats it like a gap. `weather`
-    (WEATHER rows) is used only where the forecaster serves a weather model;
-    `attrs["weather"]` says whether it was used."""
-    history = without_implausible(features)[CLEAN_COLUMNS]
-    predictions = forecaster.predict(history, origins=list(origins), weather=weather)
+    origin only), tagged with the model version: every series in `features` or `expected` at
+    every origin, labelled `quality` model or fallback (`fallback.complete_forecasts`). A value
+    the plausibility check flagged (`implausible_value`) is read as its estimate
+    (`implausible_estimate`: the same hour last week at the day's level), or as a gap where
+    there is none. `weather` (WEATHER rows) is used only where the forecaster serves a
+    weather model; `attrs["weather"]` says whether it was used, `attrs["fallbacks"]` counts the
+    fallback series by reason."""
+    from energy_assets.forecasting.fallback import complete_forecasts
+    from energy_assets.training.forecaster import MIN_HISTORY_HOURS
+
+    history = with_estimates(features)[CLEAN_COLUMNS]
+    predictions = complete_forecasts(
+        history,
+        expected,
+        list(origins),
+        lambda frame, group: forecaster.predict(frame, origins=group, weather=weather),
+        horizon_hours=forecaster.horizon_hours,
+        min_history_hours=MIN_HISTORY_HOURS,
+    )
     predictions["model_version"] = str(model_version)
-    return predictions
+    out = predictions[[c for c in FORECASTS.names if c in predictions.columns]]
+    out.attrs = dict(predictions.attrs)
+    return out
 
 
 def publish_latest(store: ParquetStore, predictions: pd.DataFrame) -> str | None:

@@ -129,9 +129,16 @@ def read_forecasts(
     origin: str | pd.Timestamp | None = LATEST,
     area: str | None = None,
     segment: str | None = None,
+    quality: str | None = None,
 ) -> pd.DataFrame:
     """One origin's FORECASTS rows (the newest with `origin` 'latest' or None), optionally for
-    one area and / or segment, sorted by series and horizon."""
+    one area and / or segment and / or one `quality` (`model` / `fallback`), sorted by series
+    and horizon. Every row carries `quality` and `quality_reason` (partitions written before
+    the labels were all the model's)."""
+    from energy_assets.forecasting.fallback import QUALITY_VALUES, with_quality
+
+    if quality is not None and quality not in QUALITY_VALUES:
+        raise ForecastReadError(f"--quality {quality!r} is not one of {', '.join(QUALITY_VALUES)}")
     stamp = parse_origin(origin) if isinstance(origin, str) else origin
     check_reachable(store)
     if stamp is None:
@@ -154,7 +161,10 @@ def read_forecasts(
                 f"no forecast for origin {hour_text(stamp)} in {store.url} "
                 f"({store.relpath(FORECASTS.name, hour_key(stamp))}): {hint}"
             )
+    frame = with_quality(frame)
     selected = frame
+    if quality is not None:
+        selected = selected[selected["quality"] == quality]
     if area is not None:
         selected = selected[selected["area"].astype(str).str.upper() == area.upper()]
     if segment is not None:
@@ -162,7 +172,7 @@ def read_forecasts(
     if selected.empty:
         asked = ", ".join(
             f"{name} {value}"
-            for name, value in (("area", area), ("segment", segment))
+            for name, value in (("area", area), ("segment", segment), ("quality", quality))
             if value is not None
         )
         areas = ", ".join(sorted(frame["area"].astype(str).unique()))
@@ -232,9 +242,13 @@ def to_table(forecasts: pd.DataFrame) -> str:
     origin = forecasts["forecast_origin"].max()
     versions = ", ".join(sorted(forecasts["model_version"].astype(str).unique()))
     n_series = forecasts[SERIES_KEYS].drop_duplicates().shape[0]
+    labelled = "quality" in forecasts.columns
+    fallback = forecasts[forecasts["quality"] == "fallback"] if labelled else forecasts.iloc[0:0]
+    n_fallback = fallback[SERIES_KEYS].drop_duplicates().shape[0]
     header = (
         f"forecast from {hour_text(origin)} · model v{versions} · {n_series} series × "
         f"{forecasts['horizon_hours'].nunique()} h · kWh, 80% interval"
+        + (f" · {n_fallback} series on the fallback (quality)" if n_fallback else "")
     )
     shown = pd.DataFrame(
         {
@@ -248,6 +262,10 @@ def to_table(forecasts: pd.DataFrame) -> str:
     for column, label in (("prediction_lower", "lower"), ("prediction_upper", "upper")):
         if column in forecasts:
             shown[label] = forecasts[column].map(lambda v: "" if pd.isna(v) else f"{v:,.1f}")
+    if labelled:
+        shown["quality"] = forecasts["quality"]
+        if n_fallback:
+            shown["why"] = forecasts["quality_reason"].fillna("")
     return header + "\n" + shown.to_string(index=False)
 
 

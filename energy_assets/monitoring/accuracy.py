@@ -34,6 +34,7 @@ class AccuracyResult:
 
     per_series: area, segment, n_points, mape, wape, coverage, pinball.
     per_horizon: horizon_hours, n_points, mape, wape, coverage, pinball.
+    per_quality: quality, n_points, mape, wape, coverage, pinball.
     overall: mape, wape, coverage, pinball (NaN when nothing could be scored), n_points (scored
         forecast points), n_expected (forecast points given), scored_share (n_points /
         n_expected, 0.0 when none).
@@ -45,6 +46,9 @@ class AccuracyResult:
     per_horizon: pd.DataFrame
     overall: dict = field(default_factory=dict)
     scored: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # quality (`model` / `fallback`), n_points, mape, wape, coverage, pinball: the model's
+    # accuracy and the fallback's, apart (partitions before the labels count as the model's).
+    per_quality: pd.DataFrame = field(default_factory=lambda: _empty(["quality"]))
 
 
 def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyResult:
@@ -64,6 +68,8 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
     )
     actual_rows = actual_rows[actual_rows["actual"].notna()]
     keyed_forecasts = _with_quantiles(_typed_keys(forecasts))
+    if "quality" not in keyed_forecasts.columns:
+        keyed_forecasts["quality"] = "model"
     actual_rows = _typed_keys(actual_rows)
     duplicated = actual_rows.duplicated(JOIN_KEYS)
     if duplicated.any():
@@ -94,6 +100,7 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
         else _empty(["horizon_hours"]),
         overall=overall,
         scored=scored,
+        per_quality=_grouped(scored, ["quality"]),
     )
 
 
@@ -171,4 +178,5 @@ def accuracy_table(result: AccuracyResult) -> pd.DataFrame:
     overall = pd.DataFrame([{"level": "overall", **{k: result.overall[k] for k in GROUP_COLUMNS}}])
     per_series = result.per_series.assign(level="series")
     per_horizon = result.per_horizon.assign(level="horizon")
-    return pd.concat([overall, per_series, per_horizon], ignore_index=True, sort=False)
+    per_quality = result.per_quality.assign(level="quality")
+    return pd.concat([overall, per_series, per_horizon, per_quality], ignore_index=True, sort=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -62,6 +62,9 @@ class SeriesCatalogue:
     added: frozenset[Series] = frozenset()
     retired: frozenset[Series] = frozenset()
     accepted_at: str | None = None
+    # Series accepted as legitimately flat (a closed site at zero): no flatliner flag
+    # (features.plausibility).
+    flat_ok: frozenset[Series] = frozenset()
 
     @property
     def expected(self) -> frozenset[Series]:
@@ -81,6 +84,15 @@ class SeriesCatalogue:
             added=(self.added - retire) | (add - self.spec_series),
             retired=(self.retired - add) | (retire & (self.spec_series | self.added)),
             accepted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            flat_ok=self.flat_ok,
+        )
+
+    def accept_flat(self, series: Iterable[Series]) -> SeriesCatalogue:
+        """A catalogue where `series` may be flat (a closed site): not flagged as flatliners."""
+        return replace(
+            self,
+            flat_ok=self.flat_ok | frozenset(series),
+            accepted_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
 
     def to_json(self) -> str:
@@ -89,6 +101,7 @@ class SeriesCatalogue:
                 "dataset": self.dataset,
                 "added": sorted(map(list, self.added)),
                 "retired": sorted(map(list, self.retired)),
+                "flat_ok": sorted(map(list, self.flat_ok)),
                 "accepted_at": self.accepted_at,
             },
             indent=2,
@@ -109,6 +122,7 @@ def load_catalogue(store: ParquetStore, spec: SourceSpec) -> SeriesCatalogue:
         added=frozenset(tuple(s) for s in stored.get("added", [])),  # type: ignore[misc]
         retired=frozenset(tuple(s) for s in stored.get("retired", [])),  # type: ignore[misc]
         accepted_at=stored.get("accepted_at"),
+        flat_ok=frozenset(tuple(s) for s in stored.get("flat_ok", [])),  # type: ignore[misc]
     )
 
 

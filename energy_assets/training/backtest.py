@@ -199,6 +199,28 @@ def backtest(
     # Vectorised over origins; the forecaster reads only hours <= each origin (tested).
     forecasts = model.predict(history, origin_list)
     predict_seconds = time.perf_counter() - started
+    points, metrics = score_forecasts(consumption, forecasts)
+    return BacktestResult(
+        predictions=points,
+        metrics=metrics,
+        fit_seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+        cutoff=cutoff,
+        origins=origin_list,
+        params=dict(model.params),
+    )
+
+
+def score_forecasts(
+    consumption: pd.DataFrame, forecasts: pd.DataFrame
+) -> tuple[pd.DataFrame, dict]:
+    """The forecast's points (PREDICTION_COLUMNS: joined to their actuals, with both baselines)
+    and the metrics of the model and the baselines, all on the points where both baselines exist.
+
+    forecasts: the forecaster's frame (area, segment, forecast_origin, datetime_utc,
+    horizon_hours, prediction, p10..p90). Every backtest path scores through here, so a variant
+    scored by the weather comparison and the JSON's top-level metrics agree by construction.
+    """
     actual = consumption.rename(columns={"energy_consumption": "actual"})
     points = forecasts.rename(columns={"prediction": "predicted"}).merge(
         actual[["area", "segment", "datetime_utc", "actual"]],
@@ -206,7 +228,8 @@ def backtest(
         how="inner",
     )
     if len(points) == 0:
-        raise ValueError(f"no actuals after the origins {origin_list[0]} ...; nothing to score")
+        first = forecasts["forecast_origin"].min() if len(forecasts) else None
+        raise ValueError(f"no actuals after the origins {first} ...; nothing to score")
     points["seasonal_naive_24"] = seasonal_naive(consumption, points, None)
     points["seasonal_naive_168"] = seasonal_naive(consumption, points, 168)
     points = points[PREDICTION_COLUMNS].dropna(subset=["actual"]).reset_index(drop=True)
@@ -227,15 +250,7 @@ def backtest(
             for name in ("seasonal_naive_24", "seasonal_naive_168")
         },
     }
-    return BacktestResult(
-        predictions=points,
-        metrics=metrics,
-        fit_seconds=fit_seconds,
-        predict_seconds=predict_seconds,
-        cutoff=cutoff,
-        origins=origin_list,
-        params=dict(model.params),
-    )
+    return points, metrics
 
 
 def rolling_folds(

@@ -18,8 +18,11 @@ the daily origins after it six ways, scored on the same points (those with an ac
 
 A real weather forecast falls between the observed and the persistence rows, near the simulated
 one. Training rows
-before the weather starts are kept with their weather features missing. Metrics: pooled MAPE,
-WAPE, median per-series MAPE and the 80 % interval's coverage.
+before the weather starts are kept with their weather features missing. Every variant is scored
+by `backtest.score_forecasts` on the same points as the backtest (pooled MAPE, WAPE, median
+per-series MAPE, the p10-p90 band's coverage and the pinball loss); `compare_weather` also
+returns the served variant as the backtest's result, so `energy-assets backtest --weather`
+writes and prints what it served.
 """
 
 from __future__ import annotations
@@ -29,13 +32,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from energy_assets.contracts import utc
-from energy_assets.metrics import score
 from energy_assets.training import weather_features as wf
-from energy_assets.training.backtest import daily_origins
+from energy_assets.training.backtest import BacktestResult, daily_origins, score_forecasts
 from energy_assets.training.forecaster import GlobalLGBMForecaster, _Grid
 
 VARIANTS = (
@@ -59,6 +60,23 @@ def weather_backtest(
     num_threads: int = 1,
 ) -> dict:
     """Metrics per variant (VARIANTS), the rule's decision, and fit / predict seconds."""
+    return compare_weather(
+        consumption, weather, cutoff, origins, horizon_hours, params, random_state, num_threads
+    )[0]
+
+
+def compare_weather(
+    consumption: pd.DataFrame,
+    weather: pd.DataFrame | wf.WeatherInput,
+    cutoff: Any,
+    origins: int | Sequence,
+    horizon_hours: int = 24,
+    params: Mapping | None = None,
+    random_state: int = 0,
+    num_threads: int = 1,
+) -> tuple[dict, BacktestResult]:
+    """weather_backtest's summary, and the served variant as a BacktestResult: its points and
+    metrics exactly as `backtest` scores them (the JSON's top level with --weather)."""
     cutoff = utc(cutoff)
     origin_list = (
         daily_origins(cutoff, origins) if isinstance(origins, int) else [utc(o) for o in origins]
@@ -100,25 +118,19 @@ def weather_backtest(
         history, origin_list, given.with_mode("persistence")
     )
     forecasts["weather_alone"] = weather_model.predict(history, origin_list, observed)
+    started = time.perf_counter()
     forecasts["served"] = model.predict(history, origin_list, observed)
+    seconds["predict_served"] = time.perf_counter() - started
 
-    actual = consumption[["area", "segment", "datetime_utc", "energy_consumption"]].rename(
-        columns={"energy_consumption": "actual"}
-    )
     metrics = {}
+    served: tuple[pd.DataFrame, dict] | None = None
     for name, frame in forecasts.items():
-        points = frame.merge(actual, on=["area", "segment", "datetime_utc"]).dropna(
-            subset=["actual"]
-        )
-        points = points[points["actual"] > 0]
-        result = score(points.rename(columns={"prediction": "predicted"}), "predicted")
-        if {"prediction_lower", "prediction_upper"} <= set(points.columns):
-            inside = (points["actual"] >= points["prediction_lower"]) & (
-                points["actual"] <= points["prediction_upper"]
-            )
-            result["coverage_80"] = float(np.mean(inside))
-        metrics[name] = result
-    return {
+        points, scored = score_forecasts(consumption, frame)
+        metrics[name] = scored["model"]
+        if name == "served":
+            served = points, scored
+    assert served is not None
+    summary = {
         "cutoff": cutoff.isoformat(),
         "origins": len(origin_list),
         "weather_history_days": round(
@@ -128,6 +140,16 @@ def weather_backtest(
         "metrics": metrics,
         "seconds": seconds,
     }
+    result = BacktestResult(
+        predictions=served[0],
+        metrics=served[1],
+        fit_seconds=seconds["fit_no_weather"] + seconds["fit_weather_rule"],
+        predict_seconds=seconds["predict_served"],
+        cutoff=cutoff,
+        origins=origin_list,
+        params=dict(model.params),
+    )
+    return summary, result
 
 
 def weather_summary(result: Mapping) -> str:
@@ -139,7 +161,7 @@ def weather_summary(result: Mapping) -> str:
     ]
     for name in VARIANTS:
         r = result["metrics"][name]
-        coverage = f"{r['coverage_80']:>14.1%}" if "coverage_80" in r else f"{'-':>14}"
+        coverage = f"{r['coverage']:>14.1%}" if "coverage" in r else f"{'-':>14}"
         lines.append(f"{name:<22}{r['mape']:>9.2%}{r['wape']:>9.2%}{coverage}")
     decision = result["decision"]
     lines.append(

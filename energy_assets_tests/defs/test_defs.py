@@ -132,11 +132,15 @@ def test_jobs_schedules_sensors_and_resources(defs):
             "daily_monitoring_job,forecasts_backfill_job,ingestion_backfill_job",
             300,
         ),
+        # A re-materialised raw hour refreshes what read it (defs/corrections.py): a backfill,
+        # no job of its own; on by default, so a correction never stops at itself.
+        ("correction_sensor", None, 60),
     ]
     assert {s.name for s in defs.sensors if s.default_status.value == "RUNNING"} == {
         "alert_on_run_failure",
         "alert_on_run_recovery",
         "alert_on_asset_events",
+        "correction_sensor",
     }
     assert set(defs.resources) == {
         "storage",

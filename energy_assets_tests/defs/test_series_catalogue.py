@@ -1,5 +1,7 @@
 """The series catalogue: a retired and a new series are named by a warning check, never stop the
-other series' features, forecasts or retraining, and `energy-assets series accept` records them."""
+other series' features, forecasts or retraining, get labelled fallback forecasts while expected
+or new, and `energy-assets series accept` records them (a retired series then stops being
+forecast)."""
 
 from __future__ import annotations
 
@@ -104,18 +106,26 @@ def test_a_retired_and_a_new_series_never_stop_the_others(
                 run_config={"ops": {"forecasting_model": {"config": config}}})  # fmt: skip
         assert latest_metadata(instance, "forecasting_model")["champion"] is True
 
-        # The hourly forecast after the change: the 14 series still published plus the new one;
-        # the retired one is named, not a failure.
+        # The hourly forecast after the change: every series still expected is published (the
+        # vanished one as the labelled fallback until someone retires it), plus the new one.
         run_job(defs, "forecasts_backfill_job", instance, partition_key="2023-01-13-05:00")
         forecast = store.read("forecasts", "2023-01-13-05:00")
         forecast_series = set(
             map(tuple, forecast[["area", "segment"]].drop_duplicates().to_numpy())
         )
-        assert RETIRED not in forecast_series and NEW in forecast_series
-        assert len(forecast_series) == 15 and len(forecast) == 15 * 24
+        assert RETIRED in forecast_series and NEW in forecast_series
+        assert len(forecast_series) == 16 and len(forecast) == 16 * 24
+        retired_rows = forecast[
+            (forecast["area"] == RETIRED[0]) & (forecast["segment"] == RETIRED[1])
+        ]
+        assert set(retired_rows["quality"]) == {"fallback"}
+        assert retired_rows["quality_reason"].str.startswith("no recent data").all()
+        new_rows = forecast[(forecast["area"] == NEW[0]) & (forecast["segment"] == NEW[1])]
+        # New since 2023-01-12 00:00: 30 hours of history, the model needs 8 days.
+        assert set(new_rows["quality"]) == {"fallback"}
+        assert new_rows["quality_reason"].str.startswith("new series without history").all()
         metadata = latest_metadata(instance, "forecasts")
-        assert metadata["absent_series"] == 1
-        assert metadata["absent_series_named"] == {"DK1/Region Nordjylland / Privat": 1}
+        assert metadata["fallback_series"] == 2
 
         # Accept the change from the newest hour: the check passes on the next run.
         capsys.readouterr()
@@ -130,3 +140,8 @@ def test_a_retired_and_a_new_series_never_stop_the_others(
         again = run_job(defs, "ingestion_backfill_job", instance, partition_key="2023-01-14-12:00")
         checks = {c.check_name: c for c in again.get_asset_check_evaluations()}
         assert checks["series_catalogue"].passed
+        # A retired series is no longer expected: the next forecast leaves it out.
+        run_job(defs, "forecasts_backfill_job", instance, partition_key="2023-01-13-05:00")
+        forecast = store.read("forecasts", "2023-01-13-05:00")
+        assert RETIRED not in set(map(tuple, forecast[["area", "segment"]].to_numpy()))
+        assert len(forecast) == 15 * 24

@@ -13,6 +13,9 @@ from energy_assets.features.calendar import calendar_features, is_danish_holiday
 from energy_assets.features.engineering import build_features, clean_consumption
 from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 
+# clean_series's series, accepted as legitimately flat (no flatliner flag) where a test needs it.
+FLAT_OK = ("DK1", "111")
+
 
 def clean_series(values, start="2023-01-01 00:00", area="DK1", segment=111) -> pd.DataFrame:
     hours = pd.date_range(start, periods=len(values), freq="h", tz="UTC")
@@ -60,7 +63,8 @@ def test_lags_are_taken_by_timestamp_so_a_missing_hour_gives_nan_not_a_shifted_v
 def test_rolling_means_match_a_plain_computation(values):
     history = clean_series(values)
     last = history["datetime_utc"].iloc[-1]
-    features = build_features(history, last, last + pd.Timedelta(hours=1))
+    # Accepted as flat: a value repeated 6 h would be a flatliner (kept out of the windows).
+    features = build_features(history, last, last + pd.Timedelta(hours=1), flat_ok=[FLAT_OK])
     assert np.isclose(features["rolling_mean_24h"].iloc[0], np.mean(values[-24:]))
     assert np.isclose(features["rolling_mean_168h"].iloc[0], np.mean(values[-168:]))
     assert np.isclose(features["rolling_std_24h"].iloc[0], np.std(values[-24:], ddof=1))
@@ -70,7 +74,7 @@ def test_rolling_means_match_a_plain_computation(values):
 def test_first_week_has_nan_windows_rather_than_made_up_ones():
     history = clean_series(np.ones(48))
     start = history["datetime_utc"].iloc[0]
-    features = build_features(history, start, start + pd.Timedelta(hours=48))
+    features = build_features(history, start, start + pd.Timedelta(hours=48), flat_ok=[FLAT_OK])
     assert features["rolling_mean_168h"].isna().all()
     assert features["rolling_mean_24h"].iloc[23:].notna().all()
     assert features["rolling_mean_24h"].iloc[:23].isna().all()
@@ -82,7 +86,10 @@ def test_features_of_the_real_slice_are_complete_after_the_first_week(shared_sli
     features = build_features(clean, start, start + pd.Timedelta(days=2))
     assert list(features.columns) == CLEAN_COLUMNS + FEATURE_COLUMNS
     assert len(features) == 76 * 48
-    assert features[FEATURE_COLUMNS].notna().all().all()
+    # Every feature is there; `implausible_estimate` only on a flagged row (none here).
+    estimate = "implausible_estimate"
+    assert features[[c for c in FEATURE_COLUMNS if c != estimate]].notna().all().all()
+    assert features[estimate].isna().all()
     new_year = features[features["datetime_utc"] == pd.Timestamp("2023-01-01 12:00", tz="UTC")]
     assert new_year["is_holiday"].all()
 

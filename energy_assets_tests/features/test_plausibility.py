@@ -1,6 +1,7 @@
 """The plausibility rule (contracts.PLAUSIBILITY, features.plausibility) on the real DE35 slice
 and on generated series: a meter error is flagged, real days (Christmas, New Year, the return to
-work on 2 January) are not, and a flagged value never feeds a lag or a rolling statistic."""
+work on 2 January) are not, and a flagged value never feeds a lag or a rolling statistic: its
+estimate does."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from hypothesis import strategies as st
 from energy_assets.contracts import PLAUSIBILITY
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import build_features, read_consumption_file
-from energy_assets.features.plausibility import judge_values, without_implausible
+from energy_assets.features.plausibility import (
+    ESTIMATE_COLUMN,
+    judge_values,
+    with_estimates,
+    without_implausible,
+)
 from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 
 BAD_HOUR = pd.Timestamp("2023-01-10 12:00", tz="UTC")
@@ -61,25 +67,49 @@ def test_a_100x_value_and_a_zero_in_the_largest_series_are_flagged_and_nothing_e
     assert row.recent_low <= normal <= row.recent_high
 
 
-def test_a_flagged_value_feeds_no_lag_or_rolling_statistic(clean):
+def test_a_flagged_value_feeds_its_estimate_not_itself_to_lags_and_rolling_statistics(clean):
     frame = corrupted(clean)
     start, end = BAD_HOUR + HOUR, BAD_HOUR + 25 * HOUR
     history = frame[frame.datetime_utc >= start - 168 * HOUR]
     features = build_features(history, start, end)
-    own = build_features(frame[frame.datetime_utc >= BAD_HOUR - 168 * HOUR], BAD_HOUR, start)
-    assert own.loc[_at(own, BAD_HOUR, "DK1", "441"), PLAUSIBILITY.flag_column].all()
+    # (Two hours more than a partition reads, so that last week's step is in reach.)
+    own = build_features(frame[frame.datetime_utc >= BAD_HOUR - 170 * HOUR], BAD_HOUR, start)
+    flagged_row = own.loc[_at(own, BAD_HOUR, "DK1", "441")].iloc[0]
+    assert flagged_row[PLAUSIBILITY.flag_column]
+    # The flagged row records its estimate: the hour before, moved as last week moved.
+    y = clean.set_index(["area", "segment", "datetime_utc"])["energy_consumption"]
+    series = y.xs(("DK1", "441"), level=["area", "segment"])
+    step = series[BAD_HOUR - 168 * HOUR] / series[BAD_HOUR - 169 * HOUR]
+    expected = series[BAD_HOUR - HOUR] * min(max(step, 0.5), 2.0)
+    assert flagged_row[ESTIMATE_COLUMN] == pytest.approx(expected, rel=1e-9)
+    # The next hours' lags read an estimate of it made from their own week of history (last
+    # week's step may lie outside it: then the hour before as it is): not the 100x value, not a
+    # hole, near the true value.
     series_441 = features[(features.area == "DK1") & (features.segment == "441")]
-    assert series_441.loc[series_441.datetime_utc == BAD_HOUR + HOUR, "lag_1h"].isna().all()
-    assert series_441.loc[series_441.datetime_utc == BAD_HOUR + 24 * HOUR, "lag_24h"].isna().all()
-    # The week's mean is the clean one without that hour, not 100x pulled up.
+    true_value = series[BAD_HOUR]
+    for lag in (1, 24):
+        read = series_441.loc[series_441.datetime_utc == BAD_HOUR + lag * HOUR, f"lag_{lag}h"]
+        assert 0.8 < read.iloc[0] / true_value < 1.25
+    # The week's mean is near the clean one, not 100x pulled up.
     clean_features = build_features(clean[clean.datetime_utc >= start - 168 * HOUR], start, end)
     clean_441 = clean_features[(clean_features.area == "DK1") & (clean_features.segment == "441")]
     ratio = series_441["rolling_mean_168h"].to_numpy() / clean_441["rolling_mean_168h"].to_numpy()
     assert np.allclose(ratio, 1, atol=0.01), ratio
-    # The zero is in the 999's lag_1h of the next hour as a gap.
+    # The zero in the 999 reaches the next hour's lag_1h as an estimate, not as 0.
     series_999 = features[(features.area == "DK1") & (features.segment == "999")]
-    assert series_999.loc[series_999.datetime_utc == BAD_HOUR + 2 * HOUR, "lag_1h"].isna().all()
+    read = series_999.loc[series_999.datetime_utc == BAD_HOUR + 2 * HOUR, "lag_1h"].iloc[0]
+    assert 0.8 < read / y.loc[("DK1", "999", BAD_HOUR + HOUR)] < 1.25
     assert series_999[PLAUSIBILITY.flag_column].sum() == 1
+
+
+def test_forecast_inputs_read_the_estimate_training_reads_a_gap(clean):
+    frame = corrupted(clean)
+    features = build_features(frame, BAD_HOUR, BAD_HOUR + 2 * HOUR)
+    flagged = features[PLAUSIBILITY.flag_column].to_numpy()
+    assert flagged.sum() == 2
+    inputs = with_estimates(features)
+    assert inputs.loc[flagged, "energy_consumption"].equals(features.loc[flagged, ESTIMATE_COLUMN])
+    assert without_implausible(features).loc[flagged, "energy_consumption"].isna().all()
 
 
 def test_model_inputs_read_flagged_values_as_missing(clean):

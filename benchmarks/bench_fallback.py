@@ -1,0 +1,104 @@
+"""Fallback benchmark: the error of `forecasting.fallback`'s weekly profile, fresh and stale.
+
+For daily origins (every hour of day in turn) the fallback forecasts the next 24 hours of every
+series from data up to the origin ("fresh") and from data up to 48 hours before it ("stale": the
+series' last two days missing, the case the fallback is for). The 10 / 90 % quantiles of
+log(actual / fallback) are tuned on DK2 2019-2022 origins and checked (coverage of the shipped
+band, MAPE, MAPE of the lag-168 naive on the same points) on DK2 2023-2024 and the DE35 slice.
+
+    uv run python benchmarks/bench_fallback.py [--dk2 FILE] [--step-hours 37]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmarks._machine import machine_description  # noqa: E402
+from energy_assets.devtools import SAMPLE_DATA_PATH  # noqa: E402
+from energy_assets.features.engineering import read_consumption_file  # noqa: E402
+from energy_assets.forecasting import fallback  # noqa: E402
+from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35  # noqa: E402
+from energy_assets.sources import PRODUCTION_CONSUMPTION_SETTLEMENT as PCS  # noqa: E402
+
+DK2 = "/work/shared/data/ProductionConsumptionSettlement_DK2.csv.gz"
+
+
+def residuals(frame: pd.DataFrame, origins, stale_hours: int) -> pd.DataFrame:
+    series = frame[["area", "segment"]].drop_duplicates().itertuples(index=False)
+    series = [(str(a), str(s)) for a, s in series]
+    rows = []
+    for origin in origins:
+        window = frame[
+            (frame["datetime_utc"] > origin - pd.Timedelta(days=20))
+            & (frame["datetime_utc"] <= origin - pd.Timedelta(hours=stale_hours))
+        ]
+        rows.append(fallback.fallback_forecasts(window, series, [origin]))
+    forecasts = pd.concat(rows, ignore_index=True)
+    actual = frame.rename(columns={"energy_consumption": "actual"})
+    points = forecasts.merge(actual[["area", "segment", "datetime_utc", "actual"]])
+    naive = actual.assign(datetime_utc=actual["datetime_utc"] + pd.Timedelta(hours=168))
+    points = points.merge(
+        naive[["area", "segment", "datetime_utc", "actual"]].rename(columns={"actual": "lag168"})
+    )
+    points = points[(points["actual"] > 0) & (points["prediction"] > 0)]
+    points["log_ratio"] = np.log(points["actual"] / points["prediction"])
+    return points
+
+
+def report(name: str, points: pd.DataFrame, band: tuple[float, float]) -> None:
+    lo, hi = band
+    inside = (points["log_ratio"] >= lo) & (points["log_ratio"] <= hi)
+    ape = (points["prediction"] - points["actual"]).abs() / points["actual"]
+    naive = (points["lag168"] - points["actual"]).abs() / points["actual"]
+    print(
+        f"{name:<34} points {len(points):>7}  MAPE {ape.mean():6.2%}  lag-168 MAPE "
+        f"{naive.mean():6.2%}  q10 {points['log_ratio'].quantile(0.1):+.3f}  q90 "
+        f"{points['log_ratio'].quantile(0.9):+.3f}  shipped band covers {inside.mean():6.1%}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dk2", default=DK2)
+    parser.add_argument("--step-hours", type=int, default=37)
+    args = parser.parse_args()
+    print(machine_description(), flush=True)
+    started = time.perf_counter()
+    dk2 = read_consumption_file(args.dk2, PCS)
+    de35 = read_consumption_file(str(SAMPLE_DATA_PATH), DE35)
+    step = pd.Timedelta(hours=args.step_hours)
+    tune = pd.date_range("2019-01-01", "2022-12-31", freq=step, tz="UTC")
+    check = pd.date_range(
+        pd.Timestamp("2023-01-01", tz="UTC"),
+        dk2["datetime_utc"].max() - pd.Timedelta(days=1),
+        freq=step,
+    )
+    first = de35["datetime_utc"].min() + pd.Timedelta(days=15)
+    de35_origins = pd.date_range(
+        first, de35["datetime_utc"].max() - pd.Timedelta(days=1), freq="5h"
+    )
+    for kind, stale in (("fresh", 0), ("stale", 48)):
+        tuned = residuals(dk2, tune, stale)
+        band = (
+            round(float(tuned["log_ratio"].quantile(0.1)), 3),
+            round(float(tuned["log_ratio"].quantile(0.9)), 3),
+        )
+        print(f"{kind}: tuned band {band}; shipped {fallback.FALLBACK_LOG_QUANTILES[kind]}")
+        shipped = fallback.FALLBACK_LOG_QUANTILES[kind]
+        report(f"DK2 2019-2022 {kind} (tuning)", tuned, shipped)
+        report(f"DK2 2023- {kind} (check)", residuals(dk2, check, stale), shipped)
+        report(f"DE35 slice {kind} (check)", residuals(de35, de35_origins, stale), shipped)
+    print(f"{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
