@@ -65,7 +65,6 @@ from energy_assets.features.model_inputs import (  # SeriesGrid keeps its old na
 from energy_assets.features.model_inputs import SeriesGrid as _Grid
 from energy_assets.training import intervals
 from energy_assets.training import weather_features as wf
-from energy_assets.training.linear import Ridge, fit_ridge
 from energy_assets.training.shape_blend import blend_weekly_shape
 
 MODEL_FORMAT = "energy_assets.GlobalLGBMForecaster/3"
@@ -100,9 +99,6 @@ DEFAULT_PARAMS: dict = {
     # p10..p90 band (intervals.calibrated; 0 = off: the in-sample / holdout mix alone). 14 of
     # the holdout's 21 covered 79-84 % at DK2's 2023 tuning cutoffs (docs/decisions/0011).
     "calibration_days": 14,
-    # Weight of a ridge regression on the same inputs in the model's log-ratio output (0 = the
-    # trees alone; training/linear.py; measured in docs/decisions/0011).
-    "linear_blend": 0.0,
 }
 
 # Candidate weights fit() tries on its holdout, and how many daily origins that holdout has.
@@ -122,7 +118,6 @@ _OWN_KEYS = (
     "recency_halflife_days",
     "shape_blend",
     "calibration_days",
-    "linear_blend",
 )
 
 
@@ -224,8 +219,6 @@ class GlobalLGBMForecaster:
         self.shape_blend = 0.0  # the weight predict() uses (resolved from params in fit())
         self.shape_blend_holdout: dict[str, float] = {}  # holdout MAPE per candidate weight
         self.fit_seconds: float | None = None
-        self.linear: Ridge | None = None  # the ridge blended into the output (linear_blend)
-        self.linear_blend = 0.0
         # The out-of-sample forecasts the band was calibrated on (fit only; not saved).
         self._calibration: _Holdout | None = None
         self._weather_calibration: pd.DataFrame | None = None  # the same for the weather mix
@@ -312,8 +305,6 @@ class GlobalLGBMForecaster:
             0.5 ** ((grid.n_hours - 1 - o[ok]) / (24.0 * float(halflife))) if halflife else None
         )
         self._fit_boosters(X, target, weight, bag, rounds)
-        self.linear_blend = float(self.params.get("linear_blend") or 0.0)
-        self.linear = fit_ridge(X, target) if self.linear_blend > 0 else None
         raw = self._raw_predict(X)
         # Quantiles of in-sample relative residuals per horizon (optimistic; the holdout's
         # residuals are averaged in by _resolve_shape_blend).
@@ -358,10 +349,7 @@ class GlobalLGBMForecaster:
             raise RuntimeError("GlobalLGBMForecaster is not fitted; call fit() or load()")
         boosters = [self.booster, *self.bag_boosters]
         raws = [np.asarray(b.predict(X, num_threads=self.num_threads)) for b in boosters]
-        trees = np.mean(raws, axis=0)
-        if self.linear is None or self.linear_blend <= 0:
-            return trees
-        return (1 - self.linear_blend) * trees + self.linear_blend * self.linear.predict(X)
+        return np.mean(raws, axis=0)
 
     def _resolve_shape_blend(self, consumption: pd.DataFrame, grid: _Grid) -> float:
         """The weekly-shape weight: params' number, or for "auto" the holdout's best weight.
@@ -763,8 +751,6 @@ class GlobalLGBMForecaster:
             "weather_decision": self.weather_decision,
             "weather_mix": self.weather_mix,
             "bag_boosters": len(self.bag_boosters),
-            "linear_blend": self.linear_blend,
-            "linear": self.linear.to_dict() if self.linear is not None else None,
         }
 
     def save(self, path) -> Path:
@@ -822,8 +808,6 @@ class GlobalLGBMForecaster:
         model.shape_blend = float(meta.get("shape_blend", 0.0))
         model.shape_blend_holdout = meta.get("shape_blend_holdout", {})
         model.booster = lgb.Booster(model_str=(path / MODEL_FILE).read_text())
-        model.linear_blend = float(meta.get("linear_blend", 0.0))
-        model.linear = Ridge.from_dict(meta["linear"]) if meta.get("linear") else None
         return model
 
     def feature_importance(self) -> pd.DataFrame:
