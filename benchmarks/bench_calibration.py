@@ -9,7 +9,7 @@ calibration. Variants of the calibration (holdout days, horizon band width) are 
 offline from those frames, so one fit serves every variant. docs/decisions/0011 holds a run.
 
     uv run python benchmarks/bench_calibration.py --cutoffs DK2:2023-03-01T00:00,DE35 \
-        [--seeds 0] [--origins 28] [--out DIR]
+        [--seeds 0] [--origins 28] [--out DIR] [--report-only]
 """
 
 from __future__ import annotations
@@ -85,19 +85,69 @@ def run_one(data: str, frame, weather, cutoff: str, origins: int, seed: int, out
     return info
 
 
-def band(points: pd.DataFrame, quantiles: dict) -> tuple[np.ndarray, np.ndarray]:
+def coverage_width(points: pd.DataFrame, quantiles: dict) -> tuple[float, float]:
+    """Share of actuals inside the band and its mean relative width (p90 - p10) / prediction."""
     h = points["horizon_hours"].to_numpy()
     q = np.array([quantiles.get(str(int(k)), [0.0, 0.0]) for k in h])
-    p = points["prediction"].to_numpy()
-    return p * np.exp(q[:, 0]), p * np.exp(q[:, 1])
+    p, a = points["prediction"].to_numpy(), points["actual"].to_numpy()
+    low, high = p * np.exp(q[:, 0]), p * np.exp(q[:, 1])
+    return float(((low <= a) & (a <= high)).mean()), float(((high - low) / p).mean())
 
 
-def coverage_width(points: pd.DataFrame, quantiles: dict) -> tuple[float, float]:
-    low, high = band(points, quantiles)
-    a = points["actual"].to_numpy()
-    return float(((low <= a) & (a <= high)).mean()), float(
-        ((high - low) / points["prediction"]).mean()
-    )
+def report(out: str) -> pd.DataFrame:
+    """Coverage / width of the served forecasts per run: before (the fit's in-sample / holdout
+    mix), and split-conformal on the last `days` holdout origins per band of `band` lead times
+    (scaled by `scale`); d14 b6 is what ships."""
+    import glob
+
+    from energy_assets.training import intervals
+
+    rows = []
+    for path in sorted(glob.glob(f"{out}/*.json")):
+        info = json.load(open(path))
+        tag = path[: -len(".json")]
+        served = pd.read_parquet(tag + "_served.parquet")
+        name = "_holdout_mix.parquet" if info["weather_used"] else "_holdout_plain.parquet"
+        if not os.path.exists(tag + name):
+            continue
+        holdout = pd.read_parquet(tag + name)
+        a, p = served["actual"], served["prediction"]
+        row = {
+            "data": info["data"],
+            "cutoff": info["cutoff"][:10],
+            "seed": info["seed"],
+            "weather": info["weather_used"],
+            "mape": f"{float(((a - p).abs() / a).mean()):.2%}",
+        }
+        cov, width = coverage_width(served, info["before_quantiles"])
+        row["before"] = f"{cov:.1%} / {width:.3f}"
+        for days, band_hours, scale in [
+            (14, 6, 1.0),
+            (14, 3, 1.0),
+            (14, 24, 1.0),
+            (21, 6, 1.0),
+            (21, 6, 0.9),
+            (21, 6, 0.8),
+            (7, 6, 1.0),
+        ]:
+            recent = sorted(holdout["forecast_origin"].unique())[-days:]
+            rows_ = holdout[holdout["forecast_origin"].isin(recent)]
+            q = intervals.conformal_quantiles(
+                {},
+                rows_["actual"].to_numpy(),
+                rows_["prediction"].to_numpy(),
+                rows_["horizon_hours"].to_numpy(),
+                band_hours,
+            )
+            q = {k: [v[0] * scale, v[1] * scale] for k, v in q.items()}
+            cov, width = coverage_width(served, q)
+            label = f"d{days} b{band_hours}" + (f" x{scale}" if scale != 1.0 else "")
+            row[label] = f"{cov:.1%} / {width:.3f}"
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    with pd.option_context("display.width", 250, "display.max_columns", 40):
+        print(table.T.to_string())
+    return table
 
 
 def main() -> None:
@@ -106,7 +156,11 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--origins", type=int, default=28)
     parser.add_argument("--out", default="/tmp/bench_calibration")
+    parser.add_argument("--report-only", action="store_true", help="score the saved runs")
     args = parser.parse_args()
+    if args.report_only:
+        report(args.out)
+        return
     os.makedirs(args.out, exist_ok=True)
     print(machine_description(), flush=True)
     from energy_assets.features.engineering import read_consumption_file
@@ -129,6 +183,7 @@ def main() -> None:
             else:
                 info = run_one(data, frames[data], weather, cutoff, args.origins, seed, args.out)
             print(json.dumps({k: v for k, v in info.items() if "quantiles" not in k}), flush=True)
+    report(args.out)
 
 
 if __name__ == "__main__":
