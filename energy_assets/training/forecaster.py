@@ -21,6 +21,9 @@ How it forecasts (why each choice, with the measurements: docs/decisions/0001-fo
   mean of the in-sample and the 7-day holdout residuals' quantiles, recalibrated at every fit;
   p50 is the point forecast (a residual-median shift scored a worse pinball loss). Measured on
   the shared slice in docs/decisions/0003-quantiles.md; the helpers: training/intervals.py.
+  On long windows the band is then calibrated split-conformally on the out-of-sample errors of
+  the last `calibration_days` holdout origins per band of lead times (the served weather mix on
+  its own errors): docs/decisions/0011-calibration-metrics-daily-level.md.
 
 Bad input policy (tested in energy_assets_tests/training/test_forecaster.py):
 * duplicate (datetime_utc, area, segment) rows -> ValueError naming the series and hour.

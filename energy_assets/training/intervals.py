@@ -1,9 +1,12 @@
 """The forecaster's p10 / p90: per-horizon quantiles of log residuals log(y / prediction).
 
-Recalibrated at every fit: the mean of the in-sample residuals' quantiles (which understate the
-error) and the shape-blend holdout's (a model trained on 7 fewer days: they overstate it).
-p50 is the point forecast (a residual-median shift scored a worse pinball loss). Measured on
-the shared slice in docs/decisions/0003-quantiles.md.
+Recalibrated at every fit. First the mean of the in-sample residuals' quantiles (which understate
+the error) and the shape-blend holdout's (a model trained on 7 fewer days: they overstate it;
+docs/decisions/0003-quantiles.md). Then, where the training window is long enough, split-conformal
+(`calibrated`): the quantiles of out-of-sample errors of the last daily origins, per band of
+HORIZON_BAND_HOURS lead times, which replace the first where a band has enough of them
+(docs/decisions/0011-calibration-metrics-daily-level.md: DK2 winter coverage 52-78 % -> 75-85 %).
+p50 is the point forecast (a residual-median shift scored a worse pinball loss).
 """
 
 from __future__ import annotations
