@@ -62,6 +62,8 @@ def accuracy(args) -> dict:
         "predict_seconds": [round(r[1].predict_seconds, 3) for r in runs],
         "end_to_end_seconds_median": round(total_s, 2),
         "metrics": result.metrics,
+        # The field's units (OpenSTEF): rMAE, rCRPS, skill vs the lag-168 basecase, by lead time.
+        "field_metrics": result.field_metrics,
     }
     if not args.skip_course:
         from energy_assets.devtools.course_pipeline import course_backtest

@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> dict:
         "pinball": model["pinball"],
         "pinball_seasonal_naive_24": result.metrics["seasonal_naive_24"]["pinball"],
         "coverage_per_horizon": per_horizon,
+        "rmae": result.field_metrics["rmae"],
+        "rcrps": result.field_metrics["rcrps"],
+        "skill": result.field_metrics["skill"],
         "fit_seconds": result.fit_seconds,
         "predict_seconds": result.predict_seconds,
     }

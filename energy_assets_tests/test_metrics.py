@@ -54,3 +54,42 @@ def test_zero_actuals_make_mape_an_error_but_not_wape():
     assert wape([0.0, 10.0], [1.0, 10.0]) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="zero"):
         wape([0.0], [1.0])
+
+
+def test_crps_from_quantiles_is_the_absolute_error_of_a_point_forecast():
+    from energy_assets.metrics import crps_from_quantiles
+
+    actual = np.array([10.0, 20.0, 30.0])
+    point = np.array([12.0, 15.0, 30.0])
+    crps = crps_from_quantiles(actual, {0.1: point, 0.5: point, 0.9: point})
+    assert crps == pytest.approx(np.abs(actual - point))
+    # A band around the truth scores less than the same median alone.
+    band = crps_from_quantiles(actual, {0.1: point - 3, 0.5: point, 0.9: point + 3})
+    assert band.sum() < crps.sum()
+
+
+def test_field_metrics_normalise_each_series_by_its_own_range():
+    from energy_assets.metrics import field_metrics
+
+    hours = np.arange(100)
+    small = 10.0 + hours % 10  # range P99 - P1 = 8.82 (numpy's linear percentile)
+    frame = pd.DataFrame(
+        {
+            "area": "DK1",
+            "segment": np.repeat(["small", "big"], 100),
+            "horizon_hours": np.tile(np.repeat([1, 2], 50), 2),
+            "actual": np.concatenate([small, 1000 * small]),
+        }
+    )
+    # The same relative error on both series: 0.5 kWh, 500 kWh.
+    frame["predicted"] = frame["actual"] + np.where(frame["segment"] == "small", 0.5, 500.0)
+    for col in ("p10", "p50", "p90"):
+        frame[col] = frame["predicted"]
+    frame["basecase"] = frame["actual"] + np.where(frame["segment"] == "small", 1.0, 1000.0)
+    out = field_metrics(frame, {0.1: "p10", 0.5: "p50", 0.9: "p90"}, basecase="basecase")
+    span = np.percentile(small, 99) - np.percentile(small, 1)
+    assert out["rmae"] == pytest.approx(0.5 / span)
+    assert out["rcrps"] == pytest.approx(0.5 / span)  # a point forecast: CRPS = MAE
+    assert out["skill"] == pytest.approx(0.5)
+    assert [row["horizon_hours"] for row in out["by_lead_time"]] == [1, 2]
+    assert out["n_series"] == 2

@@ -39,6 +39,15 @@ def accuracy_numbers(overall: Any) -> dict[str, Any]:
     }
 
 
+def field_numbers(field_metrics: dict) -> dict[str, Any]:
+    """The field's overall figures (OpenSTEF's units), shown beside MAPE: rMAE and rCRPS over
+    each series' P99 - P1 range, skill = 1 - rCRPS / the lag-168 basecase's (read by no code,
+    so literal keys, not metadata_keys)."""
+    return {
+        name: _metric(field_metrics.get(name, float("nan"))) for name in ("rmae", "rcrps", "skill")
+    }
+
+
 def drift_numbers(result: Any) -> dict[str, Any]:
     """The figures of `drift_report` that the retrain sensor and the demo read."""
     return {
@@ -80,7 +89,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
 
         from energy_assets.contracts import hour_keys
         from energy_assets.features.plausibility import without_implausible
-        from energy_assets.monitoring.accuracy import accuracy_table, score_forecasts
+        from energy_assets.monitoring.accuracy import accuracy_table, field_table, score_forecasts
 
         window = context.partition_time_window
         start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
@@ -97,8 +106,10 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
         actual_keys = hour_keys(start + pd.Timedelta(hours=1), end + pd.Timedelta(hours=24))
         actuals = storage.store().read_many(FEATURES.name, actual_keys, missing_ok=True)
         # A meter error (flagged implausible) is no actual to score against: a gap, as for training.
+        # lag_168h rides along: the lag-168 basecase of the field's skill score.
+        kept = [*CLEAN_COLUMNS, *(c for c in ["lag_168h"] if c in actuals.columns)]
         actuals = (
-            without_implausible(actuals)[CLEAN_COLUMNS]
+            without_implausible(actuals)[kept]
             if len(actuals)
             else pd.DataFrame(columns=CLEAN_COLUMNS)
         )
@@ -128,6 +139,10 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
                 result.per_quality.loc[
                     result.per_quality["quality"] == "fallback", "n_points"
                 ].sum()
+            ),
+            **field_numbers(result.field_metrics),
+            "field_metrics_by_lead_time": markdown_table(
+                field_table(result), empty="_no actuals yet_"
             ),
             "accuracy_by_temperature_band": markdown_table(
                 by_band, empty="_no observed weather for these hours_"

@@ -6,6 +6,10 @@ scored, and with nothing to score the result has n_points = 0 and NaN metrics (n
 Metrics are fractions (0.05 = 5 %) from `energy_assets.metrics`: pooled MAPE (mean |a - p| / |a|
 over all points), WAPE (sum |a - p| / sum |a|), and for the quantiles `coverage` (share of actuals
 inside [p10, p90]; 0.80 when calibrated) and `pinball` (weighted pinball loss over p10, p50, p90).
+The field's metrics (OpenSTEF's units, `metrics.field_metrics`) are in `field_metrics`: rMAE and rCRPS
+(each series' error over its P99 - P1 range in the scored hours) and the skill against the lag-168
+basecase (the actuals' `lag_168h` feature, where given and the lead is at most 168 h), overall and
+by lead time, beside the band's coverage and mean relative width (p90 - p10) / p50 per lead time.
 Forecasts written before the quantile columns existed are scored from prediction_lower /
 prediction_upper as p10 / p90 and the prediction as p50; without any band both are NaN.
 """
@@ -26,6 +30,7 @@ JOIN_KEYS = list(CLEAN.key)
 QUANTILES = dict(zip(FORECAST_QUANTILES, QUANTILE_COLUMNS, strict=True))
 # The columns of every per-series / per-horizon row (after its keys) and of the overall row.
 GROUP_COLUMNS = ["n_points", "mape", "wape", "coverage", "pinball"]
+BASECASE = "lag_168h"  # the actuals' feature column: y(T - 168), the field's basecase
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,8 @@ class AccuracyResult:
     # quality (`model` / `fallback`), n_points, mape, wape, coverage, pinball: the model's
     # accuracy and the fallback's, apart (partitions before the labels count as the model's).
     per_quality: pd.DataFrame = field(default_factory=lambda: _empty(["quality"]))
+    # rMAE / rCRPS / skill overall and by lead time (field_scores); {} with nothing to score.
+    field_metrics: dict = field(default_factory=dict)
 
 
 def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyResult:
@@ -63,7 +70,9 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
     if missing:
         raise ValueError(f"cannot score forecasts: missing columns {sorted(set(missing))}")
 
-    actual_rows = actuals[[*JOIN_KEYS, "energy_consumption"]].rename(
+    # The lag-168 basecase of each target hour comes with the actuals when they carry it.
+    carried = [c for c in [BASECASE] if c in actuals.columns]
+    actual_rows = actuals[[*JOIN_KEYS, "energy_consumption", *carried]].rename(
         columns={"energy_consumption": "actual"}
     )
     actual_rows = actual_rows[actual_rows["actual"].notna()]
@@ -101,7 +110,44 @@ def score_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyR
         overall=overall,
         scored=scored,
         per_quality=_grouped(scored, ["quality"]),
+        field_metrics=field_scores(scored),
     )
+
+
+def field_scores(scored: pd.DataFrame) -> dict:
+    """rMAE, rCRPS, skill against the lag-168 basecase (metrics.field_metrics) and, per lead
+    time, the band's coverage and mean relative width; {} when nothing can be scored."""
+    rows = scored.dropna(subset=["p10", "p50", "p90"])
+    rows = rows[rows["actual"].notna()]
+    if rows.empty or "horizon_hours" not in rows:
+        return {}
+    rows = rows.copy()
+    if BASECASE in rows:
+        # y(T - 168) is known at the origin only for leads up to 168 h.
+        rows.loc[rows["horizon_hours"] > 168, BASECASE] = np.nan
+    try:
+        out = metrics.field_metrics(
+            rows,
+            QUANTILES,
+            basecase=BASECASE if BASECASE in rows else None,
+            predicted_col="prediction",
+        )
+    except ValueError:
+        return {}
+    inside = (rows["p10"] <= rows["actual"]) & (rows["actual"] <= rows["p90"])
+    relative_width = (rows["p90"] - rows["p10"]) / rows["p50"].where(rows["p50"] > 0)
+    coverage = inside.groupby(rows["horizon_hours"]).mean()
+    width = relative_width.groupby(rows["horizon_hours"]).mean()
+    for row in out["by_lead_time"]:
+        row["coverage"] = float(coverage[row["horizon_hours"]])
+        row["band_width"] = float(width[row["horizon_hours"]])
+    return out
+
+
+def field_table(result: AccuracyResult) -> pd.DataFrame:
+    """The field's metrics by lead time as a table (for metadata): one row per horizon."""
+    columns = ["horizon_hours", "rmae", "rcrps", "skill", "coverage", "band_width", "n_series"]
+    return pd.DataFrame(result.field_metrics.get("by_lead_time", []), columns=columns)
 
 
 def _typed_keys(frame: pd.DataFrame) -> pd.DataFrame:

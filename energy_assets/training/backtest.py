@@ -34,7 +34,7 @@ from energy_assets.contracts import (
     hour_text,
     utc,
 )
-from energy_assets.metrics import pinball_loss, score, score_quantiles
+from energy_assets.metrics import field_metrics, pinball_loss, score, score_quantiles
 from energy_assets.training.forecaster import MIN_HISTORY_HOURS, GlobalLGBMForecaster
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,9 @@ class BacktestResult:
     cutoff: pd.Timestamp | None = None
     origins: list[pd.Timestamp] = field(default_factory=list)
     params: dict = field(default_factory=dict)
+    # rMAE / rCRPS / skill overall and by lead time (score_field); apart from `metrics`, whose
+    # values are flat dicts of numbers that tuning, promotion and MLflow read.
+    field_metrics: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Every prediction (ISO hours) plus metrics and timings as a JSON document."""
@@ -81,6 +84,7 @@ class BacktestResult:
                 "origins": [o.isoformat() for o in self.origins],
                 "params": self.params,
                 "metrics": self.metrics,
+                "field_metrics": self.field_metrics,
                 "fit_seconds": self.fit_seconds,
                 "predict_seconds": self.predict_seconds,
                 "predictions": frame.to_dict(orient="records"),
@@ -199,10 +203,11 @@ def backtest(
     # Vectorised over origins; the forecaster reads only hours <= each origin (tested).
     forecasts = model.predict(history, origin_list)
     predict_seconds = time.perf_counter() - started
-    points, metrics = score_forecasts(consumption, forecasts)
+    points, metrics, relative = score_forecasts(consumption, forecasts)
     return BacktestResult(
         predictions=points,
         metrics=metrics,
+        field_metrics=relative,
         fit_seconds=fit_seconds,
         predict_seconds=predict_seconds,
         cutoff=cutoff,
@@ -213,9 +218,10 @@ def backtest(
 
 def score_forecasts(
     consumption: pd.DataFrame, forecasts: pd.DataFrame
-) -> tuple[pd.DataFrame, dict]:
-    """The forecast's points (PREDICTION_COLUMNS: joined to their actuals, with both baselines)
-    and the metrics of the model and the baselines, all on the points where both baselines exist.
+) -> tuple[pd.DataFrame, dict, dict]:
+    """The forecast's points (PREDICTION_COLUMNS: joined to their actuals, with both baselines),
+    the metrics of the model and the baselines (score_points) and the field's metrics
+    (score_field), all on the points where both baselines exist.
 
     forecasts: the forecaster's frame (area, segment, forecast_origin, datetime_utc,
     horizon_hours, prediction, p10..p90). Every backtest path scores through here, so a variant
@@ -237,8 +243,15 @@ def score_forecasts(
     scored = points.dropna(subset=["seasonal_naive_24", "seasonal_naive_168"])
     if len(scored) < len(points):
         logger.info("%d points lack a naive baseline value; not scored", len(points) - len(scored))
+    return points, score_points(scored), score_field(scored)
+
+
+def score_points(scored: pd.DataFrame) -> dict:
+    """The backtest's metrics of scored points (PREDICTION_COLUMNS, both baselines present):
+    MAPE / WAPE / median-series MAPE / pinball for the model and both seasonal naives, and the
+    model's p10-p90 coverage (the field's metrics: score_field)."""
     quantile_columns = dict(zip(FORECAST_QUANTILES, QUANTILE_COLUMNS, strict=True))
-    metrics = {
+    return {
         "model": {**score(scored, "predicted"), **score_quantiles(scored, quantile_columns)},
         **{
             name: {
@@ -250,7 +263,13 @@ def score_forecasts(
             for name in ("seasonal_naive_24", "seasonal_naive_168")
         },
     }
-    return points, metrics
+
+
+def score_field(scored: pd.DataFrame) -> dict:
+    """The field's metrics of scored points: rMAE, rCRPS (from p10 / p50 / p90) and skill against
+    the lag-168 basecase, overall and by lead time (energy_assets.metrics.field_metrics)."""
+    quantile_columns = dict(zip(FORECAST_QUANTILES, QUANTILE_COLUMNS, strict=True))
+    return field_metrics(scored, quantile_columns, basecase="seasonal_naive_168")
 
 
 def rolling_folds(
@@ -295,5 +314,11 @@ def summary_table(result: BacktestResult) -> str:
     for base in ("seasonal_naive_24", "seasonal_naive_168"):
         ratio = m["model"]["mape"] / m[base]["mape"] if m[base]["mape"] else math.nan
         lines.append(f"model MAPE / {base} MAPE = {ratio:.3f}  ({1 - ratio:+.1%} better)")
+    f = result.field_metrics
+    if f:
+        lines.append(
+            f"rMAE {f['rmae']:.2%}  rCRPS {f['rcrps']:.2%}  (of each series' P99-P1 range)  "
+            f"skill vs lag-168 basecase {f['skill']:+.3f}"
+        )
     lines.append(f"fit {result.fit_seconds:.2f} s   predict {result.predict_seconds:.3f} s")
     return "\n".join(lines)

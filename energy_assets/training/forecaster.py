@@ -21,6 +21,9 @@ How it forecasts (why each choice, with the measurements: docs/decisions/0001-fo
   mean of the in-sample and the 7-day holdout residuals' quantiles, recalibrated at every fit;
   p50 is the point forecast (a residual-median shift scored a worse pinball loss). Measured on
   the shared slice in docs/decisions/0003-quantiles.md; the helpers: training/intervals.py.
+  On long windows the band is then calibrated split-conformally on the out-of-sample errors of
+  the last `calibration_days` holdout origins per band of lead times (the served weather mix on
+  its own errors): docs/decisions/0011-calibration-metrics-daily-level.md.
 
 Bad input policy (tested in energy_assets_tests/training/test_forecaster.py):
 * duplicate (datetime_utc, area, segment) rows -> ValueError naming the series and hour.
@@ -95,6 +98,10 @@ DEFAULT_PARAMS: dict = {
     # chosen in fit() on a holdout of the last days of the training data. It helps on real data
     # and hurts on smooth synthetic data (docs/decisions/0001-forecaster.md), so the data decides.
     "shape_blend": "auto",
+    # The last daily origins of the calibration holdout whose out-of-sample errors calibrate the
+    # p10..p90 band (intervals.calibrated; 0 = off: the in-sample / holdout mix alone). 14 of
+    # the holdout's 21 covered 79-84 % at DK2's 2023 tuning cutoffs (docs/decisions/0011).
+    "calibration_days": 14,
 }
 
 # Candidate weights fit() tries on its holdout, and how many daily origins that holdout has.
@@ -102,8 +109,19 @@ SHAPE_BLEND_GRID = (0.0, 0.25, 0.5, 0.75)
 SHAPE_BLEND_MAX_SERIES = 500  # series the holdout scores (a seeded sample beyond that)
 SHAPE_BLEND_HOLDOUT_DAYS = 7  # a 3-day holdout picked blends on smooth synthetic data; 7 did not
 
+# The calibration holdout: its daily origins (the weather rule's, so one fit serves both) and the
+# largest share of the training window it may take (beyond it the fit keeps its own quantiles).
+CALIBRATION_HOLDOUT_DAYS = wf.WEATHER_HOLDOUT_DAYS
+CALIBRATION_MAX_SHARE = 0.1
+
 # Non-LightGBM keys that live in params so tuning can search them too.
-_OWN_KEYS = ("num_boost_round", "max_train_rows", "recency_halflife_days", "shape_blend")
+_OWN_KEYS = (
+    "num_boost_round",
+    "max_train_rows",
+    "recency_halflife_days",
+    "shape_blend",
+    "calibration_days",
+)
 
 
 def suggest_params(trial) -> dict:
@@ -139,6 +157,25 @@ class _TreePaths:
     level: np.ndarray
     trees: np.ndarray
     short: np.ndarray
+
+
+@dataclass
+class _Holdout:
+    """A model trained before `origins` (the last daily origins of a training window), its
+    forecasts from them, and those forecasts joined with their positive actuals (`points`:
+    the forecast columns plus `actual`)."""
+
+    origins: list[pd.Timestamp]
+    forecast: pd.DataFrame
+    points: pd.DataFrame
+
+
+def _scored(forecast: pd.DataFrame, consumption: pd.DataFrame) -> pd.DataFrame:
+    actual = consumption[["area", "segment", "datetime_utc", "energy_consumption"]].rename(
+        columns={"energy_consumption": "actual"}
+    )
+    points = forecast.merge(actual, on=["area", "segment", "datetime_utc"])
+    return points[points["actual"] > 0].reset_index(drop=True)
 
 
 class GlobalLGBMForecaster:
@@ -185,6 +222,9 @@ class GlobalLGBMForecaster:
         self.shape_blend = 0.0  # the weight predict() uses (resolved from params in fit())
         self.shape_blend_holdout: dict[str, float] = {}  # holdout MAPE per candidate weight
         self.fit_seconds: float | None = None
+        # The out-of-sample forecasts the band was calibrated on (fit only; not saved).
+        self._calibration: _Holdout | None = None
+        self._weather_calibration: pd.DataFrame | None = None  # the same for the weather mix
 
     # ------------------------------------------------------------------ training
     def _lgb_params(self) -> dict:
@@ -275,6 +315,14 @@ class GlobalLGBMForecaster:
             y[ok], level_ok * np.exp(raw), h_ok, H
         )
         self.shape_blend = self._resolve_shape_blend(consumption, grid)
+        self._calibration = None
+        calibration_days = int(self.params.get("calibration_days") or 0)
+        if not self.use_weather and calibration_days > 0:
+            self._calibration = self._calibration_holdout(consumption, grid)
+            if self._calibration is not None:
+                self.interval_quantiles = intervals.calibrated(
+                    self.interval_quantiles, self._calibration.points, calibration_days
+                )
         if weather is not None and not self.use_weather:
             self._fit_weather_variant(consumption, weather, grid)
         self.fit_seconds = time.perf_counter() - started
@@ -373,6 +421,43 @@ class GlobalLGBMForecaster:
             self.interval_quantiles, actual[scored], blended[best][scored], h[scored], H
         )
         return best
+
+    def _holdout_origins(self, grid: _Grid, max_days: int) -> list[pd.Timestamp]:
+        """The last daily origins of the training window (at most max_days, fewer when the data
+        is short: the inner model needs MIN_HISTORY_HOURS plus a few days of training origins)."""
+        H = self.horizon_hours
+        spare_days = int((grid.end - grid.start) / pd.Timedelta(hours=H)) - (
+            MIN_HISTORY_HOURS // 24 + 4
+        )
+        days = min(int(max_days), spare_days)
+        if days < 2:
+            return []
+        cutoff = grid.end - pd.Timedelta(hours=H) * days
+        return [cutoff + pd.Timedelta(hours=H) * k for k in range(days)]
+
+    def _calibration_holdout(self, consumption: pd.DataFrame, grid: _Grid) -> _Holdout | None:
+        """Forecasts of the last CALIBRATION_HOLDOUT_DAYS daily origins by a model with this
+        one's parameters and shape blend trained before them, joined with their actuals: the
+        out-of-sample residuals the band is calibrated on, and the weather rule's no-weather side
+        (the same window, so one fit serves both). None when the data is too short, or when the
+        holdout would be more than CALIBRATION_MAX_SHARE of the window: a model trained on much
+        less data than the served one overstates the error (docs/decisions/0011)."""
+        origins = self._holdout_origins(grid, CALIBRATION_HOLDOUT_DAYS)
+        window_days = (grid.end - grid.start) / pd.Timedelta(days=1)
+        if not origins or len(origins) > CALIBRATION_MAX_SHARE * window_days:
+            return None
+        inner = GlobalLGBMForecaster(
+            {**self.params, "shape_blend": self.shape_blend, "calibration_days": 0},
+            horizon_hours=self.horizon_hours,
+            random_state=self.random_state,
+            num_threads=self.num_threads,
+        )
+        try:
+            inner.fit(consumption[consumption["datetime_utc"] <= origins[0]])
+            forecast = inner._predict_one_model(consumption, origins)
+        except ValueError:
+            return None  # e.g. a gap near the end: keep the fit's own quantiles
+        return _Holdout(origins, forecast, _scored(forecast, consumption))
 
     # ------------------------------------------------------------------ prediction
     def _predict_one_model(self, history: pd.DataFrame, origins=None, weather=None) -> pd.DataFrame:
@@ -509,6 +594,10 @@ class GlobalLGBMForecaster:
                     plain[plain["forecast_origin"].isin(covered)],
                     self.weather_mix,
                 )
+                # The mix's own band (fit() calibrated the weather model's quantiles on it).
+                with_weather = intervals.with_band(
+                    with_weather, model.interval_quantiles, self.horizon_hours
+                )
                 rest = plain[~plain["forecast_origin"].isin(covered)]
                 plain = pd.concat([rest, with_weather], ignore_index=True)
                 plain = plain.sort_values(list(FORECASTS.key), kind="stable").reset_index(drop=True)
@@ -574,31 +663,32 @@ class GlobalLGBMForecaster:
         if history_days < wf.WEATHER_MIN_HISTORY_DAYS:
             self.weather_decision = wf.decide(history_days, None, None)
             return
-        H = self.horizon_hours
-        spare_days = int((grid.end - grid.start) / pd.Timedelta(hours=H)) - (
-            MIN_HISTORY_HOURS // 24 + 4
-        )
-        days = min(wf.WEATHER_HOLDOUT_DAYS, spare_days)
-
-        def variant(use_weather: bool) -> GlobalLGBMForecaster:
-            # Each with the blend it would serve with (the weather model: WEATHER_SHAPE_BLEND).
-            blend = wf.WEATHER_SHAPE_BLEND if use_weather else self.shape_blend
-            return GlobalLGBMForecaster(
-                {**self.params, "shape_blend": blend},
-                horizon_hours=H,
+        origins = self._holdout_origins(grid, wf.WEATHER_HOLDOUT_DAYS)
+        mape: dict[bool, float | None] = {False: None, True: None}
+        mixed_points = None
+        if origins:
+            train = consumption[consumption["datetime_utc"] <= origins[0]]
+            calibration = self._calibration
+            if calibration is not None and calibration.origins == origins:
+                plain = calibration.forecast  # the same model the band was calibrated with
+            else:
+                plain = (
+                    GlobalLGBMForecaster(
+                        {**self.params, "shape_blend": self.shape_blend, "calibration_days": 0},
+                        horizon_hours=self.horizon_hours,
+                        random_state=self.random_state,
+                        num_threads=self.num_threads,
+                    )
+                    .fit(train)
+                    ._predict_one_model(consumption, origins)
+                )
+            weather_alone = GlobalLGBMForecaster(
+                {**self.params, "shape_blend": wf.WEATHER_SHAPE_BLEND, "calibration_days": 0},
+                horizon_hours=self.horizon_hours,
                 random_state=self.random_state,
                 num_threads=self.num_threads,
-                use_weather=use_weather,
-            )
-
-        mape: dict[bool, float | None] = {False: None, True: None}
-        if days >= 2:
-            cutoff = grid.end - pd.Timedelta(hours=H) * days
-            origins = [cutoff + pd.Timedelta(hours=H) * k for k in range(days)]
-            train = consumption[consumption["datetime_utc"] <= cutoff]
-            actual = consumption[["area", "segment", "datetime_utc", "energy_consumption"]]
-            plain = variant(False).fit(train)._predict_one_model(consumption, origins)
-            weather_alone = variant(True).fit(train, given.with_mode("observed"))
+                use_weather=True,
+            ).fit(train, given.with_mode("observed"))
             forecasts = {
                 False: plain,
                 # Scored as it would serve: mixed with the no-weather forecast.
@@ -609,14 +699,21 @@ class GlobalLGBMForecaster:
                 ),
             }
             for use, forecast in forecasts.items():
-                points = forecast.merge(actual, on=["area", "segment", "datetime_utc"])
-                points = points[points["energy_consumption"] > 0]
+                points = _scored(forecast, consumption)
                 if len(points) >= 24:
-                    ape = (points["prediction"] - points["energy_consumption"]).abs()
-                    mape[use] = float((ape / points["energy_consumption"]).mean())
+                    ape = (points["prediction"] - points["actual"]).abs()
+                    mape[use] = float((ape / points["actual"]).mean())
+            mixed_points = _scored(forecasts[True], consumption)
+            self._weather_calibration = mixed_points
         self.weather_decision = wf.decide(history_days, mape[False], mape[True])
         if self.weather_decision["weather_used"]:
             self.weather_model = self._train_weather_model(consumption, given)
+            calibration_days = int(self.params.get("calibration_days") or 0)
+            if mixed_points is not None and calibration_days > 0:
+                # The served forecast is the mix: its band is calibrated on the mix's residuals.
+                self.weather_model.interval_quantiles = intervals.calibrated(
+                    self.weather_model.interval_quantiles, mixed_points, calibration_days
+                )
 
     def _train_weather_model(self, consumption: pd.DataFrame, weather) -> GlobalLGBMForecaster:
         """The weather model fit() keeps when the rule says yes (the backtest measures it too)."""
@@ -628,7 +725,7 @@ class GlobalLGBMForecaster:
             num_threads=self.num_threads,
             use_weather=True,
         ).fit(consumption, given.with_mode("observed"))
-        # The no-weather model's calibrated intervals: conservative for the weather model.
+        # The no-weather model's calibrated intervals until fit() calibrates the mix's.
         model.interval_quantiles = dict(self.interval_quantiles)
         return model
 

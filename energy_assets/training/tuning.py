@@ -450,7 +450,8 @@ def _score_trial(
             fold.cutoff,
             fold.origins,
             horizon_hours=horizon_hours,
-            params=params,
+            # The folds score MAPE, not the band: skip the band's calibration fit.
+            params={**params, "calibration_days": 0},
             num_threads=num_threads,
         )
         metrics = {name: finite_metrics(values) for name, values in result.metrics.items()}

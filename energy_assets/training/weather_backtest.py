@@ -123,12 +123,12 @@ def compare_weather(
     seconds["predict_served"] = time.perf_counter() - started
 
     metrics = {}
-    served: tuple[pd.DataFrame, dict] | None = None
+    served: tuple[pd.DataFrame, dict, dict] | None = None
     for name, frame in forecasts.items():
-        points, scored = score_forecasts(consumption, frame)
+        points, scored, field_scores = score_forecasts(consumption, frame)
         metrics[name] = scored["model"]
         if name == "served":
-            served = points, scored
+            served = points, scored, field_scores
     assert served is not None
     summary = {
         "cutoff": cutoff.isoformat(),
@@ -143,6 +143,7 @@ def compare_weather(
     result = BacktestResult(
         predictions=served[0],
         metrics=served[1],
+        field_metrics=served[2],
         fit_seconds=seconds["fit_no_weather"] + seconds["fit_weather_rule"],
         predict_seconds=seconds["predict_served"],
         cutoff=cutoff,

@@ -203,6 +203,9 @@ def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
         assert 0.5 < accuracy["interval_coverage"] <= 1
         assert 0 < accuracy["pinball"] < 0.2
         assert chart_size(accuracy["horizon_coverage_chart"]) == (700, 300)
+        # The field's metrics beside ours: rMAE / rCRPS of the P99 - P1 range, skill vs lag 168.
+        assert 0 < accuracy["rcrps"] < accuracy["rmae"] < 0.5 and accuracy["skill"] < 1
+        assert "rcrps" in accuracy["field_metrics_by_lead_time"]
         drift = latest_metadata(instance, "drift_report")
         assert 0 <= drift["drift_share"] <= 1
         assert chart_size(drift["drift_chart"])[0] == 700

@@ -132,6 +132,35 @@ def test_coverage_and_pinball_are_exact_per_series_and_horizon():
     )
 
 
+def test_field_metrics_normalise_by_each_series_range_and_score_against_lag_168():
+    forecasts = _banded(_forecasts(horizons=2))
+    actuals = _actuals(forecasts, BANDED_ACTUALS).assign(lag_168h=[70.0, 110.0, 150.0, 100.0])
+    field = score_forecasts(forecasts, actuals).field_metrics
+    # P99 - P1 of two values (numpy's linear percentile) is 0.98 of their difference.
+    ranges = {"DK1": 0.98 * (105 - 80), "DK2": 0.98 * (200 - 95)}
+    # CRPS per point = 2/3 of its summed pinball losses (the sums in the comment above).
+    crps = {"DK1": [2 * 22 / 3, 2 * 4.5 / 3], "DK2": [2 * 142 / 3, 2 * 4.5 / 3]}
+    mae = {"DK1": [20.0, 5.0], "DK2": [100.0, 5.0]}
+    base = {"DK1": [10.0, 5.0], "DK2": [50.0, 5.0]}
+
+    def relative(errors, lead=None):
+        picked = {k: v if lead is None else [v[lead]] for k, v in errors.items()}
+        return sum(sum(v) / len(v) / ranges[k] for k, v in picked.items()) / 2
+
+    assert field["rmae"] == pytest.approx(relative(mae))
+    assert field["rcrps"] == pytest.approx(relative(crps))
+    assert field["skill"] == pytest.approx(1 - relative(crps) / relative(base))
+    first, second = field["by_lead_time"]
+    assert first["rcrps"] == pytest.approx(relative(crps, 0))
+    assert second["skill"] == pytest.approx(1 - relative(crps, 1) / relative(base, 1))
+    # Beside them, the band per lead time: coverage and mean (p90 - p10) / p50.
+    assert (first["coverage"], second["coverage"]) == (0.0, 1.0)
+    assert first["band_width"] == pytest.approx(0.2)
+    # Without the lag-168 feature there is no basecase: no skill, the rest still scored.
+    plain = score_forecasts(forecasts, _actuals(forecasts, BANDED_ACTUALS)).field_metrics
+    assert math.isnan(plain["skill"]) and plain["rmae"] == pytest.approx(field["rmae"])
+
+
 def test_forecasts_from_before_the_quantile_columns_score_their_band():
     old = _forecasts(horizons=2).assign(prediction_lower=90.0, prediction_upper=110.0)
     new = score_forecasts(_banded(_forecasts(horizons=2)), _actuals(old, BANDED_ACTUALS)).overall

@@ -3,6 +3,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -75,6 +76,37 @@ def test_cli_writes_every_prediction_and_all_metrics(tmp_path, capsys):
     inside = (points.p10 <= points.actual) & (points.actual <= points.p90)
     assert doc["metrics"]["model"]["coverage"] == pytest.approx(inside.mean())
     assert 0.6 < doc["metrics"]["model"]["coverage"] < 0.95
+    _field_metrics_recomputed_from(points, doc["field_metrics"])
+
+
+def _field_metrics_recomputed_from(points: pd.DataFrame, written: dict) -> None:
+    """rMAE, rCRPS and skill by lead time, recomputed series by series from the written
+    predictions with the formulas of docs/concepts/calibration-and-metrics.md."""
+    expected = {}
+    for lead in [None, *sorted(points["horizon_hours"].unique())]:
+        sums = {"rmae": [], "rcrps": [], "base": []}
+        for _, series in points.groupby(["area", "segment"]):
+            p1, p99 = np.percentile(series["actual"], [1, 99])
+            rows = series if lead is None else series[series["horizon_hours"] == lead]
+            a = rows["actual"].to_numpy()
+            crps = 0.0
+            for q, col in ((0.1, "p10"), (0.5, "p50"), (0.9, "p90")):
+                d = a - rows[col].to_numpy()
+                crps = crps + np.where(d >= 0, q * d, (q - 1) * d)
+            sums["rmae"].append(np.mean(np.abs(a - rows["predicted"])) / (p99 - p1))
+            sums["rcrps"].append(np.mean(2 * crps / 3) / (p99 - p1))
+            sums["base"].append(np.mean(np.abs(a - rows["seasonal_naive_168"])) / (p99 - p1))
+        rmae, rcrps, base = (float(np.mean(v)) for v in sums.values())
+        expected[lead] = {"rmae": rmae, "rcrps": rcrps, "skill": 1 - rcrps / base}
+    assert len(written["by_lead_time"]) == 24
+    for name in ("rmae", "rcrps", "skill"):
+        assert written[name] == pytest.approx(expected[None][name], rel=1e-9)
+        for row in written["by_lead_time"]:
+            assert row[name] == pytest.approx(expected[row["horizon_hours"]][name], rel=1e-9)
+    # The model beats the lag-168 basecase on this slice, and its error grows with lead time.
+    assert written["skill"] > 0
+    leads = written["by_lead_time"]
+    assert leads[0]["rmae"] < leads[-1]["rmae"]
 
 
 def test_naive_baselines_follow_their_definition(consumption):

@@ -303,3 +303,40 @@ def test_a_model_saved_in_an_older_format_is_refused_with_retrain(model, tmp_pat
 
 def test_the_model_consumes_the_declared_inputs_in_order(model):
     assert model.feature_names == [*MODEL_INPUT_NAMES, *MODEL_CATEGORICAL_INPUTS]
+
+
+def test_the_band_is_calibrated_on_out_of_sample_errors_of_the_last_days():
+    from energy_assets.devtools import DATA_DIR
+    from energy_assets.sources import PRODUCTION_CONSUMPTION_SETTLEMENT as PCS
+    from energy_assets.training.forecaster import CALIBRATION_HOLDOUT_DAYS
+
+    dk2 = read_consumption_file(str(DATA_DIR / "ProductionConsumptionSettlement_DK2.csv.gz"), PCS)
+    end = pd.Timestamp("2023-05-01T00:00", tz="UTC")
+    window = dk2[(dk2.datetime_utc > end - pd.Timedelta(days=300)) & (dk2.datetime_utc <= end)]
+    model = GlobalLGBMForecaster({**FAST, "calibration_days": 14}).fit(window)
+    holdout = model._calibration
+    # The last 21 daily origins, forecast by a model that never saw their targets.
+    assert holdout.origins[-1] == end - pd.Timedelta(days=1)
+    assert len(holdout.origins) == CALIBRATION_HOLDOUT_DAYS
+    assert holdout.points.datetime_utc.min() == holdout.origins[0] + pd.Timedelta(hours=1)
+    # p90 / p10 per band of 6 lead times: the conformal ranks of the last 14 origins' log errors.
+    recent = holdout.points[holdout.points.forecast_origin >= holdout.origins[-14]]
+    for first in (1, 7, 13, 19):
+        band = recent[recent.horizon_hours.between(first, first + 5)]
+        rel = np.sort(np.log(band.actual / band.prediction))
+        n = len(rel)
+        expected = [rel[int(np.floor(0.1 * (n + 1))) - 1], rel[int(np.ceil(0.9 * (n + 1))) - 1]]
+        for h in range(first, first + 6):
+            assert model.interval_quantiles[str(h)] == pytest.approx(expected)
+    # Off, the fit keeps its in-sample / holdout mix: narrower on these years of one series.
+    plain = GlobalLGBMForecaster({**FAST, "calibration_days": 0}).fit(window)
+    assert plain._calibration is None
+    width = {
+        m: m.interval_quantiles["12"][1] - m.interval_quantiles["12"][0] for m in (model, plain)
+    }
+    assert width[plain] < width[model]
+
+
+def test_a_short_window_keeps_the_fits_own_band(model):
+    # 20 days of training: a 21-day holdout would be most of it (docs/decisions/0011).
+    assert model._calibration is None

@@ -76,6 +76,18 @@ def test_the_served_weather_forecast_is_the_bag_mean_mixed_with_the_no_weather_o
     mixed = wf.WEATHER_MIX * alone["prediction"] + (1 - wf.WEATHER_MIX) * plain["prediction"]
     np.testing.assert_allclose(got["prediction"], mixed)
     np.testing.assert_allclose(got["prediction_upper"], got["p90"])
+    # Its band is the mix's own, calibrated on the mix's holdout errors (docs/decisions/0011).
+    from energy_assets.training import intervals
+
+    band = intervals.quantile_forecasts(
+        got["prediction"].to_numpy(),
+        weather_model.interval_quantiles,
+        got["horizon_hours"].to_numpy(),
+        served.horizon_hours,
+    )
+    np.testing.assert_allclose(got["p10"], band["p10"])
+    np.testing.assert_allclose(got["p90"], band["p90"])
+    assert weather_model.interval_quantiles != served.interval_quantiles
     # The bag's members differ (own rows, own seed): the mean is not one booster repeated.
     trees = {b.model_to_string() for b in [weather_model.booster, *weather_model.bag_boosters]}
     assert len(trees) == wf.WEATHER_BAG
