@@ -56,6 +56,7 @@ def test_backtest_json_is_the_served_variant_and_recomputes_the_printed_table(
     result = BacktestResult(
         predictions=predictions,
         metrics=document["metrics"],
+        field_metrics=document["field_metrics"],
         fit_seconds=document["fit_seconds"],
         predict_seconds=document["predict_seconds"],
         cutoff=pd.Timestamp(document["cutoff"]),
