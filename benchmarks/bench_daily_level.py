@@ -9,6 +9,7 @@ first test origins read the calibration holdout's last days). docs/decisions/001
 
 import glob
 import json
+import os
 import sys
 
 import numpy as np
@@ -30,6 +31,9 @@ for f in sorted(glob.glob(f"{D}/*.json")):
     info = json.load(open(f))
     tag = f[:-5]
     served = pd.read_parquet(tag + "_served.parquet")
+    name = "_holdout_mix.parquet" if info["weather_used"] else "_holdout_plain.parquet"
+    if not os.path.exists(tag + name):
+        continue  # a short window keeps the fit's band: no calibration holdout was saved
     hold = pd.read_parquet(
         tag + ("_holdout_mix.parquet" if info["weather_used"] else "_holdout_plain.parquet")
     )
