@@ -26,6 +26,12 @@ from energy_assets.defs.io_manager import STEP_IO_MANAGER, ParquetIOManager, Ste
 from energy_assets.defs.jobs import build_jobs
 from energy_assets.defs.monitoring import build_monitoring_assets
 from energy_assets.defs.partitions import Partitions
+from energy_assets.defs.products import (
+    build_product_assets,
+    build_product_schedules,
+    day_ahead_job,
+    intraday_job,
+)
 from energy_assets.defs.resources import (
     EnergiDataResource,
     GreatExpectationsResource,
@@ -119,6 +125,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             *build_training_assets(),
             *build_forecasting_assets(partitions),
+            *build_product_assets(partitions, settings.publication_delay_hours),
             *build_monitoring_assets(partitions),
         ]
     revision_job = build_revision_job(partitions)
@@ -128,11 +135,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=[*build_jobs(settings.retrain_executor), revision_job, weather_job],
+        jobs=[
+            *build_jobs(settings.retrain_executor),
+            revision_job,
+            weather_job,
+            day_ahead_job,
+            intraday_job,
+        ],
         schedules=[
             *build_schedules(settings),
             *build_revision_schedules(revision_job, settings.source.revision_days),
             build_weather_schedule(),
+            *build_product_schedules(),
         ],
         sensors=[
             build_retrain_sensor(
