@@ -43,6 +43,8 @@ INTRADAY = "intraday"
 PRODUCTS = (DAY_AHEAD, INTRADAY)
 PRODUCT_COLUMNS = DAY_AHEAD_FORECASTS.names  # the intraday table has the same columns
 _HOUR = pd.Timedelta(hours=1)
+# Daily origins of the out-of-sample pass that sets a product model's band (calibrate_band).
+CALIBRATION_DAYS = 28
 FALLBACK_REASON = "too little history at the data origin: seasonal naive"
 
 
@@ -106,21 +108,62 @@ def train_product_forecaster(
     *,
     random_state: int = 0,
     num_threads: int = 1,
+    calibration_days: int = CALIBRATION_DAYS,
 ) -> GlobalLGBMForecaster:
     """A GlobalLGBMForecaster trained on the horizons a product issued `lag_hours` after its data
     reads (product_horizons): each training row (series, origin, horizon) is built from the
-    hours up to its origin, i.e. from what was published at its issue time."""
+    hours up to its origin, i.e. from what was published at its issue time. Its p10 / p90 come
+    from `calibrate_band` when the history is long enough."""
     from energy_assets.training.forecaster import GlobalLGBMForecaster
 
     shortest, longest = product_horizons(lag_hours)
-    model = GlobalLGBMForecaster(
-        params,
-        horizon_hours=longest,
-        random_state=random_state,
-        num_threads=num_threads,
-        min_horizon_hours=shortest,
+
+    def new_model(extra: Mapping) -> GlobalLGBMForecaster:
+        return GlobalLGBMForecaster(
+            {**dict(params or {}), **extra},
+            horizon_hours=longest,
+            random_state=random_state,
+            num_threads=num_threads,
+            min_horizon_hours=shortest,
+        )
+
+    model = new_model({}).fit(history)
+    calibrate_band(model, history, lambda: new_model({"shape_blend": 0.0}), calibration_days)
+    return model
+
+
+def calibrate_band(model, history: pd.DataFrame, new_model, max_days: int) -> int:
+    """Set the model's p10 / p90 offsets from out-of-sample errors: a model like it, trained on
+    the history before the last `days` daily origins (as many as fit, up to `max_days`),
+    forecasts them; the 10 / 90 % quantiles of log(actual / forecast), pooled over every horizon
+    (the error barely changes between lag and lag + 49 h, and one series' few days per horizon
+    are too few), become every horizon's band. The forecaster's own per-horizon quantiles come
+    from in-sample errors plus 7 days and cover about half the time this far out. Returns the
+    days used (0: too little history, the forecaster's own band is kept)."""
+    from energy_assets.training import intervals
+
+    times = pd.DatetimeIndex(history["datetime_utc"])
+    start, end = times.min(), times.max()
+    reach = pd.Timedelta(hours=model.horizon_hours)
+    spare = int((end - start - 2 * reach) / pd.Timedelta(days=1)) - 14
+    days = min(max_days, spare)
+    if days < 7:
+        return 0
+    cutoff = end - reach - pd.Timedelta(days=days - 1)
+    inner = new_model().fit(history[times <= cutoff])
+    origins = [cutoff + pd.Timedelta(days=k) for k in range(days)]
+    predicted = inner.predict(history, origins=origins)
+    points = predicted.merge(history, on=["area", "segment", "datetime_utc"])
+    points = points[(points["energy_consumption"] > 0) & (points["model_used"] == "lightgbm")]
+    if len(points) < 100:
+        return 0
+    residuals = intervals.log_residuals(
+        points["energy_consumption"].to_numpy(), points["prediction"].to_numpy()
     )
-    return model.fit(history)
+    band = [float(np.quantile(residuals, q)) for q in intervals.INTERVAL_LEVELS]
+    first = model.min_horizon_hours
+    model.interval_quantiles = {str(h): list(band) for h in range(first, model.horizon_hours + 1)}
+    return days
 
 
 def model_lag_hours(forecaster: GlobalLGBMForecaster) -> int:

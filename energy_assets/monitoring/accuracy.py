@@ -172,3 +172,11 @@ def accuracy_table(result: AccuracyResult) -> pd.DataFrame:
     per_series = result.per_series.assign(level="series")
     per_horizon = result.per_horizon.assign(level="horizon")
     return pd.concat([overall, per_series, per_horizon], ignore_index=True, sort=False)
+
+
+def score_product(vintages: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyResult:
+    """Score forecast-product vintages (day_ahead_forecasts / intraday_forecasts rows) by lead
+    time: `per_horizon` is keyed by `horizon_hours` = the rows' lead_hours (hours after issue)."""
+    if "lead_hours" not in vintages.columns:
+        raise ValueError("cannot score a product: its rows lack lead_hours")
+    return score_forecasts(vintages.assign(horizon_hours=vintages["lead_hours"]), actuals)

@@ -162,3 +162,36 @@ def test_totals_that_miss_a_target_hour_are_refused(history, model_for):
     totals = area_totals_for(settled).iloc[1:]
     with pytest.raises(ValueError, match="no area total for"):
         reconcile.reconcile(settled, totals)
+
+
+def test_a_vintage_is_scored_by_lead_time_once_its_actuals_are_published(
+    history, model_for, tmp_path
+):
+    from energy_assets.defs.monitoring import product_accuracy
+    from energy_assets.defs.resources import StorageResource
+    from energy_assets.features.engineering import build_features
+    from energy_assets.monitoring.accuracy import score_product
+
+    # Issued on the 15th: its targets (the 16th) are inside the slice, so they have actuals. (The
+    # model saw data to the 11th: this test is about the scoring, the backtest about accuracy.)
+    scored_day = "2023-01-15"
+    issued_at = products.day_ahead_issued_at(scored_day)
+    targets = products.day_ahead_targets(issued_at)
+    vintage = products.issue_forecast(model_for(216), history, issued_at, targets, 216, "v")
+    result = score_product(vintage, history)
+    assert list(result.per_horizon["horizon_hours"]) == list(range(14, 38))
+    joined = vintage.merge(history, on=["area", "segment", "datetime_utc"])
+    ape = (joined["prediction"] - joined["energy_consumption"]).abs() / joined["energy_consumption"]
+    assert result.overall["mape"] == pytest.approx(ape.mean())
+    # The forecast_accuracy asset's helper reads the stored vintage and the published actuals.
+    storage = StorageResource(storage_url=str(tmp_path / "storage"))
+    store = storage.store()
+    store.write("day_ahead_forecasts", scored_day, vintage)
+    day = pd.Timestamp(scored_day, tz="UTC")
+    features = build_features(history, targets[0], targets[-1] + pd.Timedelta(hours=1))
+    for hour, rows in features.groupby("datetime_utc"):
+        store.write("consumption_features", hour.strftime("%Y-%m-%d-%H:%M"), rows)
+    scored = product_accuracy(storage, day, day + pd.Timedelta(days=1))
+    assert scored["day_ahead_forecasts_points"] == len(vintage)
+    assert scored["day_ahead_forecasts_mape"] == pytest.approx(ape.mean())
+    assert "lead_hours" in scored["day_ahead_forecasts_by_lead"].value
