@@ -24,6 +24,7 @@ from energy_assets.contracts import (
 )
 from energy_assets.defs import keys
 from energy_assets.defs.io_manager import PARTITION_COLUMN
+from energy_assets.defs.metadata import chart
 from energy_assets.defs.partitions import Partitions
 from energy_assets.defs.resources import StorageResource
 
@@ -46,6 +47,7 @@ class ProductConfig(dg.Config):
     lag_hours: int | None = None
     training_window_days: int = 56
     params: dict[str, Any] = {}
+    charts: bool = True
 
 
 def _area_totals(context: dg.AssetExecutionContext, issued_at, targets) -> Any:
@@ -139,7 +141,25 @@ def issue_vintage(
             "fit_seconds": round(float(forecaster.fit_seconds or 0.0), 1),
         }
     )
+    if config.charts:
+        context.add_output_metadata(product_chart_metadata(context, frame, history))
     return frame
+
+
+def product_chart_metadata(context: dg.AssetExecutionContext, frame: Any, history: Any) -> dict:
+    """The product's chart; one that cannot be drawn is logged, never a failed forecast."""
+    from energy_assets.reporting.charts import product_chart
+
+    try:
+        png = product_chart(frame, history)
+    except Exception as error:  # the forecast matters more than its picture
+        context.log.warning(f"product_chart not drawn: {error!r}")
+        return {"product_chart": dg.MetadataValue.text(f"not drawn: {error}")}
+    return {
+        "product_chart": chart(
+            png, "published actuals, the unpublished hours, and the forecast ahead of now"
+        )
+    }
 
 
 def build_product_assets(

@@ -106,6 +106,7 @@ def product_backtest(
     model = products.train_product_forecaster(known, lag_hours, params, random_state=random_state)
     fit_seconds = time.perf_counter() - started
     actual = consumption.set_index(["area", "segment", "datetime_utc"])["energy_consumption"]
+    actual = actual.sort_index()
     vintages = []
     for issued_at in issues:
         targets = products.targets_for(product, issued_at)

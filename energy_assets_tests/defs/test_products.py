@@ -4,6 +4,7 @@ series, on a 23-hour and a 25-hour Danish day, and a vintage once issued is kept
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -18,6 +19,7 @@ from energy_assets.defs.products import (
     intraday_partition,
 )
 from energy_assets.devtools import SAMPLE_DATA_PATH
+from energy_assets.reporting.charts import png_size
 from energy_assets.settings import Settings
 from energy_assets.storage.parquet_store import ParquetStore
 
@@ -78,13 +80,18 @@ def test_day_ahead_at_ten_forecasts_every_hour_of_tomorrow(
     defs, tags, newest = live_like(issued_at)
     with DagsterInstance.ephemeral() as instance:
         run_job(defs, "ingestion_backfill_job", instance, tags=tags)
-        run_job(
+        issued = run_job(
             defs,
             "day_ahead_job",
             instance,
             partition_key=issue_day,
             run_config=product_config("day_ahead_forecasts"),
         )
+        metadata = issued.asset_materializations_for_node("day_ahead_forecasts")[0].metadata
+        assert metadata["target_hours"].value == hours_tomorrow
+        assert metadata["level_source"].value == "settled"
+        png = metadata["product_chart"].value
+        assert png_size(base64.b64decode(png.split("base64,", 1)[1].rstrip(")")))[0] >= 600
         store = ParquetStore(str(tmp_path / "storage"))
         vintage = store.read("day_ahead_forecasts", issue_day)
         tomorrow = (pd.Timestamp(issue_day) + pd.Timedelta(days=1)).date()
