@@ -130,6 +130,20 @@ def test_day_ahead_at_ten_forecasts_every_hour_of_tomorrow(
         assert "kept" in kept["vintage"].value
         pd.testing.assert_frame_equal(store.read("day_ahead_forecasts", issue_day), vintage)
 
+        # The intraday issued in the same hour: from this hour (lead 0) to the end of tomorrow.
+        hour_key = issued_at.strftime(HOUR_KEY_FORMAT)
+        run_job(
+            defs,
+            "intraday_job",
+            instance,
+            partition_key=hour_key,
+            run_config=product_config("intraday_forecasts"),
+        )
+        intraday = store.read("intraday_forecasts", hour_key)
+        assert intraday["lead_hours"].min() == 0
+        assert intraday["datetime_utc"].max() == vintage["datetime_utc"].max()
+        assert intraday.groupby(["area", "segment"]).size().eq(14 + hours_tomorrow).all()
+
 
 def test_schedules_issue_the_partition_of_their_issue_time():
     runs_at = datetime(2026, 3, 28, 9, RUN_DELAY_MINUTES, tzinfo=UTC)  # 10:20 CET
