@@ -50,18 +50,18 @@ class ProductConfig(dg.Config):
     charts: bool = True
 
 
-def _area_totals(context: dg.AssetExecutionContext, issued_at, targets) -> Any:
+def _area_totals(issued_at: Any, targets: Any) -> tuple[Any, str]:
     """Each area's total forecast from the real-time feed, when that module is installed and has
-    data (forecasting/area_totals.py, issue 23 item 3); None: the segments' sum is the total."""
+    data (forecasting/area_totals.py, issue 23 item 3), and why not otherwise: then the
+    segments' sum is the total (level_source "settled")."""
     try:
         from energy_assets.forecasting import area_totals  # type: ignore[attr-defined]
     except ImportError:
-        return None
+        return None, "no real-time area-total forecaster installed: segments summed"
     try:
-        return area_totals.forecast_area_totals(issued_at, targets)
+        return area_totals.forecast_area_totals(issued_at, targets), "real-time area totals"
     except Exception as error:  # an outage of the real-time feed: the settled model serves
-        context.log.warning(f"no real-time area totals ({error}); segments summed instead")
-        return None
+        return None, f"real-time area totals unavailable ({error}): segments summed"
 
 
 def issue_vintage(
@@ -108,7 +108,9 @@ def issue_vintage(
     targets = products.targets_for(product, issued_at)
     forecaster = products.train_product_forecaster(history, lag, config.params)
     model_version = f"product-lag{lag}h@{hour_text(origin)}"
-    totals = _area_totals(context, issued_at, targets)
+    totals, level_reason = _area_totals(issued_at, targets)
+    if totals is None:
+        context.log.info(level_reason)
     frame = products.issue_forecast(
         forecaster, history, issued_at, targets, lag, model_version, area_totals=totals
     )
@@ -135,6 +137,7 @@ def issue_vintage(
             "series": len(series),
             "rows": len(frame),
             "level_source": str(frame["level_source"].iloc[0]),
+            "level_source_reason": level_reason,
             "weather_used": bool(frame["weather_used"].any()),
             "fallback_rows": int((frame["quality"] == "fallback").sum()),
             "model_version": model_version,
