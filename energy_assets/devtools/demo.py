@@ -528,7 +528,7 @@ def day_ahead_now(
         f"{origin:%Y-%m-%d %H:%M} UTC ({delay} h behind)"
     )
     # A model spanning the lag trains on origins with lag + 2 days of targets after them.
-    needed = pd.Timedelta(hours=delay + products.PRODUCT_MAX_LEAD_HOURS) + pd.Timedelta(days=10)
+    needed = pd.Timedelta(hours=delay + products.PRODUCT_MAX_LEAD_HOURS) + pd.Timedelta(days=7)
     if origin > last or origin - first < needed:
         return plan + f"; needs {needed.days}+ days of published history: not issued (--full)"
     demo.run_job(
