@@ -510,8 +510,10 @@ def day_ahead_now(
     """Issue tomorrow's day-ahead forecast as of `now` (at 10:00 Danish time, or now if earlier)
     from the backfilled data, and say which day and lead times it covers; with too little
     published history for a model spanning the lag, say so instead of forecasting."""
-    from energy_assets.contracts import DANISH_TZ, DAY_AHEAD_ISSUE_TIME
+    from energy_assets.contracts import DANISH_TZ, DAY_AHEAD_ISSUE_TIME, utc
     from energy_assets.forecasting import products
+
+    first, last = utc(first), utc(last)  # the replay's hours are naive UTC
 
     local = now.tz_convert(DANISH_TZ)
     issue_day = f"{local:%Y-%m-%d}"

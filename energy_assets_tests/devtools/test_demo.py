@@ -158,7 +158,8 @@ def test_the_forecast_step_names_tomorrow_and_its_lead_times_as_of_the_real_now(
     from energy_assets.devtools.demo import day_ahead_now
 
     now = pd.Timestamp("2026-12-07 20:30", tz="UTC")
-    last = now.floor("h") - pd.Timedelta(hours=360)
+    # The replay's hours are naive UTC, as the demo passes them.
+    last = now.floor("h").tz_localize(None) - pd.Timedelta(hours=360)
     first = last - pd.Timedelta(days=14)
     # Too little published history for a model spanning 360 h: said, nothing run (no demo).
     text = day_ahead_now(None, now, 360, first, last)  # type: ignore[arg-type]
