@@ -107,6 +107,19 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         help="evaluate a wall-clock product from its issue time (with --dataset "
         "ElectricityBalanceNonv: each area's total, day-ahead, against Energinet's forecast)",
     )
+    parser.add_argument(
+        "--product",
+        choices=("day-ahead", "intraday"),
+        default=None,
+        help="score a forecast product from its issue times instead: --origins issue days from "
+        "the cutoff's day, by lead time, against the naives known at issue time",
+    )
+    parser.add_argument(
+        "--lag",
+        type=int,
+        default=None,
+        help="with --product: the publication lag in hours (default: the dataset's spec lag)",
+    )
     parser.set_defaults(run=run_backtest)
 
 
@@ -115,6 +128,8 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
 
     Every argument and the data window are checked before any training starts.
     """
+    if args.product:
+        return run_product_backtest(args, settings)
     import pandas as pd
 
     from energy_assets.contracts import parse_hour
@@ -195,6 +210,35 @@ def run_area_totals_backtest(args: argparse.Namespace) -> int:
     )
     print(summary_text(result))
     print(f"wrote {len(result.points)} predictions to {args.json}")
+    return 0
+
+
+def run_product_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    """`backtest --product`: the product issued on --origins days from the cutoff's Danish day,
+    trained on what was published at the first issue (forecasting/product_backtest.py)."""
+    from energy_assets.contracts import DANISH_TZ, parse_hour
+    from energy_assets.features.engineering import read_consumption_file
+    from energy_assets.forecasting import product_backtest
+
+    if args.origins < 1:
+        raise InputError(f"--origins must be 1 or more issue days (got {args.origins})")
+    spec = dataset_spec(args, settings)
+    lag = spec.publication_lag_hours if args.lag is None else args.lag
+    if lag < 1:
+        raise InputError(f"--lag must be 1 hour or more (got {args.lag})")
+    first_day = parse_hour(args.cutoff, "--cutoff").tz_convert(DANISH_TZ).strftime("%Y-%m-%d")
+    consumption = read_consumption_file(args.data, spec)
+    try:
+        result = product_backtest.product_backtest(
+            consumption, args.product, first_day, args.origins, lag
+        )
+    except ValueError as error:
+        raise InputError(str(error)) from None
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(product_backtest.to_json(result))
+    print(product_backtest.summary([result]))
+    print(f"wrote {len(result['predictions'])} predictions to {out}")
     return 0
 
 

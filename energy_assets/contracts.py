@@ -913,3 +913,93 @@ def hour_text(value: Any) -> str:
 def hour_range_text(start: Any, end: Any) -> str:
     """'2023-01-01T00:00Z–2023-01-02T00:00Z' (end exclusive)."""
     return f"{hour_text(start)}–{hour_text(end)}"
+
+
+# --------------------------------------------------------------------------- FORECAST PRODUCTS
+# Forecasts in wall-clock time (docs/concepts/forecast-products.md): issued at a moment, for
+# hours still ahead of it, from only what was known at that moment. One row per
+# (issued_at, area, segment, datetime_utc); stored as issued, never overwritten.
+DAY_AHEAD_FORECASTS_ASSET = "day_ahead_forecasts"
+INTRADAY_FORECASTS_ASSET = "intraday_forecasts"
+DAY_AHEAD_ISSUE_TIME = "10:00"  # local (Europe/Copenhagen): before the 12:00 CET auction
+QUALITY_VALUES = ("model", "fallback")
+LEVEL_SOURCES = ("realtime", "settled")
+# Hours after the issue hour a product may reach: the intraday issued at 00:00 local covers
+# today and tomorrow (48 h, 49 on the autumn DST day).
+PRODUCT_MAX_LEAD_HOURS = 49
+
+
+@dataclass(frozen=True)
+class InputAvailability:
+    """When a model input becomes known: `delay_hours` after the hour it describes (consumption:
+    the source's publication lag) or after its issue (a weather forecast: 0, known at issue)."""
+
+    name: str
+    description: str
+    delay_hours: float
+
+    def known_until(self, issued_at: Any) -> pd.Timestamp:
+        """The newest hour (UTC, start) of this input known at `issued_at`."""
+        import pandas as pd
+
+        return (utc(issued_at) - pd.Timedelta(hours=self.delay_hours)).floor("h")
+
+
+def input_availability(publication_lag_hours: float) -> dict[str, InputAvailability]:
+    """Every input family a product forecast reads and when it becomes known. The consumption
+    inputs (MODEL_INPUTS) are all built from hours up to the origin = the consumption's
+    `known_until(issued_at)`; weather inputs read the forecast issued at or before the issue;
+    the real-time feed (ElectricityBalanceNonv) lags minutes."""
+    return {
+        "consumption": InputAvailability(
+            "consumption", "settled consumption: the dataset's publication lag",
+            float(publication_lag_hours),
+        ),
+        "weather_forecast": InputAvailability(
+            "weather_forecast", "the weather forecast issued at or before the issue time", 0.0
+        ),
+        "realtime": InputAvailability(
+            "realtime", "each price area's total load, near real time (about an hour)", 1.0
+        ),
+    }  # fmt: skip
+
+
+def _product_table(name: str, description: str) -> Table:
+    def money(column: str, text: str, nullable: bool = False) -> Column:
+        return Column(column, FLOAT, text, nullable=nullable, min_value=0, max_value=FINITE)
+
+    return Table(
+        name=name,
+        description=description,
+        columns=(
+            Column("issued_at", UTC_DATETIME, "when the forecast was issued (UTC)"),
+            Column("area", STRING, "price area", allowed=PRICE_AREAS),
+            Column(SEGMENT_COLUMN, STRING, "the series within its area", min_length=1),
+            Column("datetime_utc", UTC_DATETIME, "the target hour (UTC, start)"),
+            Column("lead_hours", INTEGER, "target hour - issued_at, hours", min_value=0),
+            Column("data_origin", UTC_DATETIME, "newest published settled hour the forecast used"),
+            money("prediction", "kWh"),
+            money("p10", "10% quantile, kWh"),
+            money("p50", "median, kWh"),
+            money("p90", "90% quantile, kWh"),
+            Column("model_version", STRING, "the model that issued it", min_length=1),
+            Column("quality", STRING, "model, or fallback", allowed=QUALITY_VALUES),
+            Column("quality_reason", STRING, "why a fallback", nullable=True),
+            Column("level_source", STRING, "where the area level came from", allowed=LEVEL_SOURCES),
+            Column("weather_used", ("bool", "boolean"), "a weather forecast was an input"),
+        ),
+        key=("issued_at", "area", SEGMENT_COLUMN, "datetime_utc"),
+        time_column="issued_at",
+        series_columns=("area", SEGMENT_COLUMN),
+        value_column="prediction",
+    )
+
+
+DAY_AHEAD_FORECASTS = _product_table(
+    DAY_AHEAD_FORECASTS_ASSET,
+    "Issued once a day (default 10:00 Europe/Copenhagen) for every hour of the next Danish day.",
+)
+INTRADAY_FORECASTS = _product_table(
+    INTRADAY_FORECASTS_ASSET,
+    "Issued every hour for the hours from the issue hour to the end of the next Danish day.",
+)

@@ -28,6 +28,12 @@ from energy_assets.defs.io_manager import STEP_IO_MANAGER, ParquetIOManager, Ste
 from energy_assets.defs.jobs import build_jobs
 from energy_assets.defs.monitoring import build_monitoring_assets
 from energy_assets.defs.partitions import Partitions
+from energy_assets.defs.products import (
+    build_product_assets,
+    build_product_schedules,
+    day_ahead_job,
+    intraday_job,
+)
 from energy_assets.defs.realtime import (
     REALTIME_RESOURCE,
     build_realtime_assets,
@@ -136,6 +142,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             *build_training_assets(),
             *build_forecasting_assets(partitions, settings.source),
+            *build_product_assets(partitions, settings.publication_delay_hours),
             *build_monitoring_assets(partitions),
         ]
     revision_job = build_revision_job(partitions)
@@ -145,12 +152,20 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         # loads the code location again (two to three extra loads per hourly run, for steps that
         # run one after the other anyway). A crashed run worker is retried as a whole (run_retries).
         executor=dg.in_process_executor,
-        jobs=[*build_jobs(settings.retrain_executor), revision_job, weather_job, realtime_load_job],
+        jobs=[
+            *build_jobs(settings.retrain_executor),
+            revision_job,
+            weather_job,
+            day_ahead_job,
+            intraday_job,
+            realtime_load_job,
+        ],
         schedules=[
             *build_schedules(settings),
             *build_revision_schedules(revision_job, settings.source.revision_days),
             build_weather_schedule(),
             build_realtime_schedule(),
+            *build_product_schedules(),
         ],
         sensors=[
             build_retrain_sensor(

@@ -58,6 +58,52 @@ def drift_numbers(result: Any) -> dict[str, Any]:
     }
 
 
+def product_accuracy(storage: StorageResource, start: Any, end: Any) -> dict[str, Any]:
+    """The forecast products issued in [start, end) scored by lead time once their actuals are
+    published: `<product>_mape` / `_coverage` / `_points` and a per-lead table (metadata only;
+    the asset's value stays the `forecasts` accuracy table)."""
+    import pandas as pd
+
+    from energy_assets.contracts import (
+        DAY_AHEAD_FORECASTS,
+        INTRADAY_FORECASTS,
+        PRODUCT_MAX_LEAD_HOURS,
+        hour_keys,
+    )
+    from energy_assets.features.plausibility import without_implausible
+    from energy_assets.monitoring.accuracy import score_product
+
+    store = storage.store()
+    day_keys = pd.date_range(start, end, freq="D", inclusive="left").strftime("%Y-%m-%d")
+    issued = {
+        DAY_AHEAD_FORECASTS.name: store.read_many(
+            DAY_AHEAD_FORECASTS.name, list(day_keys), missing_ok=True
+        ),
+        INTRADAY_FORECASTS.name: store.read_many(
+            INTRADAY_FORECASTS.name, hour_keys(start, end), missing_ok=True
+        ),
+    }
+    if not any(len(frame) for frame in issued.values()):
+        return {}
+    last = end + pd.Timedelta(hours=PRODUCT_MAX_LEAD_HOURS + 24)
+    actuals = store.read_many(FEATURES.name, hour_keys(start, last), missing_ok=True)
+    if len(actuals) == 0:
+        return {}
+    actuals = without_implausible(actuals)[CLEAN_COLUMNS]
+    metadata: dict[str, Any] = {}
+    for name, vintages in issued.items():
+        if len(vintages) == 0:
+            continue
+        result = score_product(vintages, actuals)
+        overall = result.overall
+        metadata[f"{name}_points"] = int(overall["n_points"])
+        metadata[f"{name}_mape"] = _metric(overall["mape"])
+        metadata[f"{name}_coverage"] = _metric(overall["coverage"])
+        by_lead = result.per_horizon.rename(columns={"horizon_hours": "lead_hours"})
+        metadata[f"{name}_by_lead"] = markdown_table(by_lead, empty="_no actuals yet_")
+    return metadata
+
+
 def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=keys.FORECAST_ACCURACY,
@@ -152,6 +198,7 @@ def build_monitoring_assets(partitions: Partitions) -> list[dg.AssetsDefinition]
                 empty="_no actuals yet_",
             ),
         }
+        metadata.update(product_accuracy(storage, start, end))
         if overall["n_points"] == 0:
             context.log.info("No actuals published yet for these forecasts; nothing to score.")
         else:

@@ -500,6 +500,58 @@ def run(args, settings: Settings) -> int:
     return 0
 
 
+# The day-ahead step's model: small, so the step stays a few seconds (the backtest measures).
+DEMO_PRODUCT_PARAMS = {"num_boost_round": 60, "max_train_rows": 30_000, "shape_blend": 0.0}
+
+
+def day_ahead_now(
+    demo: Demo, now: pd.Timestamp, delay: int, first: pd.Timestamp, last: pd.Timestamp
+) -> str:
+    """Issue tomorrow's day-ahead forecast as of `now` (at 10:00 Danish time, or now if earlier)
+    from the backfilled data, and say which day and lead times it covers; with too little
+    published history for a model spanning the lag, say so instead of forecasting."""
+    from energy_assets.contracts import DANISH_TZ, DAY_AHEAD_ISSUE_TIME, utc
+    from energy_assets.forecasting import products
+
+    first, last = utc(first), utc(last)  # the replay's hours are naive UTC
+
+    local = now.tz_convert(DANISH_TZ)
+    issue_day = f"{local:%Y-%m-%d}"
+    issue_time = min(DAY_AHEAD_ISSUE_TIME, f"{local:%H}:00")
+    issued_at = products.day_ahead_issued_at(issue_day, issue_time)
+    targets = products.day_ahead_targets(issued_at)
+    origin = products.data_origin(issued_at, delay)
+    tomorrow = f"{targets[0].tz_convert(DANISH_TZ):%Y-%m-%d}"
+    leads = f"{int((targets[0] - issued_at) / pd.Timedelta(hours=1))}-"
+    leads += f"{int((targets[-1] - issued_at) / pd.Timedelta(hours=1))} h"
+    plan = (
+        f"now {now:%Y-%m-%d %H:%M} UTC: day-ahead for {tomorrow} ({len(targets)} h, leads "
+        f"{leads}) issued {issue_day} {issue_time} Danish time from data published up to "
+        f"{origin:%Y-%m-%d %H:%M} UTC ({delay} h behind)"
+    )
+    # A model spanning the lag trains on origins with lag + 2 days of targets after them.
+    needed = pd.Timedelta(hours=delay + products.PRODUCT_MAX_LEAD_HOURS) + pd.Timedelta(days=7)
+    if origin > last or origin - first < needed:
+        return plan + f"; needs {needed.days}+ days of published history: not issued (--full)"
+    demo.run_job(
+        "day_ahead_job",
+        partition_key=issue_day,
+        run_config={
+            "ops": {
+                "day_ahead_forecasts": {
+                    "config": {
+                        "issue_time": issue_time,
+                        "training_window_days": int((origin - first).days) + 1,
+                        "params": DEMO_PRODUCT_PARAMS,
+                    }
+                }
+            }
+        },
+    )
+    ahead = demo.latest_metadata("day_ahead_forecasts")
+    return plan + f": {ahead.get('rows', 0):,} rows for {ahead.get('series', 0)} series"
+
+
 def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: EventLog) -> dict:
     import dagster as dg
 
@@ -613,6 +665,11 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
             f"weather {_weather_text(forecasts)}",
             time.perf_counter() - t0,
         )
+
+        # 3. the hours still ahead: tomorrow's day-ahead forecast, issued now (the real clock)
+        t0 = time.perf_counter()
+        ahead_text = day_ahead_now(demo, pd.Timestamp.now(tz="UTC"), delay, first, last)
+        terminal.step(3, "ahead", ahead_text, time.perf_counter() - t0)
 
         # 4. accuracy + drift, and the sensor's first look
         day_key = f"{scored_day:%Y-%m-%d}"

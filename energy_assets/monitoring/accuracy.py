@@ -226,3 +226,11 @@ def accuracy_table(result: AccuracyResult) -> pd.DataFrame:
     per_horizon = result.per_horizon.assign(level="horizon")
     per_quality = result.per_quality.assign(level="quality")
     return pd.concat([overall, per_series, per_horizon, per_quality], ignore_index=True, sort=False)
+
+
+def score_product(vintages: pd.DataFrame, actuals: pd.DataFrame) -> AccuracyResult:
+    """Score forecast-product vintages (day_ahead_forecasts / intraday_forecasts rows) by lead
+    time: `per_horizon` is keyed by `horizon_hours` = the rows' lead_hours (hours after issue)."""
+    if "lead_hours" not in vintages.columns:
+        raise ValueError("cannot score a product: its rows lack lead_hours")
+    return score_forecasts(vintages.assign(horizon_hours=vintages["lead_hours"]), actuals)

@@ -450,3 +450,46 @@ def png_size(png: bytes) -> tuple[int, int]:
     if png[:8] != b"\x89PNG\r\n\x1a\n":
         raise ValueError("not a PNG")
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+def product_chart(
+    vintage: pd.DataFrame, history: pd.DataFrame, context_hours: int = FORECAST_CONTEXT_HOURS
+) -> bytes:
+    """A forecast product in wall-clock time, all series summed: the last `context_hours` of
+    published actuals up to the newest published hour (the vintage's data origin), the hours
+    still unpublished between it and the issue time ("now"), and the forecast window ahead of
+    now with its band (the sum of the series' p10 / p90: errors taken as fully correlated).
+
+    vintage: day_ahead_forecasts / intraday_forecasts rows of one issue; history: CLEAN rows.
+    """
+    if vintage.empty:
+        raise ValueError("no forecast rows to draw")
+    origin, issued = utc(vintage["data_origin"].iloc[0]), utc(vintage["issued_at"].iloc[0])
+    times = pd.to_datetime(history["datetime_utc"], utc=True)
+    recent = history[(times > origin - pd.Timedelta(hours=context_hours)) & (times <= origin)]
+    actual = recent.groupby("datetime_utc")["energy_consumption"].sum().sort_index()
+    path = vintage.groupby("datetime_utc")[["p10", "p50", "p90"]].sum().sort_index()
+    divisor, unit = _energy_unit([*actual, *path["p90"]])
+    figure = _figure()
+    axes = figure.subplots()
+    axes.plot(_naive(actual.index), actual / divisor, color=ACTUAL_COLOR, lw=1.2, label="actual")
+    hours = _naive(path.index)
+    axes.fill_between(
+        hours, path["p10"] / divisor, path["p90"] / divisor, color=MODEL_COLOR, alpha=0.2,
+        linewidth=0, label="p10-p90",
+    )  # fmt: skip
+    axes.plot(hours, path["p50"] / divisor, color=MODEL_COLOR, linewidth=1.6, label="forecast")
+    axes.axvspan(
+        _naive([origin])[0], _naive([issued])[0], color="#eeeeee", label="not published yet"
+    )
+    axes.axvline(_naive([origin])[0], color="#999999", linewidth=0.8, linestyle="--")
+    axes.axvline(_naive([issued])[0], color="#c0392b", linewidth=1.0, label="now (issued)")
+    axes.set_ylabel(f"{unit} per hour, all series", fontsize=8)
+    _style(axes)
+    _date_axis(axes)
+    figure.legend(loc="upper right", ncol=5, fontsize=8, frameon=False)
+    figure.suptitle(
+        f"Issued {issued:%Y-%m-%d %H:%M} UTC from data published up to {origin:%Y-%m-%d %H:%M} UTC",
+        fontsize=9, x=0.01, ha="left",
+    )  # fmt: skip
+    return _png(figure)

@@ -145,6 +145,21 @@ def suggest_params(trial) -> dict:
     }
 
 
+def _spare_days(grid: _Grid, horizon_hours: int) -> int:
+    """Daily holdout origins a grid can spare: its days less the forecast reach beyond a day and
+    the history an inner model needs (MIN_HISTORY_HOURS plus a few days of training origins)."""
+    reach = pd.Timedelta(hours=horizon_hours - 24)
+    return int((grid.end - grid.start - reach) / pd.Timedelta(hours=24)) - (
+        MIN_HISTORY_HOURS // 24 + 4
+    )
+
+
+def _holdout_cutoff(grid: _Grid, horizon_hours: int, days: int) -> pd.Timestamp:
+    """The first of `days` daily holdout origins whose last one's targets end at the grid's end
+    (for horizon 24: the end less `days` days)."""
+    return grid.end - pd.Timedelta(hours=horizon_hours) - pd.Timedelta(hours=24) * (days - 1)
+
+
 @dataclass
 class _TreePaths:
     """Rows (series s, origin o, horizon h) of a grid with the trees' forecast, before the
@@ -196,8 +211,16 @@ class GlobalLGBMForecaster:
         *,
         num_threads: int = 1,
         use_weather: bool = False,
+        min_horizon_hours: int = 1,
     ):
         self.params = {**DEFAULT_PARAMS, **dict(params or {})}
+        # The shortest horizon trained and forecast: a forecast product issued across the
+        # publication lag reads horizons lag .. lag + 48 only (forecasting/products.py).
+        self.min_horizon_hours = int(min_horizon_hours)
+        if not 1 <= self.min_horizon_hours <= int(horizon_hours):
+            raise ValueError(
+                f"min_horizon_hours {min_horizon_hours} must be in 1..horizon_hours ({horizon_hours})"
+            )
         # use_weather: this model's features include weather_features.WEATHER_FEATURES (the
         # weather variant a no-weather forecaster keeps in `weather_model`, see fit()).
         self.use_weather = bool(use_weather)
@@ -267,7 +290,8 @@ class GlobalLGBMForecaster:
         # Every (series, origin, horizon) whose target is observed; origins need 24 h of level.
         n_s = len(grid.series)
         origins = np.arange(23, grid.n_hours - 1)
-        total = n_s * len(origins) * H
+        n_h = H - self.min_horizon_hours + 1  # horizons min_horizon_hours .. H
+        total = n_s * len(origins) * n_h
         cap = int(self.params.get("max_train_rows", 100_000))
         bag = max(int(wf.WEATHER_BAG), 1) if self.use_weather else 1
         cap *= bag  # a weather model: one sample of max_train_rows per booster of its bag
@@ -278,9 +302,9 @@ class GlobalLGBMForecaster:
             # triple (10,000 series x a month would be 150 M); sorted, so reproducible.
             rng = np.random.default_rng(self.random_state)
             flat = np.unique(rng.integers(0, total, size=cap))
-        s, rest = np.divmod(flat, len(origins) * H)
-        o_pos, h = np.divmod(rest, H)
-        o, h = origins[o_pos], h + 1
+        s, rest = np.divmod(flat, len(origins) * n_h)
+        o_pos, h = np.divmod(rest, n_h)
+        o, h = origins[o_pos], h + self.min_horizon_hours
         keep = (o + h < grid.n_hours) & (o >= grid.first_valid[s] + 23)
         s, o, h = s[keep], o[keep], h[keep]
         features, level = build_model_inputs(grid, s, o, h)
@@ -368,18 +392,16 @@ class GlobalLGBMForecaster:
             return float(setting or 0.0)
         H = self.horizon_hours
         # The inner model needs MIN_HISTORY_HOURS plus a few days of training origins.
-        spare_days = int((grid.end - grid.start) / pd.Timedelta(hours=H)) - (
-            MIN_HISTORY_HOURS // 24 + 4
-        )
-        days = min(SHAPE_BLEND_HOLDOUT_DAYS, spare_days)
+        days = min(SHAPE_BLEND_HOLDOUT_DAYS, _spare_days(grid, H))
         if days < 2:
             return 0.0
-        cutoff = grid.end - pd.Timedelta(hours=H) * days
+        cutoff = _holdout_cutoff(grid, H, days)
         inner = GlobalLGBMForecaster(
             {**self.params, "shape_blend": 0.0},
             horizon_hours=H,
             random_state=self.random_state,
             num_threads=self.num_threads,
+            min_horizon_hours=self.min_horizon_hours,
         )
         # The weight is one number: a sample of series scores it as well as all of them, and
         # keeps the holdout's predict small at 10,000 series.
@@ -395,7 +417,7 @@ class GlobalLGBMForecaster:
             scored_rows = consumption
         try:
             inner.fit(consumption[consumption["datetime_utc"] <= cutoff])
-            origins = [cutoff + pd.Timedelta(hours=H) * k for k in range(days)]
+            origins = [cutoff + pd.Timedelta(hours=24) * k for k in range(days)]
             paths = inner._tree_paths(scored_rows, origins)
         except ValueError:
             return 0.0  # e.g. a gap near the end: no evidence, keep the trees alone
@@ -426,14 +448,11 @@ class GlobalLGBMForecaster:
         """The last daily origins of the training window (at most max_days, fewer when the data
         is short: the inner model needs MIN_HISTORY_HOURS plus a few days of training origins)."""
         H = self.horizon_hours
-        spare_days = int((grid.end - grid.start) / pd.Timedelta(hours=H)) - (
-            MIN_HISTORY_HOURS // 24 + 4
-        )
-        days = min(int(max_days), spare_days)
+        days = min(int(max_days), _spare_days(grid, H))
         if days < 2:
             return []
-        cutoff = grid.end - pd.Timedelta(hours=H) * days
-        return [cutoff + pd.Timedelta(hours=H) * k for k in range(days)]
+        cutoff = _holdout_cutoff(grid, H, days)
+        return [cutoff + pd.Timedelta(hours=24) * k for k in range(days)]
 
     def _calibration_holdout(self, consumption: pd.DataFrame, grid: _Grid) -> _Holdout | None:
         """Forecasts of the last CALIBRATION_HOLDOUT_DAYS daily origins by a model with this
@@ -451,6 +470,7 @@ class GlobalLGBMForecaster:
             horizon_hours=self.horizon_hours,
             random_state=self.random_state,
             num_threads=self.num_threads,
+            min_horizon_hours=self.min_horizon_hours,
         )
         try:
             inner.fit(consumption[consumption["datetime_utc"] <= origins[0]])
@@ -526,10 +546,8 @@ class GlobalLGBMForecaster:
                 f"({grid.start} .. {grid.end})"
             )
         n_s = len(grid.series)
-        s, o, h = (
-            a.ravel()
-            for a in np.meshgrid(np.arange(n_s), o_idx, np.arange(1, H + 1), indexing="ij")
-        )
+        horizons = np.arange(self.min_horizon_hours, H + 1)
+        s, o, h = (a.ravel() for a in np.meshgrid(np.arange(n_s), o_idx, horizons, indexing="ij"))
         # A series with no observation within MAX_FILL_HOURS of the origin (discontinued, or not
         # started yet) is inactive there: nothing to forecast from, so it is left out.
         active = ~np.isnan(grid.values[s, o])
@@ -678,6 +696,7 @@ class GlobalLGBMForecaster:
                         horizon_hours=self.horizon_hours,
                         random_state=self.random_state,
                         num_threads=self.num_threads,
+                        min_horizon_hours=self.min_horizon_hours,
                     )
                     .fit(train)
                     ._predict_one_model(consumption, origins)
@@ -687,6 +706,7 @@ class GlobalLGBMForecaster:
                 horizon_hours=self.horizon_hours,
                 random_state=self.random_state,
                 num_threads=self.num_threads,
+                min_horizon_hours=self.min_horizon_hours,
                 use_weather=True,
             ).fit(train, given.with_mode("observed"))
             forecasts = {
@@ -724,6 +744,7 @@ class GlobalLGBMForecaster:
             random_state=self.random_state,
             num_threads=self.num_threads,
             use_weather=True,
+            min_horizon_hours=self.min_horizon_hours,
         ).fit(consumption, given.with_mode("observed"))
         # The no-weather model's calibrated intervals until fit() calibrates the mix's.
         model.interval_quantiles = dict(self.interval_quantiles)
@@ -735,6 +756,7 @@ class GlobalLGBMForecaster:
             "format": MODEL_FORMAT,
             "params": self.params,
             "horizon_hours": self.horizon_hours,
+            "min_horizon_hours": self.min_horizon_hours,
             "random_state": self.random_state,
             "num_threads": self.num_threads,
             "feature_names": self.feature_names,
@@ -791,6 +813,7 @@ class GlobalLGBMForecaster:
             random_state=meta["random_state"],
             num_threads=meta["num_threads"],
             use_weather=meta.get("use_weather", False),
+            min_horizon_hours=int(meta.get("min_horizon_hours", 1)),
         )
         model.weather_decision = meta.get("weather_decision", model.weather_decision)
         # Saved before the mix: the weather model served alone.

@@ -43,6 +43,9 @@ ASSETS = {
         True,
         {"realtime_load_gx_suite": True, "realtime_load_plausible_values": False},
     ),
+    # Forecast products: one run per issue time (a vintage is never part of a range rewrite).
+    "day_ahead_forecasts": ("forecasting", "daily", False, {}),
+    "intraday_forecasts": ("forecasting", "hourly", False, {}),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
@@ -54,6 +57,8 @@ JOBS = {
     "revision_pass_job": set(),
     "weather_job": {"weather"},
     "realtime_load_job": {"realtime_load"},
+    "day_ahead_job": {"day_ahead_forecasts"},
+    "intraday_job": {"intraday_forecasts"},
 }
 
 
@@ -85,10 +90,14 @@ def test_assets_partitions_and_checks(defs):
     hourly = next(
         a.partitions_def for a in defs.assets if _partitions(a.partitions_def) == "hourly"
     )
-    daily = next(a.partitions_def for a in defs.assets if _partitions(a.partitions_def) == "daily")
+    by_key = {a.key.to_user_string(): a.partitions_def for a in defs.assets}
+    daily = by_key["forecast_accuracy"]
     assert hourly.get_first_partition_key() == "2022-12-21-16:00"
     assert daily.get_first_partition_key() == "2022-12-21"  # the day of the first hour
     assert str(hourly.timezone) == str(daily.timezone) == "UTC"
+    # The day-ahead is keyed by the Danish day it is issued on.
+    assert str(by_key["day_ahead_forecasts"].timezone) == "Europe/Copenhagen"
+    assert by_key["intraday_forecasts"] == hourly
 
 
 def _job_name(sensor: dg.SensorDefinition) -> str | None:
@@ -109,6 +118,9 @@ def test_jobs_schedules_sensors_and_resources(defs):
         ("weekly_revision_schedule", "45 4 * * 0", "revision_pass_job"),
         ("hourly_weather_schedule", "1 * * * *", "weather_job"),
         ("realtime_load_schedule", "20 * * * *", "realtime_load_job"),
+        # 20 minutes after the issue time, when the hour published then is ingested.
+        ("day_ahead_schedule", "20 10 * * *", "day_ahead_job"),
+        ("intraday_schedule", "20 * * * *", "intraday_job"),
     }
     windows = {
         s.name: s.evaluate_tick(dg.build_schedule_context()).run_requests[0].run_config["ops"]

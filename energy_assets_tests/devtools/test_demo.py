@@ -8,6 +8,7 @@ import argparse
 import io
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from energy_assets.devtools import demo
@@ -155,3 +156,20 @@ def test_demo_replays_each_datasets_own_file_or_synthesises_its_columns(dataset)
     )
     assert list(synthetic.columns) == list(spec.columns)
     assert synthetic.groupby(list(spec.series_columns)).ngroups == len(spec.expected_series)
+
+
+def test_the_forecast_step_names_tomorrow_and_its_lead_times_as_of_the_real_now():
+    from energy_assets.devtools.demo import day_ahead_now
+
+    now = pd.Timestamp("2026-12-07 20:30", tz="UTC")
+    # The replay's hours are naive UTC, as the demo passes them.
+    last = now.floor("h").tz_localize(None) - pd.Timedelta(hours=360)
+    first = last - pd.Timedelta(days=14)
+    # Too little published history for a model spanning 360 h: said, nothing run (no demo).
+    text = day_ahead_now(None, now, 360, first, last)  # type: ignore[arg-type]
+    assert "day-ahead for 2026-12-08 (24 h, leads 14-37 h)" in text
+    assert "issued 2026-12-07 10:00 Danish time" in text and "360 h behind" in text
+    assert "not issued" in text
+    # Before 10:00 Danish time the forecast is issued now, still for tomorrow.
+    early = day_ahead_now(None, pd.Timestamp("2026-12-07 06:10", tz="UTC"), 360, first, last)  # type: ignore[arg-type]
+    assert "day-ahead for 2026-12-08 (24 h, leads 17-40 h)" in early
