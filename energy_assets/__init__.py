@@ -2,7 +2,7 @@
 
 import warnings
 
-# BackfillPolicy.single_run() and partition mappings that tolerate hours before the first
+# Backfill policies (runs of a bounded number of hours) and partition mappings that tolerate hours before the first
 # partition are what the design rests on; Dagster still labels both beta. We pin dagster in
 # uv.lock and test them, so their per-definition warnings are noise on every load.
 warnings.filterwarnings(

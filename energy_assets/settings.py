@@ -63,6 +63,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "alert_smtp_starttls": "ENERGY_ALERT_SMTP_STARTTLS",
     "api_min_interval_seconds": "ENERGY_API_MIN_INTERVAL_SECONDS",
     "implausible_values": "ENERGY_IMPLAUSIBLE_VALUES",
+    "backfill_hours_per_run": "ENERGY_BACKFILL_HOURS_PER_RUN",
 }
 # How retrain_job runs its steps: processes on the run's machine, or one Kubernetes pod each.
 RETRAIN_EXECUTORS = ("multiprocess", "k8s")
@@ -107,6 +108,9 @@ class Settings:
     0 (no limit) against any other URL, such as a replay API.
     implausible_values: "warn" (default) or "block": the severity of the features' plausibility
     check; flagged values are kept out of lags, training and forecasts in both modes.
+    backfill_hours_per_run: the unit of a backfill: a range of hourly partitions is run as
+    consecutive runs of at most this many hours each (a run's memory is bounded by its unit, and
+    units run concurrently as the run queue allows; docs/decisions/0012-scale-out.md).
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -140,6 +144,7 @@ class Settings:
     alert_smtp_starttls: bool = True
     api_min_interval_seconds: float | None = None
     implausible_values: str = "warn"
+    backfill_hours_per_run: int = 744
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -233,6 +238,11 @@ class Settings:
             )
         if self.publication_delay_hours < 0:
             raise SettingsError("ENERGY_PUBLICATION_DELAY_HOURS must be 0 or more")
+        if self.backfill_hours_per_run < 24:
+            raise SettingsError(
+                f"ENERGY_BACKFILL_HOURS_PER_RUN={self.backfill_hours_per_run} is too small: a "
+                "backfill unit holds at least a day (24 hours); 744 (a month) is the default"
+            )
         check_storage_url(self.storage_url)
         check_fraction("ENERGY_RETRAIN_MAX_MAPE", self.retrain_max_mape, percent_hint=True)
         check_fraction("ENERGY_RETRAIN_MAX_DRIFT_SHARE", self.retrain_max_drift_share)

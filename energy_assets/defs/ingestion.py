@@ -30,7 +30,7 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
     @dg.asset(
         key=keys.RAW_CONSUMPTION,
         partitions_def=partitions.hourly,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=partitions.backfill,
         group_name="ingestion",
         kinds={"python", "parquet"},
         pool=API_POOL,
@@ -42,7 +42,8 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
             f"Hourly consumption records of Energi Data Service's {spec.dataset} "
             f"(ENERGIDATA_DATASET; {spec.title}), one partition per UTC hour with every "
             f"({series}) series, columns exactly as the API names them. A backfill over any "
-            "range is one run and a few paged requests, at most one request per dataset per "
+            "range runs in units of ENERGY_BACKFILL_HOURS_PER_RUN hours, each one run and a few "
+            "paged requests, at most one request per dataset per "
             "ENERGY_API_MIN_INTERVAL_SECONDS across the deployment."
         ),
     )

@@ -18,12 +18,13 @@ from energy_assets.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 
 ASSETS = {
-    # key: (group, partitions, single-run backfill, {check: blocking})
-    "raw_consumption": ("ingestion", "hourly", True, {"raw_consumption_gx_suite": False}),
+    # key: (group, partitions, hours per backfill run (None: no backfill policy), {check: blocking})
+    # The hourly assets backfill in units of ENERGY_BACKFILL_HOURS_PER_RUN (744 by default).
+    "raw_consumption": ("ingestion", "hourly", 744, {"raw_consumption_gx_suite": False}),
     "consumption_features": (
         "features",
         "hourly",
-        True,
+        744,
         # The plausibility check warns by default (ENERGY_IMPLAUSIBLE_VALUES=warn); the series
         # catalogue check always warns.
         {
@@ -32,11 +33,11 @@ ASSETS = {
             "series_catalogue": False,
         },
     ),
-    "forecasting_model": ("training", None, False, {}),
-    "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),
-    "forecast_accuracy": ("monitoring", "daily", False, {}),
-    "drift_report": ("monitoring", "daily", False, {}),
-    "weather": ("ingestion", "hourly", True, {"weather_gx_suite": True}),
+    "forecasting_model": ("training", None, None, {}),
+    "forecasts": ("forecasting", "hourly", 744, {"forecasts_gx_suite": True}),
+    "forecast_accuracy": ("monitoring", "daily", None, {}),
+    "drift_report": ("monitoring", "daily", None, {}),
+    "weather": ("ingestion", "hourly", 744, {"weather_gx_suite": True}),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
@@ -71,7 +72,9 @@ def test_assets_partitions_and_checks(defs):
         seen[key.to_user_string()] = (
             assets_def.group_names_by_key[key],
             _partitions(assets_def.partitions_def),
-            assets_def.backfill_policy == dg.BackfillPolicy.single_run(),
+            assets_def.backfill_policy.max_partitions_per_run
+            if assets_def.backfill_policy
+            else None,
             {spec.name: spec.blocking for spec in assets_def.check_specs},
         )
     assert seen == ASSETS
