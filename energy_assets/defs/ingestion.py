@@ -5,6 +5,7 @@ import dagster as dg
 
 from energy_assets.contracts import hour_text
 from energy_assets.defs import keys
+from energy_assets.defs.backfill_notice import first_unit_notice
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import PARTITION_COLUMN
 from energy_assets.defs.metadata import frame_metadata, is_range_run
@@ -66,6 +67,8 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         window = context.partition_time_window
         api = energidata.api(log=context.log.info, storage=storage)
         hours = int((window.end - window.start).total_seconds() // 3600)
+        if hours > 1 and (notice := first_unit_notice(context)):
+            context.log.warning(notice)
         if hours > 1:
             plan = backfill_plan(
                 spec.dataset,
