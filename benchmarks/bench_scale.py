@@ -145,7 +145,7 @@ def main() -> int:
     parser.add_argument("--years", default="1,2,3", help="ranges in years, comma separated")
     parser.add_argument("--days", help="ranges in days instead, comma separated")
     parser.add_argument("--series", type=int, default=294, help="294: the Industry shape")
-    parser.add_argument("--hours-per-run", type=int, default=744)
+    parser.add_argument("--hours-per-run", type=int, default=1488)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--policy", choices=("multi", "single"), default="multi")
     parser.add_argument("--storage", choices=("postgres", "sqlite"), default="postgres")

@@ -144,7 +144,7 @@ class Settings:
     alert_smtp_starttls: bool = True
     api_min_interval_seconds: float | None = None
     implausible_values: str = "warn"
-    backfill_hours_per_run: int = 744
+    backfill_hours_per_run: int = 1488
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -241,7 +241,7 @@ class Settings:
         if self.backfill_hours_per_run < 24:
             raise SettingsError(
                 f"ENERGY_BACKFILL_HOURS_PER_RUN={self.backfill_hours_per_run} is too small: a "
-                "backfill unit holds at least a day (24 hours); 744 (a month) is the default"
+                "backfill unit holds at least a day (24 hours); 1488 (62 days) is the default"
             )
         check_storage_url(self.storage_url)
         check_fraction("ENERGY_RETRAIN_MAX_MAPE", self.retrain_max_mape, percent_hint=True)

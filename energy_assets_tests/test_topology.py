@@ -246,7 +246,7 @@ def test_the_platform_runs_as_separate_services(platform: Platform):
         platform.topology.logs()
     )
     backfill_runs = instance.get_runs(RunsFilter(tags={"dagster/backfill": backfill}))
-    # The slice (655 hours) is one backfill unit (ENERGY_BACKFILL_HOURS_PER_RUN, 744): one run of
+    # The slice (655 hours) is one backfill unit (ENERGY_BACKFILL_HOURS_PER_RUN, 1,488): one run of
     # raw over the whole range, then one of features (under a multi-run policy their week-long
     # lookback keeps them out of raw's run), neither resubmitted by the restarted daemon.
     assert sorted(

@@ -5,7 +5,7 @@ hour, 2020-06-30 22:00 UTC): an installation that needs no history since 2020 st
 keeps the partition count, and so the UI's partition pages, small.
 
 A backfill of the hourly assets runs in units of `Settings.backfill_hours_per_run` hours
-(ENERGY_BACKFILL_HOURS_PER_RUN, default 744 = a month): Dagster's multi-run backfill policy makes
+(ENERGY_BACKFILL_HOURS_PER_RUN, default 1,488 = 62 days): Dagster's multi-run backfill policy makes
 each unit its own run, so a run's memory is bounded by its unit, not by the range, and the run
 queue runs units side by side (docs/decisions/0012-scale-out.md).
 """

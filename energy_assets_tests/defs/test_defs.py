@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 ASSETS = {
     # key: (group, partitions, hours per backfill run (None: no backfill policy), {check: blocking})
-    # The hourly assets backfill in units of ENERGY_BACKFILL_HOURS_PER_RUN (744 by default).
-    "raw_consumption": ("ingestion", "hourly", 744, {"raw_consumption_gx_suite": False}),
+    # The hourly assets backfill in units of ENERGY_BACKFILL_HOURS_PER_RUN (1,488 by default).
+    "raw_consumption": ("ingestion", "hourly", 1488, {"raw_consumption_gx_suite": False}),
     "consumption_features": (
         "features",
         "hourly",
-        744,
+        1488,
         # The plausibility check warns by default (ENERGY_IMPLAUSIBLE_VALUES=warn); the series
         # catalogue check always warns.
         {
@@ -34,10 +34,10 @@ ASSETS = {
         },
     ),
     "forecasting_model": ("training", None, None, {}),
-    "forecasts": ("forecasting", "hourly", 744, {"forecasts_gx_suite": True}),
+    "forecasts": ("forecasting", "hourly", 1488, {"forecasts_gx_suite": True}),
     "forecast_accuracy": ("monitoring", "daily", None, {}),
     "drift_report": ("monitoring", "daily", None, {}),
-    "weather": ("ingestion", "hourly", 744, {"weather_gx_suite": True}),
+    "weather": ("ingestion", "hourly", 1488, {"weather_gx_suite": True}),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
