@@ -10,7 +10,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - only outside any installation
     __version__ = "0+unknown"
 
-# BackfillPolicy.single_run() and partition mappings that tolerate hours before the first
+# Backfill policies (runs of a bounded number of hours) and partition mappings that tolerate hours before the first
 # partition are what the design rests on; Dagster still labels both beta. We pin dagster in
 # uv.lock and test them, so their per-definition warnings are noise on every load.
 warnings.filterwarnings(

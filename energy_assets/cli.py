@@ -104,15 +104,9 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         "--product",
         choices=("day-ahead", "intraday"),
         default=None,
-        help="evaluate a wall-clock product from its issue time (with --dataset "
-        "ElectricityBalanceNonv: each area's total, day-ahead, against Energinet's forecast)",
-    )
-    parser.add_argument(
-        "--product",
-        choices=("day-ahead", "intraday"),
-        default=None,
-        help="score a forecast product from its issue times instead: --origins issue days from "
-        "the cutoff's day, by lead time, against the naives known at issue time",
+        help="score a wall-clock forecast product from its issue times: --origins issue days from "
+        "the cutoff's day, by lead time, against the naives known at issue time (with --dataset "
+        "ElectricityBalanceNonv: each area's total, against Energinet's own forecast)",
     )
     parser.add_argument(
         "--lag",
@@ -128,6 +122,8 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
 
     Every argument and the data window are checked before any training starts.
     """
+    if args.dataset and dataset_spec(args, settings).dataset == "ElectricityBalanceNonv":
+        return run_area_totals_backtest(args)
     if args.product:
         return run_product_backtest(args, settings)
     import pandas as pd
@@ -142,8 +138,6 @@ def run_backtest(args: argparse.Namespace, settings: Settings) -> int:
     )
     from energy_assets.training.tracking import MlflowSettings
 
-    if args.dataset and dataset_spec(args, settings).dataset == "ElectricityBalanceNonv":
-        return run_area_totals_backtest(args)
     check_backtest_arguments(args.origins, args.horizon)
     if args.trials < 0:
         raise InputError(f"--trials must be 0 (no tuning) or more (got {args.trials})")

@@ -69,6 +69,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "api_token_file": "ENERGY_API_TOKEN_FILE",
     "api_max_forecast_age_seconds": "ENERGY_API_MAX_FORECAST_AGE_SECONDS",
     "api_cache_seconds": "ENERGY_API_CACHE_SECONDS",
+    "backfill_hours_per_run": "ENERGY_BACKFILL_HOURS_PER_RUN",
 }
 # What each setting means, for people: the docs site's configuration reference is generated from
 # these (docs/hooks/reference.py) and a test fails when a setting has none. DAGSTER_HOME is read
@@ -123,6 +124,9 @@ DESCRIPTIONS: dict[str, str] = {
     "forecast is older than this.",
     "api_cache_seconds": "How long the forecast API trusts a stored object before it checks again "
     "(a new forecast shows at most this late).",
+    "backfill_hours_per_run": "A backfill's unit: a range of hourly partitions runs as runs of at "
+    "most this many hours each (memory bounded by the unit; units run concurrently as the run "
+    "queue allows).",
     "implausible_values": "What a meter error does to consumption_features: warn (a WARN check, "
     "the run goes on) or block (the run fails, nothing written).",
 }
@@ -189,6 +193,9 @@ class Settings:
     was written longer ago than this (default 2 h: the hourly run plus slack).
     api_cache_seconds: how long the API trusts a stored object's identity before it checks
     again (a new forecast shows at most this late; on GCS each check is a request).
+    backfill_hours_per_run: the unit of a backfill: a range of hourly partitions is run as
+    consecutive runs of at most this many hours each (a run's memory is bounded by its unit, and
+    units run concurrently as the run queue allows; docs/decisions/0012-scale-out.md).
     from_environment: names of the variables that were set (resources reference those with
     `dg.EnvVar`, so values such as credentials in a URI never enter the code location snapshot).
     """
@@ -227,6 +234,7 @@ class Settings:
     api_token_file: str | None = None
     api_max_forecast_age_seconds: float = 2 * 3600.0
     api_cache_seconds: float = 2.0
+    backfill_hours_per_run: int = 1488
     from_environment: frozenset[str] = field(default_factory=frozenset)
     # The fields filled in from the dataset's source spec (recomputed when the dataset changes).
     from_spec: frozenset[str] = field(default=frozenset(), compare=False)
@@ -334,6 +342,11 @@ class Settings:
             )
         if self.publication_delay_hours < 0:
             raise SettingsError("ENERGY_PUBLICATION_DELAY_HOURS must be 0 or more")
+        if self.backfill_hours_per_run < 24:
+            raise SettingsError(
+                f"ENERGY_BACKFILL_HOURS_PER_RUN={self.backfill_hours_per_run} is too small: a "
+                "backfill unit holds at least a day (24 hours); 1488 (62 days) is the default"
+            )
         check_storage_url(self.storage_url)
         check_fraction("ENERGY_RETRAIN_MAX_MAPE", self.retrain_max_mape, percent_hint=True)
         check_fraction("ENERGY_RETRAIN_MAX_DRIFT_SHARE", self.retrain_max_drift_share)

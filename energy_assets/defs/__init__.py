@@ -120,7 +120,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """The platform's Definitions for `settings` (tests and the demo call this directly)."""
     partitions = Partitions.from_settings(settings)
     with warnings.catch_warnings():
-        # BackfillPolicy.single_run() is how every range is one run (DESIGN.md); Dagster 1.13
+        # BackfillPolicy.multi_run() is how a range runs in bounded units (DESIGN.md); Dagster 1.13
         # still marks the parameter beta, which would be printed on every load of the location.
         warnings.filterwarnings(
             "ignore", message="Parameter `backfill_policy`", category=dg.BetaWarning

@@ -5,8 +5,8 @@ How the checks are wired, and why:
 - The check is declared on the asset (`@asset(check_specs=gx_check_specs(...))`) and evaluated
   in the asset body on the very frame the asset outputs, not in a separate `@asset_check`,
   which would have to re-read the whole partition range from storage. Evaluated in the body,
-  it runs exactly once per run, over the whole range of a `BackfillPolicy.single_run()`
-  backfill.
+  it runs exactly once per run, over the whole range of the run (a backfill unit,
+  `Partitions.backfill`).
 - The checks are partitioned like their asset (`AssetCheckSpec(partitions_def=...)`, a preview
   in Dagster 1.13), so the partition bar shows which hour failed. A one-hour run's result is
   recorded for its hour by Dagster itself. A range run's result Dagster records without a
@@ -28,7 +28,7 @@ How the checks are wired, and why:
 
 Usage in an asset body (energy_assets/defs/features.py):
 
-    @dg.asset(partitions_def=partitions.hourly, backfill_policy=BackfillPolicy.single_run(),
+    @dg.asset(partitions_def=partitions.hourly, backfill_policy=partitions.backfill,
               check_specs=gx_check_specs(FEATURES.name, FEATURES_CHECK, blocking=True))
     def consumption_features(context, raw_consumption, gx):
         features = build_features(...)

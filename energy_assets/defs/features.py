@@ -25,7 +25,7 @@ def build_features_assets(
     @dg.asset(
         key=keys.CONSUMPTION_FEATURES,
         partitions_def=partitions.hourly,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=partitions.backfill,
         group_name="features",
         kinds={"polars", "parquet"},
         metadata={PARTITION_COLUMN: FEATURES.time_column},

@@ -60,7 +60,7 @@ def build_forecasting_assets(
     @dg.asset(
         key=keys.FORECASTS,
         partitions_def=partitions.hourly,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=partitions.backfill,
         group_name="forecasting",
         kinds={"lightgbm", "parquet"},
         metadata={PARTITION_COLUMN: FORECASTS.time_column},

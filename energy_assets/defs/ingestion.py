@@ -5,6 +5,7 @@ import dagster as dg
 
 from energy_assets.contracts import hour_text
 from energy_assets.defs import keys
+from energy_assets.defs.backfill_notice import first_unit_notice
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import PARTITION_COLUMN
 from energy_assets.defs.metadata import frame_metadata, is_range_run
@@ -30,7 +31,7 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
     @dg.asset(
         key=keys.RAW_CONSUMPTION,
         partitions_def=partitions.hourly,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=partitions.backfill,
         group_name="ingestion",
         kinds={"python", "parquet"},
         pool=API_POOL,
@@ -42,7 +43,8 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
             f"Hourly consumption records of Energi Data Service's {spec.dataset} "
             f"(ENERGIDATA_DATASET; {spec.title}), one partition per UTC hour with every "
             f"({series}) series, columns exactly as the API names them. A backfill over any "
-            "range is one run and a few paged requests, at most one request per dataset per "
+            "range runs in units of ENERGY_BACKFILL_HOURS_PER_RUN hours, each one run and a few "
+            "paged requests, at most one request per dataset per "
             "ENERGY_API_MIN_INTERVAL_SECONDS across the deployment."
         ),
     )
@@ -65,6 +67,8 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         window = context.partition_time_window
         api = energidata.api(log=context.log.info, storage=storage)
         hours = int((window.end - window.start).total_seconds() // 3600)
+        if hours > 1 and (notice := first_unit_notice(context)):
+            context.log.warning(notice)
         if hours > 1:
             plan = backfill_plan(
                 spec.dataset,

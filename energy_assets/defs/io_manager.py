@@ -6,7 +6,7 @@ resource, so the IO manager and the assets share one storage configuration.
 
 Per asset, two metadata keys steer it:
 - asset definition metadata ``partition_column`` (e.g. "HourUTC", "datetime_utc",
-  "forecast_origin"): in a single-run backfill (`BackfillPolicy.single_run()`) the asset returns
+  "forecast_origin"): in a range run (a backfill unit, `Partitions.backfill`) the asset returns
   one frame for the whole range; the IO manager splits it by that column (floored to the hour
   for hourly keys, the day for daily keys, UTC) and writes every partition's object in parallel;
   the metadata's `uri` is then the asset's folder (Dagster copies it onto every partition).

@@ -3,6 +3,11 @@
 Both start at `Settings.partitions_start` (ENERGY_PARTITIONS_START; by default the dataset's first
 hour, 2020-06-30 22:00 UTC): an installation that needs no history since 2020 starts later and
 keeps the partition count, and so the UI's partition pages, small.
+
+A backfill of the hourly assets runs in units of `Settings.backfill_hours_per_run` hours
+(ENERGY_BACKFILL_HOURS_PER_RUN, default 1,488 = 62 days): Dagster's multi-run backfill policy makes
+each unit its own run, so a run's memory is bounded by its unit, not by the range, and the run
+queue runs units side by side (docs/decisions/0012-scale-out.md).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from energy_assets.settings import Settings
 class Partitions:
     hourly: dg.HourlyPartitionsDefinition
     daily: dg.DailyPartitionsDefinition
+    backfill: dg.BackfillPolicy
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Partitions:
@@ -29,6 +35,9 @@ class Partitions:
             ),
             daily=dg.DailyPartitionsDefinition(
                 start_date=settings.partitions_start_day, timezone="UTC"
+            ),
+            backfill=dg.BackfillPolicy.multi_run(
+                max_partitions_per_run=settings.backfill_hours_per_run
             ),
         )
 

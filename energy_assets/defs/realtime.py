@@ -70,7 +70,7 @@ def build_realtime_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=keys.REALTIME_LOAD,
         partitions_def=partitions.hourly,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=partitions.backfill,
         group_name="ingestion",
         kinds={"python", "parquet"},
         pool=API_POOL,

@@ -8,8 +8,8 @@ partitions: raw_consumption for the revised hours, consumption_features for them
 hours whose lags reach them, the existing forecasts whose 360-hour input window holds them, and
 the existing forecast_accuracy days whose actuals or forecasts change. Dagster's backfill daemon
 runs it in dependency order (features after raw, forecasts after features, accuracy after
-forecasts) and, with `BackfillPolicy.single_run`, each contiguous span of an hourly asset as one
-run. Nothing revised: no backfill.
+forecasts) and, each contiguous span of an hourly asset in runs of at most
+`Partitions.backfill`'s hours (ENERGY_BACKFILL_HOURS_PER_RUN). Nothing revised: no backfill.
 
 Two schedules run it (windows as run config): every day the last 14 days, every week the last
 92 days (capped at the dataset's `revision_days`). See docs/how-to/operate.md, "Revisions".

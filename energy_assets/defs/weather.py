@@ -71,7 +71,7 @@ def build_weather_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
     @dg.asset(
         key=keys.WEATHER,
         partitions_def=partitions.hourly,
-        backfill_policy=dg.BackfillPolicy.single_run(),
+        backfill_policy=partitions.backfill,
         group_name="ingestion",
         kinds={"python", "parquet"},
         metadata={PARTITION_COLUMN: WEATHER.time_column},

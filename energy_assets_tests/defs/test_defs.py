@@ -18,12 +18,13 @@ from energy_assets.settings import Settings
 REPO = Path(__file__).resolve().parents[2]
 
 ASSETS = {
-    # key: (group, partitions, single-run backfill, {check: blocking})
-    "raw_consumption": ("ingestion", "hourly", True, {"raw_consumption_gx_suite": False}),
+    # key: (group, partitions, hours per backfill run (None: no backfill policy), {check: blocking})
+    # The hourly assets backfill in units of ENERGY_BACKFILL_HOURS_PER_RUN (1,488 by default).
+    "raw_consumption": ("ingestion", "hourly", 1488, {"raw_consumption_gx_suite": False}),
     "consumption_features": (
         "features",
         "hourly",
-        True,
+        1488,
         # The plausibility check warns by default (ENERGY_IMPLAUSIBLE_VALUES=warn); the series
         # catalogue check always warns.
         {
@@ -32,20 +33,20 @@ ASSETS = {
             "series_catalogue": False,
         },
     ),
-    "forecasting_model": ("training", None, False, {}),
-    "forecasts": ("forecasting", "hourly", True, {"forecasts_gx_suite": True}),
-    "forecast_accuracy": ("monitoring", "daily", False, {}),
-    "drift_report": ("monitoring", "daily", False, {}),
-    "weather": ("ingestion", "hourly", True, {"weather_gx_suite": True}),
+    "forecasting_model": ("training", None, None, {}),
+    "forecasts": ("forecasting", "hourly", 1488, {"forecasts_gx_suite": True}),
+    "forecast_accuracy": ("monitoring", "daily", None, {}),
+    "drift_report": ("monitoring", "daily", None, {}),
+    "weather": ("ingestion", "hourly", 1488, {"weather_gx_suite": True}),
     "realtime_load": (
         "ingestion",
         "hourly",
-        True,
+        1488,
         {"realtime_load_gx_suite": True, "realtime_load_plausible_values": False},
     ),
     # Forecast products: one run per issue time (a vintage is never part of a range rewrite).
-    "day_ahead_forecasts": ("forecasting", "daily", False, {}),
-    "intraday_forecasts": ("forecasting", "hourly", False, {}),
+    "day_ahead_forecasts": ("forecasting", "daily", None, {}),
+    "intraday_forecasts": ("forecasting", "hourly", None, {}),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
@@ -83,7 +84,9 @@ def test_assets_partitions_and_checks(defs):
         seen[key.to_user_string()] = (
             assets_def.group_names_by_key[key],
             _partitions(assets_def.partitions_def),
-            assets_def.backfill_policy == dg.BackfillPolicy.single_run(),
+            assets_def.backfill_policy.max_partitions_per_run
+            if assets_def.backfill_policy
+            else None,
             {spec.name: spec.blocking for spec in assets_def.check_specs},
         )
     assert seen == ASSETS
