@@ -50,18 +50,36 @@ class ProductConfig(dg.Config):
     charts: bool = True
 
 
-def _area_totals(issued_at: Any, targets: Any) -> tuple[Any, str]:
-    """Each area's total forecast from the real-time feed, when that module is installed and has
-    data (forecasting/area_totals.py, issue 23 item 3), and why not otherwise: then the
-    segments' sum is the total (level_source "settled")."""
+def _area_totals(store: Any, product: str, issued_at: Any, settled: Any) -> tuple[Any, str]:
+    """Each area's total forecast from the real-time feed (`realtime_load`, forecasting/
+    area_totals.py), scaled to the segments' unit and share of it, and why; (None, why not)
+    when the feed is not stored near the issue time, too stale, or too short to train on: then
+    the segments' sum is the total (level_source "settled")."""
+    import pandas as pd
+
+    from energy_assets.contracts import REALTIME_LOAD, hour_keys
+    from energy_assets.forecasting import area_totals
+
+    newest = area_totals.newest_known_hour(issued_at)
+    # A cheap probe first: a deployment without the feed reads a few absent objects, not a year.
+    recent = hour_keys(newest - pd.Timedelta(hours=area_totals.MAX_FEED_GAP_HOURS), newest)
+    if store.read_many(REALTIME_LOAD.name, recent, missing_ok=True).empty:
+        return None, (
+            f"no realtime_load stored in the {area_totals.MAX_FEED_GAP_HOURS} h before "
+            f"{hour_text(newest)}: segments summed (settled level)"
+        )
+    days = area_totals.DEFAULT_TRAINING_DAYS + area_totals.HISTORY_HOURS // 24
+    window = hour_keys(newest - pd.Timedelta(days=days), newest + pd.Timedelta(hours=1))
+    feed = store.read_many(REALTIME_LOAD.name, window, missing_ok=True)
     try:
-        from energy_assets.forecasting import area_totals  # type: ignore[attr-defined]
-    except ImportError:
-        return None, "no real-time area-total forecaster installed: segments summed"
-    try:
-        return area_totals.forecast_area_totals(issued_at, targets), "real-time area totals"
-    except Exception as error:  # an outage of the real-time feed: the settled model serves
+        result = area_totals.area_totals_for_product(feed, issued_at, product)
+        if not result.available:
+            return None, f"{result.reason}: segments summed (settled level)"
+        totals = area_totals.totals_for_segments(result.table, settled, feed)
+    except ValueError as error:  # too little of the feed to train on, or no overlap to scale
         return None, f"real-time area totals unavailable ({error}): segments summed"
+    why = "real-time area totals, scaled to the segments' share of them"
+    return totals, f"{why}; {result.reason}" if result.reason else why
 
 
 def issue_vintage(
@@ -108,7 +126,7 @@ def issue_vintage(
     targets = products.targets_for(product, issued_at)
     forecaster = products.train_product_forecaster(history, lag, config.params)
     model_version = f"product-lag{lag}h@{hour_text(origin)}"
-    totals, level_reason = _area_totals(issued_at, targets)
+    totals, level_reason = _area_totals(store, product, issued_at, history)
     if totals is None:
         context.log.info(level_reason)
     frame = products.issue_forecast(

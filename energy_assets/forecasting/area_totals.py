@@ -574,3 +574,53 @@ def area_totals_for_product(
         issue_hours_local=(hour_local,),
         target_days=(1,) if day_ahead else (0, 1),
     )
+
+
+# Settled hours the segments' share of the feed's total is measured over (a week: every hour of
+# the day and every day kind once).
+COVERAGE_WINDOW_HOURS = 168
+
+
+def totals_for_segments(
+    totals: pd.DataFrame,
+    settled: pd.DataFrame,
+    realtime_load: pd.DataFrame,
+    window_hours: int = COVERAGE_WINDOW_HOURS,
+) -> pd.DataFrame:
+    """The area totals the segments reconcile to, in the segments' unit (kWh).
+
+    A dataset's segments rarely sum to the feed's TotalLoad: grid losses, own consumption and
+    segments outside the dataset make the gap (a few per cent, stable week to week). So each
+    area's total forecast (MWh, `AreaTotals.table`) is scaled by that area's measured share:
+    the segments' settled sum over the feed's total on the same hours, the newest
+    `window_hours` hours both have (all known at issue time: the settled data are the older of
+    the two). The real-time feed then brings its level change, not its definition of load.
+
+    settled: CLEAN rows (datetime_utc, area, segment, energy_consumption in kWh) known at issue
+    time; realtime_load: REALTIME_LOAD rows. Returns `area, datetime_utc, p10, p50, p90` (kWh)
+    for the areas with a share; raises ValueError naming an area without overlapping hours.
+    """
+    segments_sum = settled.groupby(["area", "datetime_utc"], observed=True)[
+        "energy_consumption"
+    ].sum()
+    feed = realtime_load
+    if REALTIME_FLAG_COLUMN in feed.columns:
+        feed = feed[~feed[REALTIME_FLAG_COLUMN].fillna(False).astype(bool)]
+    feed_total = feed.set_index(["area", "datetime_utc"])[VALUE]
+    both = pd.concat({"segments": segments_sum, "feed": feed_total}, axis=1, join="inner").dropna()
+    out = []
+    for area, rows in totals.groupby("area", observed=True):
+        overlap = both.xs(area, level="area") if area in both.index.get_level_values(0) else None
+        if overlap is None or overlap.empty:
+            raise ValueError(
+                f"no hour where both the settled segments and the real-time total of {area} "
+                "exist: the segments' share of the total cannot be measured"
+            )
+        recent = overlap.sort_index().tail(window_hours)
+        # kWh of segments per MWh of the feed's total: the unit change is in the share.
+        share_kwh = float(recent["segments"].sum() / recent["feed"].sum())
+        scaled = rows[["area", "datetime_utc"]].copy()
+        for column in QUANTILE_COLUMNS:
+            scaled[column] = rows[column].to_numpy() * share_kwh
+        out.append(scaled)
+    return pd.concat(out, ignore_index=True)

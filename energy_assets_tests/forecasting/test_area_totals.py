@@ -170,3 +170,38 @@ def test_the_intraday_product_forecasts_from_now_to_the_end_of_tomorrow(table):
     assert (frame["data_origin"] == newest_known_hour(issued)).all()
     with pytest.raises(ValueError, match="not one of"):
         area_totals_for_product(table, issued, "weekly")
+
+
+def test_totals_for_segments_scale_the_feed_by_the_segments_measured_share():
+    # Real data that overlap: the DE35 slice's segments and the feed's TotalLoad, 2023-01-01..17.
+    from energy_assets.devtools import SAMPLE_DATA_PATH
+    from energy_assets.features.engineering import read_consumption_file
+    from energy_assets.forecasting.area_totals import totals_for_segments
+    from energy_assets.sources import spec_for
+
+    settled = read_consumption_file(SAMPLE_DATA_PATH, spec_for("ConsumptionDE35Hour"))
+    settled = settled[settled["datetime_utc"] <= pd.Timestamp("2023-01-10T00:00Z")]
+    feed = read_total_load_file(ENTSOE_FILE)
+    feed = feed[feed["datetime_utc"] <= pd.Timestamp("2023-01-12T00:00Z")]
+    targets = feed[feed["datetime_utc"] > pd.Timestamp("2023-01-11T00:00Z")]
+    totals = targets[["area", "datetime_utc"]].assign(
+        p10=targets["total_load_mwh"] * 0.95,
+        p50=targets["total_load_mwh"],
+        p90=targets["total_load_mwh"] * 1.05,
+    )
+    scaled = totals_for_segments(totals, settled, feed)
+
+    for area in ("DK1", "DK2"):
+        # The share by hand: the last 168 hours where both exist, segments (kWh) over feed (MWh).
+        sums = settled[settled["area"] == area].groupby("datetime_utc")["energy_consumption"].sum()
+        load = feed[feed["area"] == area].set_index("datetime_utc")["total_load_mwh"]
+        hours = sums.index.intersection(load.index).sort_values()[-168:]
+        share = sums[hours].sum() / load[hours].sum()
+        assert 500 < share < 1200  # kWh of segments per MWh of total load: most of the load
+        mine = scaled[scaled["area"] == area].sort_values("datetime_utc")
+        theirs = totals[totals["area"] == area].sort_values("datetime_utc")
+        for column in ("p10", "p50", "p90"):
+            np.testing.assert_allclose(mine[column], theirs[column] * share, rtol=1e-9)
+
+    with pytest.raises(ValueError, match="DK2"):
+        totals_for_segments(totals, settled[settled["area"] == "DK1"], feed)
