@@ -69,14 +69,14 @@ INPUT_COLUMNS = (
     OFF_DAY,
     "off_day_ref",
     "off_day_ref_7d",
-    "log_level",
-    "ratio_origin",
+    "area_log_level",
+    "area_ratio_origin",
     "ratio_ref",
     "ratio_ref_2",
     "ratio_7d",
     "ratio_14d",
-    "ratio_mean_168h",
-    "ratio_anchor_7d",
+    "area_ratio_mean_168h",
+    "area_ratio_anchor_7d",
     "change_3h_7d",
     "ratio_profile_same_kind",
 )
@@ -84,7 +84,7 @@ INPUT_COLUMNS = (
 # year-end break), so every weekend teaches the model what a holiday does.
 PROFILE_DAYS = 14
 WEATHER_COLUMNS = (
-    "temp_target",
+    "area_temp_target",
     "temp_change_ref",
     "temp_day_change",
     "wind_target",
@@ -263,14 +263,14 @@ def build_rows(
     columns["off_day_ref_7d"] = week_kinds
     n = len(rows)
     for name in (
-        "log_level",
-        "ratio_origin",
+        "area_log_level",
+        "area_ratio_origin",
         "ratio_ref",
         "ratio_ref_2",
         "ratio_7d",
         "ratio_14d",
-        "ratio_mean_168h",
-        "ratio_anchor_7d",
+        "area_ratio_mean_168h",
+        "area_ratio_anchor_7d",
         "change_3h_7d",
         "ratio_profile_same_kind",
         "log_ratio",
@@ -300,25 +300,25 @@ def build_rows(
                 np.where(count > 0, total / np.maximum(count, 1), np.nan) / level
             )
         with np.errstate(invalid="ignore", divide="ignore"):
-            log_level = np.log(level)
+            area_log_level = np.log(level)
 
             def ratio(values: np.ndarray, level: np.ndarray = level) -> np.ndarray:
                 return np.log(values / level)
 
-            columns["log_level"][mask] = log_level
-            columns["ratio_origin"][mask] = ratio(_take(series, oo))
+            columns["area_log_level"][mask] = area_log_level
+            columns["area_ratio_origin"][mask] = ratio(_take(series, oo))
             columns["ratio_ref"][mask] = ratio(_take(series, rr))
             columns["ratio_ref_2"][mask] = ratio(_take(series, rr - 24))
             columns["ratio_7d"][mask] = ratio(_take(series, tt - 168))
             columns["ratio_14d"][mask] = ratio(_take(series, tt - 336))
-            columns["ratio_mean_168h"][mask] = ratio(_window_mean(series, oo, 168))
+            columns["area_ratio_mean_168h"][mask] = ratio(_window_mean(series, oo, 168))
             change = np.log(_window_mean(series, oo, 3) / _window_mean(series, oo - 168, 3))
             columns["change_3h_7d"][mask] = change
-            columns["ratio_anchor_7d"][mask] = columns["ratio_7d"][mask] + change
+            columns["area_ratio_anchor_7d"][mask] = columns["ratio_7d"][mask] + change
             columns["log_ratio"][mask] = ratio(_take(series, tt))
         if temperature is not None:
             target_temp = _take(temperature, tt)
-            columns["temp_target"][mask] = target_temp
+            columns["area_temp_target"][mask] = target_temp
             columns["temp_change_ref"][mask] = target_temp - _take(temperature, rr)
             columns["temp_day_change"][mask] = _window_mean(temperature, tt, 24) - _window_mean(
                 temperature, oo, 24
@@ -334,7 +334,7 @@ def build_rows(
         rows[name] = values
     rows["datetime_utc"] = times
     rows["data_origin"] = history.time_of(o)
-    rows["level"] = np.exp(rows["log_level"])
+    rows["level"] = np.exp(rows["area_log_level"])
     return rows.drop(columns=["o", "t"])
 
 
@@ -419,7 +419,7 @@ def fit_area_model(
             origins.append(newest_known_hour(issue, lag_hours))
     rows = build_rows(known, issues, targets, origins, weather)
     inputs = tuple(c for c in (*INPUT_COLUMNS, *WEATHER_COLUMNS) if c in rows.columns)
-    train = rows[np.isfinite(rows["log_ratio"]) & np.isfinite(rows["log_level"])]
+    train = rows[np.isfinite(rows["log_ratio"]) & np.isfinite(rows["area_log_level"])]
     if len(train) < 24 * 14:
         raise ValueError(
             f"only {len(train)} training rows known at {hour_text(issued_at)}: the area-total "

@@ -86,4 +86,13 @@ def serve(settings: Settings, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
         "Ctrl-C stops)",
         flush=True,
     )
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+    # uvicorn's own logging config with every logger at WARNING: no access lines (requests carry
+    # tokens in their headers; none are logged either way) and no INFO chatter.
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    quiet = copy.deepcopy(LOGGING_CONFIG)
+    for logger in quiet["loggers"].values():
+        logger["level"] = "WARNING"
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=quiet)
