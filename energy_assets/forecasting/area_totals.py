@@ -262,20 +262,10 @@ def build_rows(
     columns["off_day_ref"] = ref_kinds
     columns["off_day_ref_7d"] = week_kinds
     n = len(rows)
-    for name in (
-        "area_log_level",
-        "area_ratio_origin",
-        "ratio_ref",
-        "ratio_ref_2",
-        "ratio_7d",
-        "ratio_14d",
-        "area_ratio_mean_168h",
-        "area_ratio_anchor_7d",
-        "change_3h_7d",
-        "ratio_profile_same_kind",
-        "log_ratio",
-    ):
-        columns[name] = np.full(n, np.nan)  # fmt: skip
+    # The level and ratio inputs (INPUT_COLUMNS after the calendar's) and the target, per area.
+    filled_per_area = INPUT_COLUMNS[INPUT_COLUMNS.index("area_log_level") :]
+    for name in (*filled_per_area, "log_ratio"):
+        columns[name] = np.full(n, np.nan)
     temperature = _weather(weather, history, history.hours + 24 * 3)
     wind = _weather(weather, history, history.hours + 24 * 3, "wind_speed_ms")
     if temperature is not None:
