@@ -38,26 +38,16 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks import bench_sources  # noqa: E402
 from benchmarks._machine import machine_description  # noqa: E402
 from benchmarks.bench_sources import EVENT_SETTINGS  # noqa: E402
 
 START = pd.Timestamp("2023-01-01 00:00")
 DATASET = "ConsumptionIndustry"
-INSTANCE_YAML = """\
-storage:
-  postgres:
-    postgres_db:
-      hostname: {env: DAGSTER_PG_HOST}
-      port: {env: DAGSTER_PG_PORT}
-      username: {env: DAGSTER_PG_USER}
-      password: {env: DAGSTER_PG_PASSWORD}
-      db_name: {env: DAGSTER_PG_DB}
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
+# bench_sources' Postgres instance, with the one pool that serialises the API's requests.
+INSTANCE_YAML = bench_sources.INSTANCE_YAML.replace(
+    "telemetry:", "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:"
+)
 SQLITE_INSTANCE_YAML = """\
 concurrency:
   pools:
