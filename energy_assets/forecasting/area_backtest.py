@@ -52,6 +52,31 @@ def issue_times(first_day: str, days: int, hour_local: int = 10) -> list[pd.Time
     ]  # fmt: skip
 
 
+def forecast_weather(
+    weather: pd.DataFrame,
+    origin: pd.Timestamp,
+    error: tuple[float, float],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """Observed weather made a forecast issued at `origin`: hours up to `origin` as observed;
+    each later Danish day gets one error per variable drawn with standard deviation `error`
+    (temperature °C, wind m/s: a day-ahead forecast's error is mostly a bias over the day),
+    plus an hourly error of half that; wind stays ≥ 0."""
+    times = pd.to_datetime(weather["datetime_utc"], utc=True)
+    later = (times > origin).to_numpy()
+    days = times[later].dt.tz_convert(DANISH_TZ).dt.date.to_numpy()
+    unique, day_of_row = np.unique(days, return_inverse=True)
+    out = weather.copy()
+    for column, sd, floor in (("temperature_c", error[0], None), ("wind_speed_ms", error[1], 0.0)):
+        if column not in out.columns or sd <= 0:
+            continue
+        noise = rng.normal(0, sd, len(unique))[day_of_row] + rng.normal(0, sd / 2, later.sum())
+        values = out[column].to_numpy(dtype=float).copy()
+        values[later] += noise
+        out[column] = values if floor is None else np.maximum(values, floor)
+    return out
+
+
 def _mape(actual: pd.Series, predicted: pd.Series) -> float:
     ok = actual.notna() & predicted.notna() & (actual > 0)
     if not ok.any():
@@ -67,24 +92,36 @@ def run_area_backtest(
     refit_days: int = 7,
     params: ModelParams = DEFAULT_PARAMS,
     issue_hours_local: tuple[int, ...] = (10,),
+    weather_error: tuple[float, float] | None = None,
+    seed: int = 0,
 ) -> AreaBacktest:
     """Day-ahead forecasts of each area's total at every issue time, from REALTIME_LOAD `table`
     (plus `benchmark_mwh` when it carries Energinet's forecast). The model is refitted every
-    `refit_days` issues from what was known at that issue (never later data)."""
+    `refit_days` issues from what was known at that issue (never later data).
+
+    `weather` is observed weather, used as a perfect forecast; `weather_error` = (temperature
+    °C, wind m/s) standard deviations makes it a realistic one: every hour after each issue's
+    origin gets that issue's own error (see `forecast_weather`)."""
     history = LoadHistory.from_table(table)
     truth = table.assign(datetime_utc=pd.to_datetime(table["datetime_utc"], utc=True)).set_index(
         ["datetime_utc", "area"]
     )
     model: AreaModel | None = None
     parts = []
+    rng = np.random.default_rng(seed)
     for i, issue in enumerate(issues):
         if i % refit_days == 0:
             model = None
+        issued_weather = weather
+        if weather is not None and weather_error is not None:
+            issued_weather = forecast_weather(
+                weather, newest_known_hour(issue, lag_hours), weather_error, rng
+            )
         result = forecast_area_totals(
             history,
             issue,
             day_ahead_targets(issue),
-            weather,
+            issued_weather,
             lag_hours=lag_hours,
             params=params,
             model=model,

@@ -42,6 +42,7 @@ from energy_assets.contracts import (
     hour_text,
     utc,
 )
+from energy_assets.forecasting.area_level import DailyLevel
 
 VALUE = "total_load_mwh"
 # The feed's lag (sources.ELECTRICITY_BALANCE_NONV.publication_lag_hours): an hour is published
@@ -93,6 +94,12 @@ WEATHER_COLUMNS = (
 )
 
 
+# Tuned on issue days of 2023-07 → 2023-10 (decision 0008): the boosters' weight in the next
+# day's level, and the band's widening.
+LEVEL_WEIGHT = 0.5
+BAND_SCALE = 1.4
+
+
 @dataclass(frozen=True)
 class ModelParams:
     """LightGBM's settings (tuned on issue days of 2023-03 → 2023-10, reported on other months:
@@ -107,6 +114,11 @@ class ModelParams:
     seed: int = 0
     # Past issue days the model trains on (as far as the history reaches).
     training_days: int = DEFAULT_TRAINING_DAYS
+    # The boosters' weight in the next day's level, blended in log space with the daily ridge
+    # (`area_level`); 1.0 turns the ridge off.
+    level_weight: float = LEVEL_WEIGHT
+    # Each band's half-widths (log space around p50) times this: p10-p90 calibrated to 80 %.
+    band_scale: float = BAND_SCALE
 
 
 DEFAULT_PARAMS = ModelParams()
@@ -455,6 +467,8 @@ class AreaTotals:
     lag_hours: int
     available: bool = True
     model: AreaModel | None = field(default=None, repr=False)
+    # The daily ridge's level of the next Danish day (None: not used or too little history).
+    daily_level: DailyLevel | None = field(default=None, repr=False)
 
 
 def feed_gap_hours(history: LoadHistory, issued_at: Any, lag_hours: int = FEED_LAG_HOURS) -> int:
@@ -524,6 +538,21 @@ def forecast_area_totals(
             "data_origin": rows["data_origin"],
         }
     )
+    daily = None
+    if params.level_weight < 1:
+        from energy_assets.forecasting.area_level import predict_daily_level
+
+        daily = predict_daily_level(known, issued_at, origin, weather)
+    if daily is not None:
+        quantiles = (
+            quantiles
+            + _level_shift(
+                rows, quantiles[:, 1] + np.log(level), daily, issued_at, params.level_weight
+            )[:, None]
+        )
+    # The band widened (or narrowed) around p50 in log space: its calibration.
+    quantiles[:, 0] = quantiles[:, 1] + params.band_scale * (quantiles[:, 0] - quantiles[:, 1])
+    quantiles[:, 2] = quantiles[:, 1] + params.band_scale * (quantiles[:, 2] - quantiles[:, 1])
     for i, column in enumerate(QUANTILE_COLUMNS):
         table[column] = level * np.exp(quantiles[:, i])
     table["prediction"] = table["p50"]
@@ -531,7 +560,29 @@ def forecast_area_totals(
     table["quality_reason"] = reason
     table["level_source"] = "realtime"
     table["weather_used"] = any(c in model.inputs for c in WEATHER_COLUMNS)
-    return AreaTotals(table, quality, reason, effective_lag, model=model)
+    return AreaTotals(table, quality, reason, effective_lag, model=model, daily_level=daily)
+
+
+def _level_shift(
+    rows: pd.DataFrame,
+    log_p50: np.ndarray,
+    daily: DailyLevel,
+    issued_at: Any,
+    weight: float,
+) -> np.ndarray:
+    """Per row, the log shift that moves the next Danish day's mean p50 (per area, where the
+    forecast has every hour of that day) to the blend exp(weight · log boosters' mean + (1 -
+    weight) · log ridge's mean); 0 for other hours."""
+    shift = np.zeros(len(rows))
+    day = day_ahead_targets(issued_at)
+    in_day = rows["datetime_utc"].isin(day).to_numpy()
+    for area, mean in daily.mean.items():
+        hours = in_day & (rows["area"] == area).to_numpy()
+        if hours.sum() != len(day):
+            continue
+        boosters = np.log(np.mean(np.exp(log_p50[hours])))
+        shift[hours] = (1 - weight) * (np.log(mean) - boosters)
+    return shift
 
 
 PRODUCTS = ("day-ahead", "intraday")
