@@ -17,6 +17,12 @@ day (offline: DMI's observed national means, a perfect forecast). It is fitted p
 of two series is seconds, so a forecast never waits for a stored model to exist and always uses
 every hour known at T. `fit_area_model` and `forecast_area_totals` are the two steps.
 
+The next Danish day's level is then blended (log space, LEVEL_WEIGHT on the boosters) with a
+daily ridge regression (`area_level`: calendar, this morning's hours, heating degrees and wind)
+and the day's hours rescaled to it, the boosters keeping the hourly shape; the band's half-widths
+are widened BAND_SCALE times so that p10-p90 covers 80 %. Both were chosen on issue days of
+2023-07 → 2023-10 (docs/decisions/0008-realtime-level.md).
+
 A real-time outage (the newest hours missing at T) uses the same model family fitted with the
 longer lag the feed now has (the "longer-lag variant"), and says so (`AreaTotals.reason`); past
 `MAX_FEED_GAP_HOURS` the feed is too stale to be a level and the result is empty with the reason:
