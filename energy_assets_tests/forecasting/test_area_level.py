@@ -94,3 +94,27 @@ def test_the_next_days_mean_moves_to_the_blend_it_is_given(table):
         )
         assert np.allclose(shape, shape[0])
         assert (rows["p10"] <= rows["p50"]).all() and (rows["p50"] <= rows["p90"]).all()
+
+
+def test_a_realistic_weather_forecast_keeps_the_observed_past_and_errs_after_the_origin():
+    from energy_assets.forecasting.area_backtest import forecast_weather
+    from energy_assets.ingestion.weather_files import read_weather_file
+
+    observed = read_weather_file(DATA_DIR / "weather_dmi_national_hourly.csv.gz")
+    origin = newest_known_hour(ISSUE)
+    issued = forecast_weather(observed, origin, (1.25, 1.0), np.random.default_rng(0))
+    times = pd.to_datetime(observed["datetime_utc"], utc=True)
+    past, later = times <= origin, times > origin
+    for column in ("temperature_c", "wind_speed_ms"):
+        assert (issued.loc[past, column] == observed.loc[past, column]).all()
+        error = (issued.loc[later, column] - observed.loc[later, column]).to_numpy()
+        assert np.all(error != 0) or column == "wind_speed_ms"
+    assert (issued["wind_speed_ms"] >= 0).all()
+    # Mostly one error per Danish day: the day means' errors spread about the daily sd.
+    local_day = times[later].dt.tz_convert("Europe/Copenhagen").dt.date
+    daily = (
+        (issued.loc[later, "temperature_c"] - observed.loc[later, "temperature_c"])
+        .groupby(local_day.to_numpy())
+        .mean()
+    )
+    assert 1.0 < daily.std() < 1.5
