@@ -13,9 +13,12 @@ The fallback (`fallback_forecasts`) is a forecast of its own, never the model's 
   (T - 24 h, T - 48 h, ... up to FALLBACK_LOOKBACK_DAYS); where none was, the newest value;
 * level: scaled by the last observed day's mean over the profile's own values for that day
   (the ratio clipped to LEVEL_CLIP): the same hours of last week, at the latest level;
-* interval: p10 / p90 = prediction x exp(the 10 / 90 % quantiles of log(actual / fallback)),
-  measured by `benchmarks/bench_fallback.py` (docs/decisions/0010) per staleness band
-  (FALLBACK_LOG_QUANTILES: fresh data, or the last value more than a day old); p50 = prediction.
+* interval: p10 / p90 = prediction x exp(the 10 / 90 % quantiles of log(actual / fallback)) of
+  the series' own fallback, backtested on the history it is given (`series_band`: the same
+  hour of earlier days, as stale as the series is now); a series with too little history gets
+  the default band measured by `benchmarks/bench_fallback.py` (FALLBACK_LOG_QUANTILES per
+  staleness: fresh data, or the last value more than a day old). p50 = prediction. Coverage of
+  both on DK2 and DE35: docs/decisions/0010.
 
 Domain code: no Dagster; the forecaster is passed in as a function.
 """
@@ -42,10 +45,17 @@ FALLBACK_LOOKBACK_DAYS = 14
 LEVEL_CLIP = (0.5, 2.0)
 # Hours since the last observation from which the stale band applies.
 STALE_AFTER_HOURS = 24
-# 10 / 90 % quantiles of log(actual / fallback) by staleness, measured on the DE35 slice's
-# municipal series (benchmarks/bench_fallback.py, docs/decisions/0010): the noisier data, so the
-# band covers ~80 % there and over-covers (97-98 %) DK2's area total.
+# The default band, for a series with too little history for its own (series_band): 10 / 90 %
+# quantiles of log(actual / fallback) by staleness, measured on the DE35 slice's municipal
+# series (benchmarks/bench_fallback.py, docs/decisions/0010): the noisier data, so the band
+# covers ~80 % there and over-covers (97-98 %) DK2's area total.
 FALLBACK_LOG_QUANTILES = {"fresh": (-0.158, 0.130), "stale": (-0.205, 0.160)}
+# A series' own band: its fallback backtested from the same hour of up to BAND_ORIGINS earlier
+# days with at least BAND_MIN_HISTORY_HOURS of data before each (a week for the profile, a day
+# for the level), and at least BAND_MIN_POINTS scored hours; else the default above.
+BAND_ORIGINS = 28
+BAND_MIN_HISTORY_HOURS = 8 * 24
+BAND_MIN_POINTS = 72
 
 _HOUR = pd.Timedelta(hours=1)
 
@@ -114,8 +124,7 @@ def fallback_forecasts(
                 continue
             last = int(observed[-1])
             prediction = _profile(seen, o + h, last) * _level(seen, last)
-            stale = (o - last) >= STALE_AFTER_HOURS
-            q10, q90 = FALLBACK_LOG_QUANTILES["stale" if stale else "fresh"]
+            q10, q90 = series_band(seen, o, last, h)
             reason = reasons if isinstance(reasons, str) else reasons.get((key, origin), "")
             prediction = np.clip(prediction, 0, None)
             out.append(
@@ -141,6 +150,40 @@ def fallback_forecasts(
     if not out:
         return pd.DataFrame({c: [] for c in columns})
     return pd.concat(out, ignore_index=True)[columns]
+
+
+def series_band(seen: np.ndarray, o: int, last: int, h: np.ndarray) -> tuple[float, float]:
+    """The 10 / 90 % quantiles of log(actual / fallback) of this series' own fallback, backtested
+    on its history as this forecast is made: from the same hour of each earlier day p (up to
+    BAND_ORIGINS of them), with the data cut as far before p as it is before `o` now (the
+    staleness `o - last`), scored on the hours p + h observed by `last`. A series with fewer
+    than BAND_MIN_POINTS such points (new, or a short history) gets the default band
+    (FALLBACK_LOG_QUANTILES by staleness: the DE35 slice's, wide enough for noisy series)."""
+    gap = o - last
+    observed = np.flatnonzero(~np.isnan(seen[: last + 1]))
+    first = int(observed[0]) if len(observed) else last + 1
+    errors = []
+    for k in range(1, BAND_ORIGINS + 1):
+        p = o - 24 * k
+        cut = p - gap
+        targets = p + h
+        if cut - first + 1 < BAND_MIN_HISTORY_HOURS:
+            break
+        if targets[-1] > last:
+            continue
+        forecast = _profile(seen, targets, cut) * _level(seen, cut)
+        actual = seen[targets]
+        ok = (actual > 0) & (forecast > 0)
+        errors.append(np.log(actual[ok] / forecast[ok]))
+    points = np.concatenate(errors) if errors else np.zeros(0)
+    if len(points) < BAND_MIN_POINTS:
+        return FALLBACK_LOG_QUANTILES["stale" if gap >= STALE_AFTER_HOURS else "fresh"]
+    ordered = np.sort(points)
+    n = len(ordered)
+    # Split-conformal ranks (as training/intervals.py): a little wider than the sample quantiles.
+    low = ordered[max(int(np.floor(0.1 * (n + 1))) - 1, 0)]
+    high = ordered[min(int(np.ceil(0.9 * (n + 1))) - 1, n - 1)]
+    return float(low), float(high)
 
 
 def _profile(seen: np.ndarray, targets: np.ndarray, last: int) -> np.ndarray:
