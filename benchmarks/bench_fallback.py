@@ -77,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dk2", default=DK2)
     parser.add_argument("--step-hours", type=int, default=37)
+    parser.add_argument("--check-only", action="store_true", help="skip the 2019-2022 tuning")
     args = parser.parse_args()
     print(machine_description(), flush=True)
     started = time.perf_counter()
@@ -94,6 +95,11 @@ def main() -> None:
         first, de35["datetime_utc"].max() - pd.Timedelta(days=1), freq="5h"
     )
     for kind, stale in (("fresh", 0), ("stale", 48)):
+        shipped = fallback.FALLBACK_LOG_QUANTILES[kind]
+        if args.check_only:
+            report(f"DK2 2023- {kind} (check)", residuals(dk2, check, stale), shipped)
+            report(f"DE35 slice {kind} (check)", residuals(de35, de35_origins, stale), shipped)
+            continue
         tuned = residuals(dk2, tune, stale)
         band = (
             round(float(tuned["log_ratio"].quantile(0.1)), 3),

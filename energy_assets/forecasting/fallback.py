@@ -56,6 +56,9 @@ FALLBACK_LOG_QUANTILES = {"fresh": (-0.158, 0.130), "stale": (-0.205, 0.160)}
 BAND_ORIGINS = 28
 BAND_MIN_HISTORY_HOURS = 8 * 24
 BAND_MIN_POINTS = 72
+# A stale series' band over its own fresh one: the factor at which the stale band covered 80 %
+# on DK2 2019-2022 (1.8: 80.8 %; 1.4: 73.5 %; docs/decisions/0010), checked on DK2 2023- and DE35.
+STALE_WIDEN = 1.8
 
 _HOUR = pd.Timedelta(hours=1)
 
@@ -154,36 +157,37 @@ def fallback_forecasts(
 
 def series_band(seen: np.ndarray, o: int, last: int, h: np.ndarray) -> tuple[float, float]:
     """The 10 / 90 % quantiles of log(actual / fallback) of this series' own fallback, backtested
-    on its history as this forecast is made: from the same hour of each earlier day p (up to
-    BAND_ORIGINS of them), with the data cut as far before p as it is before `o` now (the
-    staleness `o - last`), scored on the hours p + h observed by `last`. A series with fewer
-    than BAND_MIN_POINTS such points (new, or a short history) gets the default band
-    (FALLBACK_LOG_QUANTILES by staleness: the DE35 slice's, wide enough for noisy series)."""
-    gap = o - last
+    on its history: forecast from the same hour as its newest value on each earlier day p (up to
+    BAND_ORIGINS of them, each with BAND_MIN_HISTORY_HOURS of data before it), scored on the
+    hours p + h observed by `last`; widened by STALE_WIDEN when the newest value is more than
+    STALE_AFTER_HOURS old (a stale series has too few such days for its own stale backtest in
+    the 15 days the asset reads). A series with fewer than BAND_MIN_POINTS scored hours (new,
+    or a short history) gets the default band (FALLBACK_LOG_QUANTILES by staleness: the DE35
+    slice's, wide enough for noisy series)."""
+    stale = (o - last) >= STALE_AFTER_HOURS
     observed = np.flatnonzero(~np.isnan(seen[: last + 1]))
     first = int(observed[0]) if len(observed) else last + 1
     errors = []
     for k in range(1, BAND_ORIGINS + 1):
-        p = o - 24 * k
-        cut = p - gap
-        targets = p + h
-        if cut - first + 1 < BAND_MIN_HISTORY_HOURS:
+        p = last - 24 * k
+        if p - first + 1 < BAND_MIN_HISTORY_HOURS:
             break
-        if targets[-1] > last:
-            continue
-        forecast = _profile(seen, targets, cut) * _level(seen, cut)
+        targets = p + h[h <= 24 * k]
+        forecast = _profile(seen, targets, p) * _level(seen, p)
         actual = seen[targets]
         ok = (actual > 0) & (forecast > 0)
         errors.append(np.log(actual[ok] / forecast[ok]))
     points = np.concatenate(errors) if errors else np.zeros(0)
     if len(points) < BAND_MIN_POINTS:
-        return FALLBACK_LOG_QUANTILES["stale" if gap >= STALE_AFTER_HOURS else "fresh"]
+        return FALLBACK_LOG_QUANTILES["stale" if stale else "fresh"]
     ordered = np.sort(points)
     n = len(ordered)
     # Split-conformal ranks (as training/intervals.py): a little wider than the sample quantiles.
-    low = ordered[max(int(np.floor(0.1 * (n + 1))) - 1, 0)]
-    high = ordered[min(int(np.ceil(0.9 * (n + 1))) - 1, n - 1)]
-    return float(low), float(high)
+    low = float(ordered[max(int(np.floor(0.1 * (n + 1))) - 1, 0)])
+    high = float(ordered[min(int(np.ceil(0.9 * (n + 1))) - 1, n - 1)])
+    widen = STALE_WIDEN if stale else 1.0
+    # p10 <= p50 <= p90 even for a series whose recent errors all had one sign.
+    return min(low, 0.0) * widen, max(high, 0.0) * widen
 
 
 def _profile(seen: np.ndarray, targets: np.ndarray, last: int) -> np.ndarray:
