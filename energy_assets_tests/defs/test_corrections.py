@@ -14,8 +14,9 @@ from dagster import AssetMaterialization, DagsterInstance, build_sensor_context
 
 from energy_assets import metadata_keys as meta
 from energy_assets.defs import build_definitions, keys
-from energy_assets.defs.corrections import CORRECTION_TAG
+from energy_assets.defs.corrections import CORRECTION_TAG, build_correction_sensor
 from energy_assets.defs.metadata import content_hash
+from energy_assets.defs.partitions import Partitions
 from energy_assets.settings import Settings
 from energy_assets.storage.parquet_store import ParquetStore
 from energy_assets_tests.defs.test_revisions import (  # noqa: F401 (champion is a fixture)
@@ -145,8 +146,12 @@ def test_an_unchanged_raw_hour_submits_nothing_and_a_changed_one_a_backfill(tmp_
     """The sensor against a real instance: materialisations reported as a run would record them
     (the hash of the records written and of those replaced); only a real change refreshes."""
     monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
-    defs = build_definitions(Settings.from_env())
+    sensor = build_correction_sensor(Partitions.from_settings(Settings.from_env()))
     hour, later = "2023-01-07-12:00", "2023-01-07-13:00"
+
+    def tick(cursor):
+        context = build_sensor_context(instance=instance, cursor=cursor)
+        return sensor.evaluate_tick(context).cursor
 
     def raw(written: str, replaced: str | None = None) -> None:
         metadata = {meta.CONTENT_HASH.name: written}
@@ -157,18 +162,18 @@ def test_an_unchanged_raw_hour_submits_nothing_and_a_changed_one_a_backfill(tmp_
         )
 
     with DagsterInstance.ephemeral() as instance:
-        cursor = tick(defs, instance, None)
+        cursor = tick(None)
         raw("a")  # first materialisation, and the features that read it
         for key in (hour, later):
             instance.report_runless_asset_event(
                 AssetMaterialization(keys.CONSUMPTION_FEATURES, partition=key)
             )
-        cursor = tick(defs, instance, cursor)
+        cursor = tick(cursor)
         raw("a", replaced="a")  # re-run, same records
-        cursor = tick(defs, instance, cursor)
+        cursor = tick(cursor)
         assert not instance.get_backfills()
         raw("b", replaced="a")  # the value changed
-        cursor = tick(defs, instance, cursor)
+        cursor = tick(cursor)
         (backfill,) = instance.get_backfills()
         target = backfill.asset_backfill_data.target_subset
         features = target.get_partitions_subset(keys.CONSUMPTION_FEATURES).get_partition_keys()
