@@ -83,10 +83,13 @@ def fallback_forecasts(
     origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     horizon_hours: int = 24,
     reasons: Mapping[tuple[Series, pd.Timestamp], str] | str = "fallback",
+    min_horizon_hours: int = 1,
 ) -> pd.DataFrame:
     """FORECASTS rows (without model_version) for every `series` at every origin, labelled
     `fallback` with the reason `reasons` gives: one text for every pair, or a mapping
-    (series, origin) → reason, when only the pairs it names are forecast.
+    (series, origin) → reason, when only the pairs it names are forecast. Horizons
+    min_horizon_hours .. horizon_hours (a product's: its publication lag and beyond), the band
+    backtested on those horizons only.
 
     history: CLEAN rows (datetime_utc, area, segment, energy_consumption); only rows at or
     before each origin are read for it. A series with no value at or before an origin gets no
@@ -114,7 +117,7 @@ def fallback_forecasts(
         rows = frame["_series"].map(position).to_numpy(dtype=np.int64)
         cols = ((frame["datetime_utc"] - start) // _HOUR).to_numpy(dtype=np.int64)
         values[rows, cols] = frame["energy_consumption"].to_numpy(dtype="float64")
-    h = np.arange(1, horizon_hours + 1)
+    h = np.arange(max(int(min_horizon_hours), 1), horizon_hours + 1)
     out = []
     for origin in origin_index:
         o = int((origin - start) // _HOUR)
@@ -271,6 +274,7 @@ def complete_forecasts(
     predict: Callable[[pd.DataFrame, list[pd.Timestamp]], pd.DataFrame],
     horizon_hours: int = 24,
     min_history_hours: int = 8 * 24,
+    min_horizon_hours: int = 1,
 ) -> pd.DataFrame:
     """Every expected series at every origin, and every other series of `history` at the origins
     where it has data: the model's rows (quality `model`) where it can serve, labelled fallback
@@ -331,7 +335,12 @@ def complete_forecasts(
     model_rows = pd.concat(parts, ignore_index=True) if parts else None
     fallback_keys = sorted({key for key, _ in reasons}, key=str)
     fallback = fallback_forecasts(
-        history, fallback_keys, origin_list, horizon_hours=horizon_hours, reasons=reasons
+        history,
+        fallback_keys,
+        origin_list,
+        horizon_hours=horizon_hours,
+        reasons=reasons,
+        min_horizon_hours=min_horizon_hours,
     )
     frames = [f for f in (model_rows, fallback) if f is not None and len(f)]
     if frames:
@@ -349,6 +358,42 @@ def complete_forecasts(
     )
     out.attrs["fallbacks"] = fallback_counts(out)
     return out
+
+
+def complete_vintage(
+    history: pd.DataFrame,
+    expected: Iterable[Series],
+    origin: pd.Timestamp,
+    targets: pd.DatetimeIndex,
+    predict: Callable[[pd.DataFrame, list[pd.Timestamp]], pd.DataFrame],
+    horizon_hours: int,
+    min_horizon_hours: int,
+    min_history_hours: int = 8 * 24,
+) -> pd.DataFrame:
+    """A forecast product's rows before it is dressed as a vintage (forecasting/products.py):
+    `complete_forecasts` from the one data origin, kept to `targets`. Every expected series,
+    and every series with data at the origin, has a row per target: the product model's
+    (quality `model`) where it can serve by the forecaster's own rules, else the weekly-profile
+    fallback with its reason and its own band, backtested on the product's horizons
+    (min_horizon_hours .. horizon_hours: the publication lag and beyond).
+
+    history: CLEAN rows published by the issue time (nothing after `origin`). predict(history,
+    origins): the product model's forecast. Returns FORECASTS columns plus quality /
+    quality_reason; attrs as `complete_forecasts` (fallbacks, unforecastable, weather)."""
+    rows = complete_forecasts(
+        history,
+        expected,
+        [pd.Timestamp(origin)],
+        predict,
+        horizon_hours=horizon_hours,
+        min_history_hours=min_history_hours,
+        min_horizon_hours=min_horizon_hours,
+    )
+    attrs = dict(rows.attrs)
+    kept = rows[rows["datetime_utc"].isin(targets)].reset_index(drop=True)
+    kept.attrs = attrs
+    kept.attrs["fallbacks"] = fallback_counts(kept)
+    return kept
 
 
 def reason_kind(reason: str | None) -> str:
