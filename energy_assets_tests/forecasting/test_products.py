@@ -195,6 +195,8 @@ def test_a_vintage_is_scored_by_lead_time_once_its_actuals_are_published(
     assert scored["day_ahead_forecasts_points"] == len(vintage)
     assert scored["day_ahead_forecasts_mape"] == pytest.approx(ape.mean())
     assert "lead_hours" in scored["day_ahead_forecasts_by_lead"].value
+    by_quality = scored["day_ahead_forecasts_by_quality"].value
+    assert "quality" in by_quality and "model" in by_quality and "fallback" not in by_quality
 
 
 def test_a_series_without_recent_data_gets_a_labelled_fallback_in_the_day_ahead(history, model_for):
