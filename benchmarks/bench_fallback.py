@@ -35,16 +35,30 @@ DK2 = "/work/shared/data/ProductionConsumptionSettlement_DK2.csv.gz"
 HISTORY_HOURS = 24 * 15
 
 
-def residuals(frame: pd.DataFrame, origins, stale_hours: int) -> pd.DataFrame:
+def residuals(
+    frame: pd.DataFrame,
+    origins,
+    stale_hours: int,
+    history_hours: int = HISTORY_HOURS,
+    horizons: tuple[int, int] = (1, 24),
+) -> pd.DataFrame:
     series = frame[["area", "segment"]].drop_duplicates().itertuples(index=False)
     series = [(str(a), str(s)) for a, s in series]
     rows = []
     for origin in origins:
         window = frame[
-            (frame["datetime_utc"] > origin - pd.Timedelta(hours=HISTORY_HOURS))
+            (frame["datetime_utc"] > origin - pd.Timedelta(hours=history_hours))
             & (frame["datetime_utc"] <= origin - pd.Timedelta(hours=stale_hours))
         ]
-        rows.append(fallback.fallback_forecasts(window, series, [origin]))
+        rows.append(
+            fallback.fallback_forecasts(
+                window,
+                series,
+                [origin],
+                horizon_hours=horizons[1],
+                min_horizon_hours=horizons[0],
+            )
+        )
     forecasts = pd.concat(rows, ignore_index=True)
     actual = frame.rename(columns={"energy_consumption": "actual"})
     points = forecasts.merge(actual[["area", "segment", "datetime_utc", "actual"]])
@@ -78,6 +92,13 @@ def main() -> None:
     parser.add_argument("--dk2", default=DK2)
     parser.add_argument("--step-hours", type=int, default=37)
     parser.add_argument("--check-only", action="store_true", help="skip the 2019-2022 tuning")
+    parser.add_argument(
+        "--product-lag",
+        type=int,
+        default=None,
+        help="check the band at a forecast product's horizons (LAG .. LAG + 49 h, the 56 days "
+        "of history the product assets read) instead",
+    )
     args = parser.parse_args()
     print(machine_description(), flush=True)
     started = time.perf_counter()
@@ -94,6 +115,19 @@ def main() -> None:
     de35_origins = pd.date_range(
         first, de35["datetime_utc"].max() - pd.Timedelta(days=1), freq="5h"
     )
+    if args.product_lag is not None:
+        from energy_assets.contracts import PRODUCT_MAX_LEAD_HOURS
+
+        lag = int(args.product_lag)
+        reach = (lag, lag + PRODUCT_MAX_LEAD_HOURS)
+        check = check[check <= dk2["datetime_utc"].max() - pd.Timedelta(hours=reach[1])]
+        for kind, stale in (("fresh", 0), ("stale", 48)):
+            for name, origins in (("2019-2022", tune), ("2023-", check)):
+                points = residuals(dk2, origins, stale, history_hours=56 * 24, horizons=reach)
+                band = fallback.FALLBACK_LOG_QUANTILES["stale"]
+                report(f"DK2 {name} {kind} lag {lag} h", points, band)
+        print(f"{time.perf_counter() - started:.0f} s")
+        return
     for kind, stale in (("fresh", 0), ("stale", 48)):
         shipped = fallback.FALLBACK_LOG_QUANTILES[kind]
         if args.check_only:

@@ -167,7 +167,9 @@ def series_band(seen: np.ndarray, o: int, last: int, h: np.ndarray) -> tuple[flo
     the 15 days the asset reads). A series with fewer than BAND_MIN_POINTS scored hours (new,
     or a short history) gets the default band (FALLBACK_LOG_QUANTILES by staleness: the DE35
     slice's, wide enough for noisy series)."""
-    stale = (o - last) >= STALE_AFTER_HOURS
+    # Stale: the newest value is a day or more older than the hour before the first target (for
+    # the hourly forecasts, the origin; a product's first target is its publication lag away).
+    stale = (o + int(h.min()) - 1 - last) >= STALE_AFTER_HOURS
     observed = np.flatnonzero(~np.isnan(seen[: last + 1]))
     first = int(observed[0]) if len(observed) else last + 1
     errors = []
