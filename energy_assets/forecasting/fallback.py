@@ -418,7 +418,10 @@ def fallback_series(forecasts: pd.DataFrame) -> dict[str, str]:
     """`AREA/SEGMENT` → the newest origin's reason, for every series with a fallback row."""
     if "quality" not in forecasts.columns:
         return {}
-    rows = forecasts[forecasts["quality"] == QUALITY_FALLBACK].sort_values("forecast_origin")
+    rows = forecasts[forecasts["quality"] == QUALITY_FALLBACK]
+    # forecasts: by origin; a product's vintage: by issue time.
+    order = [c for c in ("forecast_origin", "issued_at", "datetime_utc") if c in rows.columns]
+    rows = rows.sort_values(order[:1], kind="stable") if order else rows
     newest = rows.drop_duplicates(SERIES_KEYS, keep="last")
     return {
         f"{a}/{s}": str(r)

@@ -9,7 +9,7 @@ import pytest
 
 from energy_assets.contracts import DAY_AHEAD_FORECASTS, INTRADAY_FORECASTS
 from energy_assets.defs.partitions import Partitions
-from energy_assets.defs.product_checks import checked_vintage, kept_vintage
+from energy_assets.defs.product_checks import checked_vintage, fallback_metadata, kept_vintage
 from energy_assets.defs.products import build_product_assets
 from energy_assets.settings import Settings
 from energy_assets.validation.gx import FrameValidator
@@ -48,3 +48,16 @@ def test_a_bad_vintage_is_refused_and_a_stored_one_only_reported():
     kept = list(kept_vintage(DAY_AHEAD_FORECASTS, bad, targets, {"rows": 48}, validator))
     assert kept[0].value is None and not kept[1].passed
     assert kept[1].severity == dg.AssetCheckSeverity.WARN
+
+
+def test_a_vintage_counts_its_fallbacks_like_forecasts():
+    vintage, _ = make_vintage()
+    assert fallback_metadata(vintage)["fallback_series"] == 0
+    why = "no recent data: the newest value is 2026-03-17T09:00Z"
+    mine = vintage["segment"] == "999"
+    vintage.loc[mine, "quality"] = "fallback"
+    vintage.loc[mine, "quality_reason"] = why
+    metadata = fallback_metadata(vintage)
+    assert metadata["fallback_series"] == 1 and metadata["fallback_rows"] == int(mine.sum())
+    assert metadata["fallback_reasons"].value == {"no recent data": 1}
+    assert metadata["fallback_series_named"].value == {"DK2/999": why}
