@@ -81,6 +81,19 @@ SEASONAL_NAIVE_168_MAPE = MetadataKey(
 TRIALS_RUN = MetadataKey("trials_run", int, "Optuna trials this run added to the study")
 MLFLOW_RUN = MetadataKey("mlflow_run", str, "the MLflow run of the tuning session")
 
+# ----------------------------------------------------------------- raw_consumption (hourly)
+CONTENT_HASH = MetadataKey(
+    "content_hash",
+    str,
+    "raw_consumption: a hash of the hour's stored records (one-hour runs); correction_sensor "
+    "compares it with the records the run replaced",
+)
+REPLACED_CONTENT_HASH = MetadataKey(
+    "replaced_content_hash",
+    str,
+    "raw_consumption: the content_hash of the records a one-hour run replaced in storage",
+)
+
 # ----------------------------------------------------------------- forecasts (hourly)
 SERIES = MetadataKey("series", int, "how many series the materialisation holds")
 WEATHER_USED = MetadataKey(

@@ -142,7 +142,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             ),
             *build_training_assets(),
             *build_forecasting_assets(partitions, settings.source),
-            *build_product_assets(partitions, settings.publication_delay_hours),
+            *build_product_assets(partitions, settings.publication_delay_hours, settings.source),
             *build_monitoring_assets(partitions),
         ]
     revision_job = build_revision_job(partitions)

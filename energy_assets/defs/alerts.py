@@ -6,7 +6,7 @@
                             partition whose failure was alerted succeeds
     alert_on_asset_events   (sensor over the event log) a failed blocking check (check, hours,
                             offending rows) and its passing again; a promotion decision read
-                            from `forecasting_model` metadata; a `forecasts` run that served
+                            from `forecasting_model` metadata; a `forecasts` or product run that served
                             the labelled fallback (how many series, why: `fallback_series`); a freshness policy's FAIL / WARN
                             and its PASS (FRESHNESS_STATE_CHANGE events, as the daemon emits them
                             for assets with a freshness policy)
@@ -33,6 +33,7 @@ from typing import Any
 import dagster as dg
 
 from energy_assets import metadata_keys as meta
+from energy_assets.contracts import DAY_AHEAD_FORECASTS_ASSET, INTRADAY_FORECASTS_ASSET
 from energy_assets.defs import keys
 from energy_assets.defs.jobs import RETRAIN_JOB
 
@@ -338,22 +339,36 @@ def promotion_fact(metadata: Mapping[str, Any], link: str | None) -> Any:
     )
 
 
-def fallback_fact(metadata: Mapping[str, Any], partition: str | None, link: str | None) -> Any:
-    """FallbackServed from a `forecasts` materialisation's metadata (plain values), or None when
-    every series got the model's forecast."""
+def fallback_fact(
+    metadata: Mapping[str, Any],
+    partition: str | None,
+    link: str | None,
+    asset: dg.AssetKey = keys.FORECASTS,
+) -> Any:
+    """FallbackServed from a `forecasts` (or forecast product) materialisation's metadata (plain
+    values), or None when every series got the model's forecast."""
     from energy_assets.alerting.alerts import FallbackServed
 
     series = meta.FALLBACK_SERIES.read(metadata)
     if not series:
         return None
     return FallbackServed(
-        asset=keys.FORECASTS.to_user_string(),
+        asset=asset.to_user_string(),
         partition=partition,
         series=int(series),
         reasons=dict(metadata.get("fallback_reasons") or {}),
         named=dict(metadata.get("fallback_series_named") or {}),
         link=link,
     )
+
+
+# Assets whose materialisations announce the fallbacks they served (metadata `fallback_series`):
+# the hourly forecasts and the forecast products (defs/product_checks.fallback_metadata).
+FALLBACK_ASSETS = (
+    keys.FORECASTS,
+    dg.AssetKey(DAY_AHEAD_FORECASTS_ASSET),
+    dg.AssetKey(INTRADAY_FORECASTS_ASSET),
+)
 
 
 def freshness_fact(record: Any, alerts: AlertsResource) -> Any:
@@ -397,7 +412,10 @@ def build_asset_event_alert_sensor() -> dg.SensorDefinition:
                 "checks": _newest_storage_id(instance, checks_type),
                 "freshness": _newest_storage_id(instance, freshness_type),
                 "models": model[0].storage_id if model else 0,
-                "forecasts": _newest_materialization(instance, keys.FORECASTS),
+                **{
+                    asset.to_user_string(): _newest_materialization(instance, asset)
+                    for asset in FALLBACK_ASSETS
+                },
             }
             return dg.SensorResult(
                 skip_reason=dg.SkipReason(f"Starting from the newest events: {start}"),
@@ -427,25 +445,29 @@ def build_asset_event_alert_sensor() -> dg.SensorDefinition:
             if fact is not None:
                 sent += deliver_once(context, alerts, fact.alert())
             cursor["models"] = record.storage_id
-        # A cursor from before the fallback alerts starts at the newest forecasts.
-        cursor.setdefault("forecasts", _newest_materialization(instance, keys.FORECASTS))
-        forecasts = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=keys.FORECASTS, after_storage_id=cursor["forecasts"]),
-            limit=MAX_EVENTS_PER_TICK,
-            ascending=True,
-        ).records
-        for record in forecasts:
-            materialization = record.asset_materialization
-            run_id = record.event_log_entry.run_id
-            link = alerts.run_url(run_id) if run_id else None
-            fact = (
-                fallback_fact(_plain(materialization.metadata), materialization.partition, link)
-                if materialization
-                else None
-            )
-            if fact is not None:
-                sent += deliver_once(context, alerts, fact.alert())
-            cursor["forecasts"] = record.storage_id
+        for asset in FALLBACK_ASSETS:
+            name = asset.to_user_string()
+            # A cursor from before these alerts starts at the asset's newest materialisation.
+            cursor.setdefault(name, _newest_materialization(instance, asset))
+            forecasts = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=asset, after_storage_id=cursor[name]),
+                limit=MAX_EVENTS_PER_TICK,
+                ascending=True,
+            ).records
+            for record in forecasts:
+                materialization = record.asset_materialization
+                run_id = record.event_log_entry.run_id
+                link = alerts.run_url(run_id) if run_id else None
+                fact = (
+                    fallback_fact(
+                        _plain(materialization.metadata), materialization.partition, link, asset
+                    )
+                    if materialization
+                    else None
+                )
+                if fact is not None:
+                    sent += deliver_once(context, alerts, fact.alert())
+                cursor[name] = record.storage_id
         for record in _event_records(
             instance, freshness_type, cursor["freshness"], MAX_EVENTS_PER_TICK
         ):

@@ -4,9 +4,14 @@ computed from it, without anyone naming them.
 
 `correction_sensor` reads `raw_consumption` materialisations from the event log (cursor: the
 newest storage id read). A materialisation of an hour that had been materialised before is a
-correction; for those hours `ingestion.revisions.affected_partitions` (the revision pass's own
-rule) names the stored partitions that read them: the features of the hour and the 168 hours
-whose lags and rolling windows reach it, the forecasts whose 360-hour input window holds it, the
+correction when it stored other records: a one-hour run writes a hash of the records it stores
+(`content_hash` metadata) and of the ones it replaced (`replaced_content_hash`, read from
+storage before writing), and the sensor compares the two, so re-running an unchanged hour
+refreshes nothing; without both hashes (a range run of a backfill writes none: its metadata is
+copied onto every hour) the hour counts as changed. For the
+corrected hours `ingestion.revisions.affected_partitions` (the revision pass's own rule)
+names the stored partitions that read them: the features of the hour and the 168 hours whose
+lags and rolling windows reach it, the forecasts whose 360-hour input window holds it, the
 accuracy days that score it or its forecasts. The ones not materialised again since the
 correction are stale, and one asset backfill (the revision pass's `submit_backfill`, tagged
 `CORRECTION_TAG`) re-materialises them in dependency order; the backfill is the visible mark
@@ -29,6 +34,7 @@ from typing import Any
 
 import dagster as dg
 
+from energy_assets import metadata_keys as meta
 from energy_assets.defs import keys
 from energy_assets.defs.partitions import Partitions
 from energy_assets.defs.revisions import REVISION_PASS_TAG, submit_backfill
@@ -76,10 +82,28 @@ def corrected_hours(
             ),
             limit=1,
         ).records
-        if earlier:
+        if earlier and _changed(record, earlier[0]):
             hours.add(partition)
             newest_correction = record.storage_id
     return sorted(hours), newest, newest_correction
+
+
+def _metadata_text(record: Any, key: meta.MetadataKey) -> str | None:
+    materialization = record.asset_materialization
+    value = None if materialization is None else materialization.metadata.get(key.name)
+    return None if value is None else str(value.value)
+
+
+def _changed(record: Any, previous: Any) -> bool:
+    """Whether a raw hour's materialisation stored other records than were there before: the
+    hash of what it wrote against the hash of what it replaced (read from storage by the run),
+    or else the previous materialisation's hash. Without two hashes (range runs write none)
+    the contents cannot be compared and the hour counts as changed."""
+    new = _metadata_text(record, meta.CONTENT_HASH)
+    old = _metadata_text(record, meta.REPLACED_CONTENT_HASH) or _metadata_text(
+        previous, meta.CONTENT_HASH
+    )
+    return new is None or old is None or new != old
 
 
 def stale_partitions(instance: dg.DagsterInstance, hours: list[str], since_storage_id: int) -> Any:

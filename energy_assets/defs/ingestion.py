@@ -3,12 +3,13 @@ names them (the configured dataset's source spec says which)."""
 
 import dagster as dg
 
+from energy_assets import metadata_keys as meta
 from energy_assets.contracts import hour_text
 from energy_assets.defs import keys
 from energy_assets.defs.backfill_notice import first_unit_notice
 from energy_assets.defs.checks import gx_check_specs, validated_output
 from energy_assets.defs.io_manager import PARTITION_COLUMN
-from energy_assets.defs.metadata import frame_metadata, is_range_run
+from energy_assets.defs.metadata import content_hash, frame_metadata, is_range_run
 from energy_assets.defs.partitions import Partitions
 from energy_assets.defs.resources import (
     EnergiDataResource,
@@ -116,6 +117,13 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         }
         if not range_run:
             metadata.update(api_requests=api.request_count, dataset=energidata.dataset)
+            # What correction_sensor compares: the records this run stores and the ones it
+            # replaces; a re-run that stores the same records is no correction (one read of
+            # the hour's object; a range run compares nothing: defs/corrections.py).
+            metadata[meta.CONTENT_HASH.name] = content_hash(raw)
+            replaced = _stored_hash(storage, RAW.name, context.partition_key)
+            if replaced is not None:
+                metadata[meta.REPLACED_CONTENT_HASH.name] = replaced
         collapsed = f"; {exact_duplicates} exact duplicate(s) collapsed" if exact_duplicates else ""
         context.log.info(
             f"Fetched {len(served)} records of {energidata.dataset} for {hour_text(window.start)} "
@@ -126,6 +134,16 @@ def build_ingestion_assets(partitions: Partitions, spec: SourceSpec) -> list[dg.
         )
 
     return [raw_consumption]
+
+
+def _stored_hash(storage: StorageResource, asset: str, partition_key: str) -> str | None:
+    """content_hash of the records stored for the partition, None when none are."""
+    from energy_assets.storage.parquet_store import MissingPartitionsError
+
+    try:
+        return content_hash(storage.store().read(asset, partition_key))
+    except MissingPartitionsError:
+        return None
 
 
 def _never_coming(message: str, spec: SourceSpec) -> dg.Failure:

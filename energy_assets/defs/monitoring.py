@@ -60,8 +60,9 @@ def drift_numbers(result: Any) -> dict[str, Any]:
 
 def product_accuracy(storage: StorageResource, start: Any, end: Any) -> dict[str, Any]:
     """The forecast products issued in [start, end) scored by lead time once their actuals are
-    published: `<product>_mape` / `_coverage` / `_points` and a per-lead table (metadata only;
-    the asset's value stays the `forecasts` accuracy table)."""
+    published: `<product>_mape` / `_coverage` / `_points`, a per-lead and a per-quality
+    (model / fallback) table (metadata only; the asset's value stays the `forecasts` accuracy
+    table)."""
     import pandas as pd
 
     from energy_assets.contracts import (
@@ -101,6 +102,10 @@ def product_accuracy(storage: StorageResource, start: Any, end: Any) -> dict[str
         metadata[f"{name}_coverage"] = _metric(overall["coverage"])
         by_lead = result.per_horizon.rename(columns={"horizon_hours": "lead_hours"})
         metadata[f"{name}_by_lead"] = markdown_table(by_lead, empty="_no actuals yet_")
+        # The model's rows and the labelled fallback's, apart (forecasting/fallback.py).
+        metadata[f"{name}_by_quality"] = markdown_table(
+            result.per_quality, empty="_no actuals yet_"
+        )
     return metadata
 
 

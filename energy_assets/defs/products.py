@@ -26,7 +26,14 @@ from energy_assets.defs import keys
 from energy_assets.defs.io_manager import PARTITION_COLUMN
 from energy_assets.defs.metadata import chart
 from energy_assets.defs.partitions import Partitions
-from energy_assets.defs.resources import StorageResource
+from energy_assets.defs.product_checks import (
+    checked_vintage,
+    fallback_metadata,
+    kept_vintage,
+    product_check_specs,
+)
+from energy_assets.defs.resources import GreatExpectationsResource, StorageResource
+from energy_assets.sources import SourceSpec
 
 DAY_AHEAD_FORECASTS_KEY = dg.AssetKey(DAY_AHEAD_FORECASTS.name)
 INTRADAY_FORECASTS_KEY = dg.AssetKey(INTRADAY_FORECASTS.name)
@@ -90,8 +97,12 @@ def issue_vintage(
     config: ProductConfig,
     storage: StorageResource,
     default_lag_hours: int,
+    gx: GreatExpectationsResource,
+    spec: SourceSpec | None = None,
 ) -> Any:
-    """The product frame for one issue time (None when the vintage is already stored)."""
+    """The product frame for one issue time and its GX check (defs/product_checks.py); nothing
+    written when the vintage is already stored. `spec`: the dataset whose series catalogue says
+    which series are expected (each gets a row per target: the model's or a labelled fallback)."""
     import pandas as pd
 
     from energy_assets.contracts import hour_keys
@@ -103,10 +114,10 @@ def issue_vintage(
     stored = store.read_many(table.name, [key], missing_ok=True)
     if len(stored):
         context.log.info(f"{table.name} {key} was issued before: kept as issued, not re-issued")
-        context.add_output_metadata(
-            {"vintage": "kept as issued (already stored)", "rows": len(stored)}
-        )
-        return None
+        kept = {"vintage": "kept as issued (already stored)", "rows": len(stored)}
+        targets = products.targets_for(product, issued_at)
+        yield from kept_vintage(table, stored, targets, kept, gx.validator())
+        return
     lag = int(config.lag_hours if config.lag_hours is not None else default_lag_hours)
     origin = products.data_origin(issued_at, lag)
     start = origin - pd.Timedelta(days=config.training_window_days) + pd.Timedelta(hours=1)
@@ -129,42 +140,55 @@ def issue_vintage(
     totals, level_reason = _area_totals(store, product, issued_at, history)
     if totals is None:
         context.log.info(level_reason)
+    expected: frozenset[tuple[str, str]] = frozenset()
+    if spec is not None:
+        from energy_assets.monitoring.series_catalogue import load_catalogue
+
+        expected = load_catalogue(store, spec).expected
     frame = products.issue_forecast(
-        forecaster, history, issued_at, targets, lag, model_version, area_totals=totals
+        forecaster,
+        history,
+        issued_at,
+        targets,
+        lag,
+        model_version,
+        area_totals=totals,
+        expected=expected,
     )
     active = history[history[FEATURES.time_column] == origin][["area", "segment"]]
-    series = sorted({(str(a), str(s)) for a, s in active.itertuples(index=False)})
-    missing = products.missing_targets(frame, series, targets)
-    invalid = table.invalid_rows(frame)
-    if missing or invalid.any():
-        raise dg.Failure(
-            description=(
-                f"The {product} forecast of {hour_text(issued_at)} is incomplete or invalid: "
-                f"{len(missing)} (series, hour) missing ({'; '.join(missing[:5])}), "
-                f"{int(invalid.sum())} invalid rows. Nothing was written."
-            )
-        )
-    context.add_output_metadata(
-        {
-            "issued_at": hour_text(issued_at),
-            "data_origin": hour_text(origin),
-            "publication_lag_hours": lag,
-            "targets": f"{hour_text(targets[0])} .. {hour_text(targets[-1])}",
-            "target_hours": len(targets),
-            "lead_hours": f"{int(frame['lead_hours'].min())} .. {int(frame['lead_hours'].max())}",
-            "series": len(series),
-            "rows": len(frame),
-            "level_source": str(frame["level_source"].iloc[0]),
-            "level_source_reason": level_reason,
-            "weather_used": bool(frame["weather_used"].any()),
-            "fallback_rows": int((frame["quality"] == "fallback").sum()),
-            "model_version": model_version,
-            "fit_seconds": round(float(forecaster.fit_seconds or 0.0), 1),
-        }
+    unforecastable = {key for key, _ in frame.attrs.get("unforecastable", [])}
+    # Every series with data at the origin, and every expected one with any value to forecast
+    # from, must have every target hour (the check's completeness grid).
+    series = sorted(
+        {(str(a), str(s)) for a, s in active.itertuples(index=False)}
+        | (set(expected) - unforecastable)
     )
+    if unforecastable:
+        context.log.warning(
+            f"{len(unforecastable)} expected series have no value at all in the "
+            f"{config.training_window_days} days read and got no row: "
+            + ", ".join(f"{a}/{s}" for a, s in sorted(unforecastable)[:10])
+        )
+    metadata = {
+        "issued_at": hour_text(issued_at),
+        "data_origin": hour_text(origin),
+        "publication_lag_hours": lag,
+        "targets": f"{hour_text(targets[0])} .. {hour_text(targets[-1])}",
+        "target_hours": len(targets),
+        "lead_hours": f"{int(frame['lead_hours'].min())} .. {int(frame['lead_hours'].max())}",
+        "series": len(series),
+        "rows": len(frame),
+        "level_source": str(frame["level_source"].iloc[0]),
+        "level_source_reason": level_reason,
+        "weather_used": bool(frame["weather_used"].any()),
+        **fallback_metadata(frame),
+        "unforecastable": len(unforecastable),
+        "model_version": model_version,
+        "fit_seconds": round(float(forecaster.fit_seconds or 0.0), 1),
+    }
     if config.charts:
-        context.add_output_metadata(product_chart_metadata(context, frame, history))
-    return frame
+        metadata.update(product_chart_metadata(context, frame, history))
+    yield from checked_vintage(context, table, frame, targets, series, metadata, gx.validator())
 
 
 def product_chart_metadata(context: dg.AssetExecutionContext, frame: Any, history: Any) -> dict:
@@ -184,7 +208,7 @@ def product_chart_metadata(context: dg.AssetExecutionContext, frame: Any, histor
 
 
 def build_product_assets(
-    partitions: Partitions, publication_delay_hours: int
+    partitions: Partitions, publication_delay_hours: int, spec: SourceSpec | None = None
 ) -> list[dg.AssetsDefinition]:
     # Keyed by the issue day in Denmark: the day-ahead's day is a Danish calendar day.
     daily = dg.DailyPartitionsDefinition(
@@ -198,6 +222,7 @@ def build_product_assets(
         kinds={"lightgbm", "parquet"},
         metadata={PARTITION_COLUMN: DAY_AHEAD_FORECASTS.time_column},
         deps=[SETTLED_DATA],
+        check_specs=product_check_specs(DAY_AHEAD_FORECASTS, daily),
         description=(
             "Day-ahead forecast issued on the partition's Danish day at the configured time "
             "(default 10:00 Europe/Copenhagen) for every hour of the next Danish day (23-25 h), "
@@ -206,12 +231,15 @@ def build_product_assets(
         ),
     )
     def day_ahead_forecasts(
-        context: dg.AssetExecutionContext, config: ProductConfig, storage: StorageResource
+        context: dg.AssetExecutionContext,
+        config: ProductConfig,
+        storage: StorageResource,
+        gx: GreatExpectationsResource,
     ):
         from energy_assets.forecasting import products
 
         issued_at = products.day_ahead_issued_at(context.partition_key, config.issue_time)
-        return issue_vintage(
+        yield from issue_vintage(
             context,
             DAY_AHEAD_FORECASTS,
             products.DAY_AHEAD,
@@ -219,6 +247,8 @@ def build_product_assets(
             config,
             storage,
             publication_delay_hours,
+            gx,
+            spec,
         )
 
     @dg.asset(
@@ -228,6 +258,7 @@ def build_product_assets(
         kinds={"lightgbm", "parquet"},
         metadata={PARTITION_COLUMN: INTRADAY_FORECASTS.time_column},
         deps=[SETTLED_DATA],
+        check_specs=product_check_specs(INTRADAY_FORECASTS, partitions.hourly),
         description=(
             "Intraday forecast issued at the partition hour (UTC) for that hour to the end of "
             "the next Danish day, every series, p10/p50/p90 and lead time per row, from only "
@@ -235,13 +266,16 @@ def build_product_assets(
         ),
     )
     def intraday_forecasts(
-        context: dg.AssetExecutionContext, config: ProductConfig, storage: StorageResource
+        context: dg.AssetExecutionContext,
+        config: ProductConfig,
+        storage: StorageResource,
+        gx: GreatExpectationsResource,
     ):
         from energy_assets.contracts import hour_of_key
         from energy_assets.forecasting import products
 
         issued_at = hour_of_key(context.partition_key)
-        return issue_vintage(
+        yield from issue_vintage(
             context,
             INTRADAY_FORECASTS,
             products.INTRADAY,
@@ -249,6 +283,8 @@ def build_product_assets(
             config,
             storage,
             publication_delay_hours,
+            gx,
+            spec,
         )
 
     return [day_ahead_forecasts, intraday_forecasts]

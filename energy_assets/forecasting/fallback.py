@@ -13,9 +13,12 @@ The fallback (`fallback_forecasts`) is a forecast of its own, never the model's 
   (T - 24 h, T - 48 h, ... up to FALLBACK_LOOKBACK_DAYS); where none was, the newest value;
 * level: scaled by the last observed day's mean over the profile's own values for that day
   (the ratio clipped to LEVEL_CLIP): the same hours of last week, at the latest level;
-* interval: p10 / p90 = prediction x exp(the 10 / 90 % quantiles of log(actual / fallback)),
-  measured by `benchmarks/bench_fallback.py` (docs/decisions/0010) per staleness band
-  (FALLBACK_LOG_QUANTILES: fresh data, or the last value more than a day old); p50 = prediction.
+* interval: p10 / p90 = prediction x exp(the 10 / 90 % quantiles of log(actual / fallback)) of
+  the series' own fallback, backtested on the history it is given (`series_band`: the same
+  hour of earlier days, as stale as the series is now); a series with too little history gets
+  the default band measured by `benchmarks/bench_fallback.py` (FALLBACK_LOG_QUANTILES per
+  staleness: fresh data, or the last value more than a day old). p50 = prediction. Coverage of
+  both on DK2 and DE35: docs/decisions/0010.
 
 Domain code: no Dagster; the forecaster is passed in as a function.
 """
@@ -42,10 +45,20 @@ FALLBACK_LOOKBACK_DAYS = 14
 LEVEL_CLIP = (0.5, 2.0)
 # Hours since the last observation from which the stale band applies.
 STALE_AFTER_HOURS = 24
-# 10 / 90 % quantiles of log(actual / fallback) by staleness, measured on the DE35 slice's
-# municipal series (benchmarks/bench_fallback.py, docs/decisions/0010): the noisier data, so the
-# band covers ~80 % there and over-covers (97-98 %) DK2's area total.
+# The default band, for a series with too little history for its own (series_band): 10 / 90 %
+# quantiles of log(actual / fallback) by staleness, measured on the DE35 slice's municipal
+# series (benchmarks/bench_fallback.py, docs/decisions/0010): the noisier data, so the band
+# covers ~80 % there and over-covers (97-98 %) DK2's area total.
 FALLBACK_LOG_QUANTILES = {"fresh": (-0.158, 0.130), "stale": (-0.205, 0.160)}
+# A series' own band: its fallback backtested from the same hour of up to BAND_ORIGINS earlier
+# days with at least BAND_MIN_HISTORY_HOURS of data before each (a week for the profile, a day
+# for the level), and at least BAND_MIN_POINTS scored hours; else the default above.
+BAND_ORIGINS = 28
+BAND_MIN_HISTORY_HOURS = 8 * 24
+BAND_MIN_POINTS = 72
+# A stale series' band over its own fresh one: the factor at which the stale band covered 80 %
+# on DK2 2019-2022 (1.8: 80.8 %; 1.4: 73.5 %; docs/decisions/0010), checked on DK2 2023- and DE35.
+STALE_WIDEN = 1.8
 
 _HOUR = pd.Timedelta(hours=1)
 
@@ -70,10 +83,13 @@ def fallback_forecasts(
     origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     horizon_hours: int = 24,
     reasons: Mapping[tuple[Series, pd.Timestamp], str] | str = "fallback",
+    min_horizon_hours: int = 1,
 ) -> pd.DataFrame:
     """FORECASTS rows (without model_version) for every `series` at every origin, labelled
     `fallback` with the reason `reasons` gives: one text for every pair, or a mapping
-    (series, origin) → reason, when only the pairs it names are forecast.
+    (series, origin) → reason, when only the pairs it names are forecast. Horizons
+    min_horizon_hours .. horizon_hours (a product's: its publication lag and beyond), the band
+    backtested on those horizons only.
 
     history: CLEAN rows (datetime_utc, area, segment, energy_consumption); only rows at or
     before each origin are read for it. A series with no value at or before an origin gets no
@@ -101,7 +117,7 @@ def fallback_forecasts(
         rows = frame["_series"].map(position).to_numpy(dtype=np.int64)
         cols = ((frame["datetime_utc"] - start) // _HOUR).to_numpy(dtype=np.int64)
         values[rows, cols] = frame["energy_consumption"].to_numpy(dtype="float64")
-    h = np.arange(1, horizon_hours + 1)
+    h = np.arange(max(int(min_horizon_hours), 1), horizon_hours + 1)
     out = []
     for origin in origin_index:
         o = int((origin - start) // _HOUR)
@@ -114,8 +130,7 @@ def fallback_forecasts(
                 continue
             last = int(observed[-1])
             prediction = _profile(seen, o + h, last) * _level(seen, last)
-            stale = (o - last) >= STALE_AFTER_HOURS
-            q10, q90 = FALLBACK_LOG_QUANTILES["stale" if stale else "fresh"]
+            q10, q90 = series_band(seen, o, last, h)
             reason = reasons if isinstance(reasons, str) else reasons.get((key, origin), "")
             prediction = np.clip(prediction, 0, None)
             out.append(
@@ -141,6 +156,43 @@ def fallback_forecasts(
     if not out:
         return pd.DataFrame({c: [] for c in columns})
     return pd.concat(out, ignore_index=True)[columns]
+
+
+def series_band(seen: np.ndarray, o: int, last: int, h: np.ndarray) -> tuple[float, float]:
+    """The 10 / 90 % quantiles of log(actual / fallback) of this series' own fallback, backtested
+    on its history: forecast from the same hour as its newest value on each earlier day p (up to
+    BAND_ORIGINS of them, each with BAND_MIN_HISTORY_HOURS of data before it), scored on the
+    hours p + h observed by `last`; widened by STALE_WIDEN when the newest value is more than
+    STALE_AFTER_HOURS old (a stale series has too few such days for its own stale backtest in
+    the 15 days the asset reads). A series with fewer than BAND_MIN_POINTS scored hours (new,
+    or a short history) gets the default band (FALLBACK_LOG_QUANTILES by staleness: the DE35
+    slice's, wide enough for noisy series)."""
+    # Stale: the newest value is a day or more older than the hour before the first target (for
+    # the hourly forecasts, the origin; a product's first target is its publication lag away).
+    stale = (o + int(h.min()) - 1 - last) >= STALE_AFTER_HOURS
+    observed = np.flatnonzero(~np.isnan(seen[: last + 1]))
+    first = int(observed[0]) if len(observed) else last + 1
+    errors = []
+    for k in range(1, BAND_ORIGINS + 1):
+        p = last - 24 * k
+        if p - first + 1 < BAND_MIN_HISTORY_HOURS:
+            break
+        targets = p + h[h <= 24 * k]
+        forecast = _profile(seen, targets, p) * _level(seen, p)
+        actual = seen[targets]
+        ok = (actual > 0) & (forecast > 0)
+        errors.append(np.log(actual[ok] / forecast[ok]))
+    points = np.concatenate(errors) if errors else np.zeros(0)
+    if len(points) < BAND_MIN_POINTS:
+        return FALLBACK_LOG_QUANTILES["stale" if stale else "fresh"]
+    ordered = np.sort(points)
+    n = len(ordered)
+    # Split-conformal ranks (as training/intervals.py): a little wider than the sample quantiles.
+    low = float(ordered[max(int(np.floor(0.1 * (n + 1))) - 1, 0)])
+    high = float(ordered[min(int(np.ceil(0.9 * (n + 1))) - 1, n - 1)])
+    widen = STALE_WIDEN if stale else 1.0
+    # p10 <= p50 <= p90 even for a series whose recent errors all had one sign.
+    return min(low, 0.0) * widen, max(high, 0.0) * widen
 
 
 def _profile(seen: np.ndarray, targets: np.ndarray, last: int) -> np.ndarray:
@@ -224,6 +276,7 @@ def complete_forecasts(
     predict: Callable[[pd.DataFrame, list[pd.Timestamp]], pd.DataFrame],
     horizon_hours: int = 24,
     min_history_hours: int = 8 * 24,
+    min_horizon_hours: int = 1,
 ) -> pd.DataFrame:
     """Every expected series at every origin, and every other series of `history` at the origins
     where it has data: the model's rows (quality `model`) where it can serve, labelled fallback
@@ -284,7 +337,12 @@ def complete_forecasts(
     model_rows = pd.concat(parts, ignore_index=True) if parts else None
     fallback_keys = sorted({key for key, _ in reasons}, key=str)
     fallback = fallback_forecasts(
-        history, fallback_keys, origin_list, horizon_hours=horizon_hours, reasons=reasons
+        history,
+        fallback_keys,
+        origin_list,
+        horizon_hours=horizon_hours,
+        reasons=reasons,
+        min_horizon_hours=min_horizon_hours,
     )
     frames = [f for f in (model_rows, fallback) if f is not None and len(f)]
     if frames:
@@ -302,6 +360,42 @@ def complete_forecasts(
     )
     out.attrs["fallbacks"] = fallback_counts(out)
     return out
+
+
+def complete_vintage(
+    history: pd.DataFrame,
+    expected: Iterable[Series],
+    origin: pd.Timestamp,
+    targets: pd.DatetimeIndex,
+    predict: Callable[[pd.DataFrame, list[pd.Timestamp]], pd.DataFrame],
+    horizon_hours: int,
+    min_horizon_hours: int,
+    min_history_hours: int = 8 * 24,
+) -> pd.DataFrame:
+    """A forecast product's rows before it is dressed as a vintage (forecasting/products.py):
+    `complete_forecasts` from the one data origin, kept to `targets`. Every expected series,
+    and every series with data at the origin, has a row per target: the product model's
+    (quality `model`) where it can serve by the forecaster's own rules, else the weekly-profile
+    fallback with its reason and its own band, backtested on the product's horizons
+    (min_horizon_hours .. horizon_hours: the publication lag and beyond).
+
+    history: CLEAN rows published by the issue time (nothing after `origin`). predict(history,
+    origins): the product model's forecast. Returns FORECASTS columns plus quality /
+    quality_reason; attrs as `complete_forecasts` (fallbacks, unforecastable, weather)."""
+    rows = complete_forecasts(
+        history,
+        expected,
+        [pd.Timestamp(origin)],
+        predict,
+        horizon_hours=horizon_hours,
+        min_history_hours=min_history_hours,
+        min_horizon_hours=min_horizon_hours,
+    )
+    attrs = dict(rows.attrs)
+    kept = rows[rows["datetime_utc"].isin(targets)].reset_index(drop=True)
+    kept.attrs = attrs
+    kept.attrs["fallbacks"] = fallback_counts(kept)
+    return kept
 
 
 def reason_kind(reason: str | None) -> str:
@@ -324,7 +418,10 @@ def fallback_series(forecasts: pd.DataFrame) -> dict[str, str]:
     """`AREA/SEGMENT` → the newest origin's reason, for every series with a fallback row."""
     if "quality" not in forecasts.columns:
         return {}
-    rows = forecasts[forecasts["quality"] == QUALITY_FALLBACK].sort_values("forecast_origin")
+    rows = forecasts[forecasts["quality"] == QUALITY_FALLBACK]
+    # forecasts: by origin; a product's vintage: by issue time.
+    order = [c for c in ("forecast_origin", "issued_at", "datetime_utc") if c in rows.columns]
+    rows = rows.sort_values(order[:1], kind="stable") if order else rows
     newest = rows.drop_duplicates(SERIES_KEYS, keep="last")
     return {
         f"{a}/{s}": str(r)

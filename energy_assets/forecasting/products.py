@@ -18,7 +18,7 @@ Design and measurements: docs/concepts/forecast-products.md, docs/decisions/0007
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,7 +33,7 @@ from energy_assets.contracts import (
     input_availability,
     utc,
 )
-from energy_assets.forecasting import reconcile
+from energy_assets.forecasting import fallback, reconcile
 
 if TYPE_CHECKING:
     from energy_assets.training.forecaster import GlobalLGBMForecaster
@@ -45,7 +45,6 @@ PRODUCT_COLUMNS = DAY_AHEAD_FORECASTS.names  # the intraday table has the same c
 _HOUR = pd.Timedelta(hours=1)
 # Daily origins of the out-of-sample pass that sets a product model's band (calibrate_band).
 CALIBRATION_DAYS = 28
-FALLBACK_REASON = "too little history at the data origin: seasonal naive"
 
 
 # --------------------------------------------------------------------------- issue times, targets
@@ -181,8 +180,12 @@ def issue_forecast(
     model_version: str,
     area_totals: pd.DataFrame | None = None,
     reconciliation: str = reconcile.DEFAULT_METHOD,
+    expected: Iterable[tuple[str, str]] = (),
 ) -> pd.DataFrame:
-    """One vintage: every active series' forecast for `targets`, issued at `issued_at`.
+    """One vintage: every active and every `expected` series' forecast for `targets`, issued at
+    `issued_at`, labelled `quality` model or fallback (`fallback.complete_vintage`: a series
+    without data at the origin, too new, or with a gap the model refuses gets the weekly-profile
+    fallback and its reason; `attrs["fallbacks"]` counts them by reason).
 
     history: CLEAN rows (datetime_utc, area, segment, energy_consumption); rows after the data
     origin (floor(issued_at) - lag_hours) are dropped here, never read. area_totals: optional
@@ -210,9 +213,17 @@ def issue_forecast(
             f"{hour_text(issued_at)} with a {lag_hours} h publication lag): materialise "
             "consumption_features up to that hour and retry"
         )
-    predicted = forecaster.predict(published, origins=[origin])
-    predicted = predicted[predicted["datetime_utc"].isin(targets)].reset_index(drop=True)
-    fallback = predicted["model_used"].eq("seasonal_naive").to_numpy()
+    # Every expected series and every series published at the origin: the model's rows where
+    # it can serve, the labelled weekly-profile fallback where it cannot (forecasting/fallback.py).
+    predicted = fallback.complete_vintage(
+        published,
+        expected,
+        origin,
+        targets,
+        lambda frame, origins: forecaster.predict(frame, origins=origins),
+        horizon_hours=longest,
+        min_horizon_hours=shortest,
+    )
     lead = ((predicted["datetime_utc"] - issued_at.floor("h")) / _HOUR).astype(np.int64)
     frame = pd.DataFrame(
         {
@@ -227,18 +238,17 @@ def issue_forecast(
             "p50": predicted["prediction"].to_numpy(),
             "p90": predicted["p90"].to_numpy(),
             "model_version": str(model_version),
-            "quality": np.where(fallback, "fallback", "model"),
-            "quality_reason": pd.Series(
-                [FALLBACK_REASON if used else None for used in fallback], dtype="object"
-            ),
+            "quality": predicted["quality"].to_numpy(),
+            "quality_reason": predicted["quality_reason"].astype(object).to_numpy(),
             "weather_used": False,
         }
     )
+    # Fallback rows take part in the reconciliation: the area total covers every segment.
     frame, level_source = reconcile.reconcile(frame, area_totals, reconciliation)
     frame["level_source"] = level_source
-    return frame[PRODUCT_COLUMNS].sort_values(
-        ["area", "segment", "datetime_utc"], ignore_index=True
-    )
+    out = frame[PRODUCT_COLUMNS].sort_values(["area", "segment", "datetime_utc"], ignore_index=True)
+    out.attrs = dict(predicted.attrs)
+    return out
 
 
 def missing_targets(frame: pd.DataFrame, series: list[tuple[str, str]], targets) -> list[str]:

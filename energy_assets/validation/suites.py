@@ -358,6 +358,84 @@ def validate_forecasts(
     return _merge(main, _completeness(validator, keys, grid, key, table.name), extra=dtypes)
 
 
+def validate_product(
+    df: pd.DataFrame,
+    table: Table,
+    targets: Any = None,
+    expected_series: Any = None,
+    validator: FrameValidator | None = None,
+) -> ValidationOutcome:
+    """A forecast product's vintage (contracts.DAY_AHEAD_FORECASTS / INTRADAY_FORECASTS): the
+    contract's columns, types and ranges (prediction and p10 / p50 / p90 non-null, finite and
+    non-negative, lead_hours >= 0, quality model / fallback), one row per (issued_at, area,
+    segment, datetime_utc), p10 <= p50 <= p90, data_origin <= issued_at, lead_hours = target
+    hour - issue hour, every target hour inside the product's window (`targets`: the hours the
+    vintage forecasts, forecasting.products.targets_for) and, with `targets`, every expected
+    series (None: those in the frame) at every target hour of every issue time."""
+    validator = validator or FrameValidator()
+    gxe = _gxe()
+    expectations, dtypes = contract_expectations(df, table)
+    for low, high in (("p50", "p10"), ("p90", "p50"), ("issued_at", "data_origin")):
+        if low in df.columns and high in df.columns:
+            expectations.append(
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A=low, column_B=high, or_equal=True
+                )
+            )
+    key = list(table.key)
+    index_columns = [*key, table.value_column] if table.value_column else key
+    if not all(c in df.columns for c in [*key, "lead_hours"]):
+        main = validator.validate(df, expectations, table.name, index_columns=index_columns)
+        return _merge(main, extra=dtypes)
+    issued = pd.to_datetime(df["issued_at"], utc=True)
+    checked = df.assign(
+        expected_lead_hours=(
+            (pd.to_datetime(df["datetime_utc"], utc=True) - issued.dt.floor("h"))
+            / pd.Timedelta(hours=1)
+        ).astype("float64"),
+        lead_hours_checked=pd.to_numeric(df["lead_hours"], errors="coerce").astype("float64"),
+    )
+    expectations.append(
+        gxe.ExpectColumnPairValuesToBeEqual(
+            column_A="lead_hours_checked", column_B="expected_lead_hours"
+        )
+    )
+    if targets is None or not len(targets):
+        main = validator.validate(checked, expectations, table.name, index_columns=index_columns)
+        return _merge(main, extra=dtypes)
+    window = pd.DatetimeIndex(targets)
+    window = window.tz_localize("UTC") if window.tz is None else window.tz_convert("UTC")
+    expectations.append(
+        gxe.ExpectColumnValuesToBeBetween(
+            column="datetime_utc", min_value=window.min(), max_value=window.max()
+        )
+    )
+    main = validator.validate(checked, expectations, table.name, index_columns=index_columns)
+    # Completeness: every expected series at every target hour of every issue time.
+    keys = pd.DataFrame(
+        {
+            "issued_at": naive_utc_series(df["issued_at"]),
+            "area": df["area"].astype(str).to_numpy(),
+            "segment": df["segment"].astype(str).to_numpy(),
+            "datetime_utc": naive_utc_series(df["datetime_utc"]),
+        }
+    ).dropna()
+    series = _series_frame(expected_series, keys, table)
+    issues = keys["issued_at"].drop_duplicates().to_numpy()
+    hours = window.tz_localize(None).to_numpy()
+    n_s, n_h = len(series), len(hours)
+    grid = pd.DataFrame(
+        {
+            "issued_at": np.repeat(issues, n_s * n_h),
+            "area": np.tile(np.repeat(series["area"].to_numpy(), n_h), len(issues)),
+            "segment": np.tile(np.repeat(series["segment"].to_numpy(), n_h), len(issues)),
+            "datetime_utc": np.tile(hours, n_s * len(issues)),
+        }
+    )
+    completeness = _completeness(validator, keys, grid, key, table.name)
+    return _merge(main, completeness, extra=dtypes)
+
+
 def validate_weather(
     df: pd.DataFrame,
     expected_hours: Any = None,

@@ -251,3 +251,31 @@ def test_no_channel_configured_means_the_log_only(graph, shared_slice, capsys):
         log = capsys.readouterr().err  # the sensor's log (the tick's log in the UI)
         assert "alert [firing] Run failed: ingestion_backfill_job on 2023-01-10-12:00" in log
         assert "-> the log only (no channel configured)" in log
+
+
+def test_a_day_ahead_vintage_on_the_fallback_is_told_once(alerts, webhook_receiver):
+    """The products announce their fallbacks like `forecasts` (the same metadata keys)."""
+    with DagsterInstance.ephemeral() as instance:
+        daemon = Daemon(instance, alerts)
+        daemon.tick()
+        metadata = {
+            "fallback_series": 1,
+            "fallback_reasons": {"no recent data": 1},
+            "fallback_series_named": {"DK1/111": "no recent data: the newest value is X"},
+        }
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key="day_ahead_forecasts", partition="2026-03-28", metadata=metadata
+            )
+        )
+        instance.report_runless_asset_event(
+            AssetMaterialization(asset_key="intraday_forecasts", metadata={"fallback_series": 0})
+        )
+        daemon.tick()
+        daemon.tick()
+        (payload,) = webhook_receiver.accepted()
+        alert = payload["alert"]
+        assert alert["kind"] == "fallback_served"
+        assert "1 series on day_ahead_forecasts" in alert["title"]
+        assert "2026-03-28" in alert["title"]
+        assert alert["details"]["reasons"] == "no recent data: 1"

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+from dagster import AssetMaterialization, DagsterInstance, build_sensor_context
 
+from energy_assets import metadata_keys as meta
 from energy_assets.defs import build_definitions, keys
-from energy_assets.defs.corrections import CORRECTION_TAG
+from energy_assets.defs.corrections import CORRECTION_TAG, build_correction_sensor
+from energy_assets.defs.metadata import content_hash
+from energy_assets.defs.partitions import Partitions
 from energy_assets.settings import Settings
 from energy_assets.storage.parquet_store import ParquetStore
 from energy_assets_tests.defs.test_revisions import (  # noqa: F401 (champion is a fixture)
@@ -61,6 +64,14 @@ def test_a_hand_corrected_raw_hour_refreshes_what_read_it(
             for key in ("2023-01-07-12:00", "2023-01-07-23:00", "2023-01-07-11:00")
         }
 
+        # A person re-materialises the hour with nothing changed at the source: the records
+        # stored are the same, so nothing is refreshed.
+        hour = REVISED.strftime("%Y-%m-%d-%H:00")
+        run(defs, "ingestion_backfill_job", instance, partition_key=hour,
+            asset_selection=[keys.RAW_CONSUMPTION])  # fmt: skip
+        cursor = tick(defs, instance, cursor)
+        assert not instance.get_backfills()
+
         # The source fixes one value; a person re-materialises that raw hour only.
         served = server.data.copy()
         hit = (
@@ -71,7 +82,6 @@ def test_a_hand_corrected_raw_hour_refreshes_what_read_it(
         before = float(served.loc[hit, "TotalCon"].iloc[0])
         served.loc[hit, "TotalCon"] = before * 1.25
         server.set_data(served)
-        hour = REVISED.strftime("%Y-%m-%d-%H:00")
         run(defs, "ingestion_backfill_job", instance, partition_key=hour,
             asset_selection=[keys.RAW_CONSUMPTION])  # fmt: skip
 
@@ -119,3 +129,52 @@ def test_a_hand_corrected_raw_hour_refreshes_what_read_it(
     pd.testing.assert_frame_equal(
         store.read("forecasts", "2023-01-07-11:00"), forecasts_before["2023-01-07-11:00"]
     )
+
+
+def test_content_hash_is_the_records_not_their_types_or_order(tmp_path, shared_slice):
+    hour = shared_slice[shared_slice["HourUTC"] == REVISED].reset_index(drop=True)
+    store = ParquetStore(str(tmp_path))
+    store.write("raw_consumption", "2023-01-07-12:00", hour)
+    stored = store.read("raw_consumption", "2023-01-07-12:00")
+    assert content_hash(stored) == content_hash(hour.iloc[::-1])  # as stored, reordered
+    changed = hour.copy()
+    changed.loc[0, "TotalCon"] = changed.loc[0, "TotalCon"] * 1.25
+    assert content_hash(changed) != content_hash(hour)
+
+
+def test_an_unchanged_raw_hour_submits_nothing_and_a_changed_one_a_backfill(tmp_path, monkeypatch):
+    """The sensor against a real instance: materialisations reported as a run would record them
+    (the hash of the records written and of those replaced); only a real change refreshes."""
+    monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
+    sensor = build_correction_sensor(Partitions.from_settings(Settings.from_env()))
+    hour, later = "2023-01-07-12:00", "2023-01-07-13:00"
+
+    def tick(cursor):
+        context = build_sensor_context(instance=instance, cursor=cursor)
+        return sensor.evaluate_tick(context).cursor
+
+    def raw(written: str, replaced: str | None = None) -> None:
+        metadata = {meta.CONTENT_HASH.name: written}
+        if replaced is not None:
+            metadata[meta.REPLACED_CONTENT_HASH.name] = replaced
+        instance.report_runless_asset_event(
+            AssetMaterialization(keys.RAW_CONSUMPTION, partition=hour, metadata=metadata)
+        )
+
+    with DagsterInstance.ephemeral() as instance:
+        cursor = tick(None)
+        raw("a")  # first materialisation, and the features that read it
+        for key in (hour, later):
+            instance.report_runless_asset_event(
+                AssetMaterialization(keys.CONSUMPTION_FEATURES, partition=key)
+            )
+        cursor = tick(cursor)
+        raw("a", replaced="a")  # re-run, same records
+        cursor = tick(cursor)
+        assert not instance.get_backfills()
+        raw("b", replaced="a")  # the value changed
+        cursor = tick(cursor)
+        (backfill,) = instance.get_backfills()
+        target = backfill.asset_backfill_data.target_subset
+        features = target.get_partitions_subset(keys.CONSUMPTION_FEATURES).get_partition_keys()
+        assert sorted(features) == [hour, later]

@@ -36,9 +36,31 @@ def test_the_fallback_is_last_weeks_hours_at_the_latest_level(clean):
     level = min(max(level, 0.5), 2.0)
     expected = [profile(ORIGIN + h * hour) * level for h in range(1, 25)]
     np.testing.assert_allclose(rows["prediction"], expected, rtol=1e-12)
+
+    # The band: this series' own fallback error, backtested by forecasting from the same hour of
+    # each earlier day with the history cut there (at least 8 days of it), 10 / 90 % split-
+    # conformal ranks of log(actual / forecast).
+    errors = []
+    for k in range(1, fallback.BAND_ORIGINS + 1):
+        at = ORIGIN - k * 24 * hour
+        if (at - y.index.min()) / hour + 1 < fallback.BAND_MIN_HISTORY_HOURS:
+            break
+        past = fallback.fallback_forecasts(one[one["datetime_utc"] <= at], [series], [at])
+        errors.extend(np.log(y[past["datetime_utc"]].to_numpy() / past["prediction"].to_numpy()))
+    errors = np.sort(errors)
+    n = len(errors)
+    assert n >= fallback.BAND_MIN_POINTS
+    q10, q90 = errors[int(np.floor(0.1 * (n + 1))) - 1], errors[int(np.ceil(0.9 * (n + 1))) - 1]
+    assert (q10, q90) != fallback.FALLBACK_LOG_QUANTILES["fresh"]
+    np.testing.assert_allclose(rows["p10"], rows["prediction"] * np.exp(q10), rtol=1e-12)
+    np.testing.assert_allclose(rows["p90"], rows["prediction"] * np.exp(q90), rtol=1e-12)
+
+    # Too little history for its own band (a new series): the default band.
+    recent = one[one["datetime_utc"] > ORIGIN - 9 * 24 * hour]
+    new = fallback.fallback_forecasts(recent, [series], [ORIGIN])
     q10, q90 = fallback.FALLBACK_LOG_QUANTILES["fresh"]
-    np.testing.assert_allclose(rows["p10"], rows["prediction"] * np.exp(q10))
-    np.testing.assert_allclose(rows["p90"], rows["prediction"] * np.exp(q90))
+    np.testing.assert_allclose(new["p10"], new["prediction"] * np.exp(q10))
+    np.testing.assert_allclose(new["p90"], new["prediction"] * np.exp(q90))
 
 
 def test_each_series_the_model_cannot_serve_is_named_with_why(clean):

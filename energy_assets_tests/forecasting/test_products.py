@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from energy_assets.contracts import DANISH_TZ, DAY_AHEAD_FORECASTS, MODEL_INPUTS
+from energy_assets.contracts import DANISH_TZ, DAY_AHEAD_FORECASTS, MODEL_INPUTS, hour_text
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.features.engineering import read_consumption_file
 from energy_assets.features.model_inputs import SeriesGrid, build_model_inputs
@@ -195,3 +195,53 @@ def test_a_vintage_is_scored_by_lead_time_once_its_actuals_are_published(
     assert scored["day_ahead_forecasts_points"] == len(vintage)
     assert scored["day_ahead_forecasts_mape"] == pytest.approx(ape.mean())
     assert "lead_hours" in scored["day_ahead_forecasts_by_lead"].value
+    by_quality = scored["day_ahead_forecasts_by_quality"].value
+    assert "quality" in by_quality and "model" in by_quality and "fallback" not in by_quality
+
+
+def test_a_series_without_recent_data_gets_a_labelled_fallback_in_the_day_ahead(history, model_for):
+    """A series whose last two published days are missing is still in the vintage, every target
+    hour, labelled fallback with the reason and a real band; the other series are unchanged."""
+    issued_at = products.day_ahead_issued_at(ISSUE_DAY)
+    targets = products.day_ahead_targets(issued_at)
+    origin = products.data_origin(issued_at, 216)
+    expected = sorted(set(zip(history["area"], history["segment"], strict=True)))
+    silent = expected[5]
+    is_silent = (history["area"] == silent[0]) & (history["segment"] == silent[1])
+    cut = history[~(is_silent & (history["datetime_utc"] > origin - pd.Timedelta(days=2)))]
+    model = model_for(216)
+    clean = products.issue_forecast(model, history, issued_at, targets, 216, "v")
+    assert set(clean["quality"]) == {"model"}
+    vintage = products.issue_forecast(model, cut, issued_at, targets, 216, "v", expected=expected)
+    assert not DAY_AHEAD_FORECASTS.invalid_rows(vintage).any()
+    assert vintage.groupby(["area", "segment"])["datetime_utc"].nunique().eq(len(targets)).all()
+    assert vintage.groupby(["area", "segment"]).ngroups == len(expected)
+    mine = (vintage["area"] == silent[0]) & (vintage["segment"] == silent[1])
+    fallback = vintage[mine]
+    assert set(fallback["quality"]) == {"fallback"}
+    newest = hour_text(origin - pd.Timedelta(days=2))
+    assert set(fallback["quality_reason"]) == {f"no recent data: the newest value is {newest}"}
+    assert (fallback["p10"] < fallback["p50"]).all() and (fallback["p50"] < fallback["p90"]).all()
+    assert (fallback["data_origin"] == origin).all() and (fallback["issued_at"] == issued_at).all()
+    assert vintage.attrs["fallbacks"] == {"no recent data": 1}
+    # The fallback is a forecast of its own, near the series' level (not a model row's copy).
+    level = history.loc[is_silent & (history["datetime_utc"] <= origin), "energy_consumption"]
+    assert 0.5 < fallback["p50"].mean() / level.tail(14 * 24).mean() < 2
+    others = vintage[~mine].reset_index(drop=True)
+    expected_others = clean[
+        ~((clean["area"] == silent[0]) & (clean["segment"] == silent[1]))
+    ].reset_index(drop=True)
+    pd.testing.assert_frame_equal(others, expected_others)
+    assert set(others["quality"]) == {"model"}
+    # With a real-time area total the fallback rows take part in the reconciliation: the total
+    # covers that series too, so the segments, fallback included, add up to it.
+    totals = area_totals_for(clean)
+    reconciled = products.issue_forecast(
+        model, cut, issued_at, targets, 216, "v", area_totals=totals, expected=expected
+    )
+    sums = reconciled.groupby(["area", "datetime_utc"], as_index=False)["p50"].sum()
+    check = sums.merge(totals, on=["area", "datetime_utc"], suffixes=("", "_total"))
+    np.testing.assert_allclose(check["p50"], check["p50_total"], rtol=1e-9)
+    moved = reconciled[(reconciled["area"] == silent[0]) & (reconciled["segment"] == silent[1])]
+    assert set(moved["quality"]) == {"fallback"}
+    assert not np.allclose(moved["p50"].to_numpy(), fallback["p50"].to_numpy())

@@ -6,12 +6,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from energy_assets.contracts import CLEAN
+from energy_assets.contracts import CLEAN, DAY_AHEAD_FORECASTS
 from energy_assets.devtools import SAMPLE_DATA_PATH
 from energy_assets.sources import CONSUMPTION_DE35_HOUR as DE35
 from energy_assets.validation.suites import (
     validate_consumption_features,
     validate_forecasts,
+    validate_product,
     validate_raw_consumption,
 )
 
@@ -279,3 +280,77 @@ def test_the_row_rule_flags_exactly_the_rows_the_suite_reports(raw_day_clean, co
 @pytest.fixture(scope="module")
 def raw_day_clean(raw_day) -> pd.DataFrame:
     return to_clean(raw_day)
+
+
+def make_vintage(series=(("DK1", "111"), ("DK2", "999"))) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """A valid day-ahead vintage issued 2026-03-27 10:00 local for the 24 hours of the 28th."""
+    from energy_assets.forecasting import products
+
+    issued_at = products.day_ahead_issued_at("2026-03-27")
+    targets = products.day_ahead_targets(issued_at)
+    rows = [(area, code, t) for area, code in series for t in targets]
+    df = pd.DataFrame(rows, columns=["area", "segment", "datetime_utc"])
+    prediction = 100.0 + np.arange(len(df))
+    df = df.assign(
+        issued_at=issued_at,
+        lead_hours=((df["datetime_utc"] - issued_at.floor("h")) / pd.Timedelta(hours=1)).astype(
+            "int64"
+        ),
+        data_origin=issued_at.floor("h") - pd.Timedelta(hours=216),
+        prediction=prediction,
+        p10=prediction * 0.9,
+        p50=prediction,
+        p90=prediction * 1.1,
+        model_version="product-lag216h",
+        quality="model",
+        quality_reason=None,
+        level_source="settled",
+        weather_used=False,
+    )
+    df["quality_reason"] = df["quality_reason"].astype(object)
+    return df[DAY_AHEAD_FORECASTS.names], targets
+
+
+def test_product_suite_fails_each_kind_of_invalid_row():
+    good, targets = make_vintage()
+    outcome = validate_product(good, DAY_AHEAD_FORECASTS, targets)
+    assert outcome.success, outcome.summary()
+    bad = good.copy()
+    bad.loc[0, "prediction"] = np.nan  # no number
+    bad.loc[1, "p10"] = bad.loc[1, "p50"] + 5  # p10 above the median
+    bad.loc[2, "lead_hours"] = -1  # before the issue
+    bad = pd.concat([bad, bad.iloc[[3]]], ignore_index=True)  # a duplicate key
+    late = bad.iloc[[4]].assign(  # a target hour after the product's window
+        datetime_utc=targets[-1] + pd.Timedelta(hours=1), lead_hours=bad.loc[4, "lead_hours"] + 24
+    )
+    late["lead_hours"] = (late["datetime_utc"] - late["issued_at"].dt.floor("h")) // pd.Timedelta(
+        hours=1
+    )
+    bad = pd.concat([bad, late], ignore_index=True)
+    outcome = validate_product(bad, DAY_AHEAD_FORECASTS, targets)
+    names = failed(outcome)
+    assert names[("expect_column_values_to_not_be_null", ("prediction",))].unexpected_count == 1
+    crossed = names[("expect_column_pair_values_a_to_be_greater_than_b", ("p50", "p10"))]
+    assert crossed.unexpected_rows["datetime_utc"].tolist() == [targets[1]]
+    assert names[("expect_column_values_to_be_between", ("lead_hours",))].unexpected_count == 1
+    unique = names[
+        (
+            "expect_compound_columns_to_be_unique",
+            ("issued_at", "area", "segment", "datetime_utc"),
+        )
+    ]
+    assert unique.unexpected_count == 2
+    window = names[("expect_column_values_to_be_between", ("datetime_utc",))]
+    assert window.unexpected_rows["datetime_utc"].tolist() == [targets[-1] + pd.Timedelta(hours=1)]
+    # The negative lead also disagrees with its target hour; the other rows are consistent.
+    lead = names[
+        ("expect_column_pair_values_to_be_equal", ("lead_hours_checked", "expected_lead_hours"))
+    ]
+    assert lead.unexpected_count == 1
+    # The table's row rule (contracts.Table.invalid_rows) sees 4 of these rows; the crossed
+    # quantiles and the hour outside the window are the suite's own.
+    assert DAY_AHEAD_FORECASTS.invalid_rows(bad).sum() == 4
+    # A series missing a target hour fails the completeness grid, naming the series and hour.
+    missing = validate_product(good.drop(index=[7]), DAY_AHEAD_FORECASTS, targets)
+    hole = failed(missing)[("expect_column_values_to_not_be_null", ("series_present",))]
+    assert hole.unexpected_rows[["area", "segment"]].values.tolist() == [["DK1", "111"]]
