@@ -71,15 +71,53 @@ def _area_totals(store: Any, product: str, issued_at: Any, settled: Any) -> tupl
     days = area_totals.DEFAULT_TRAINING_DAYS + area_totals.HISTORY_HOURS // 24
     window = hour_keys(newest - pd.Timedelta(days=days), newest + pd.Timedelta(hours=1))
     feed = store.read_many(REALTIME_LOAD.name, window, missing_ok=True)
+    weather, weather_reason = _weather_as_issued(store, product, issued_at, days)
     try:
-        result = area_totals.area_totals_for_product(feed, issued_at, product)
+        result = area_totals.area_totals_for_product(feed, issued_at, product, weather=weather)
         if not result.available:
             return None, f"{result.reason}: segments summed (settled level)"
         totals = area_totals.totals_for_segments(result.table, settled, feed)
     except ValueError as error:  # too little of the feed to train on, or no overlap to scale
         return None, f"real-time area totals unavailable ({error}): segments summed"
-    why = "real-time area totals, scaled to the segments' share of them"
+    why = f"real-time area totals, scaled to the segments' share of them; {weather_reason}"
+    # Whether the target day's weather went in: the products' `weather_used` (it enters through
+    # the area totals' level; the settled segment model reads none).
+    totals.attrs["weather_used"] = weather is not None
     return totals, f"{why}; {result.reason}" if result.reason else why
+
+
+def _weather_as_issued(store: Any, product: str, issued_at: Any, days: int) -> tuple[Any, str]:
+    """The weather the area totals read (forecasting/products.weather_as_issued: observed up to
+    the issue hour, the target hours as forecast at or before it), and what was used; (None,
+    why) when the stored forecasts issued by then do not reach every target hour (the `weather`
+    table keeps leads 1..WEATHER_LEAD_HOURS) or none is stored. A cheap probe of the last
+    hours' issues first; the year of observations only when the forecast covers the targets."""
+    import pandas as pd
+
+    from energy_assets.contracts import WEATHER, WEATHER_LEAD_HOURS, hour_keys
+    from energy_assets.forecasting import products
+
+    issue_hour = pd.Timestamp(issued_at).floor("h")
+    targets = products.targets_for(product, issued_at)
+    after = issue_hour + pd.Timedelta(hours=1)
+    probe = store.read_many(
+        WEATHER.name, hour_keys(issue_hour - pd.Timedelta(hours=6), after), missing_ok=True
+    )
+    if probe.empty:
+        return None, "no weather issued by the issue hour stored: area totals without weather"
+    _, missing = products.weather_as_issued(probe, issued_at, targets)
+    if len(missing):
+        reach = int((missing.max() - issue_hour) / pd.Timedelta(hours=1))
+        return None, (
+            f"the weather forecasts stored reach {WEATHER_LEAD_HOURS} h; {len(missing)} target "
+            f"hour(s) up to lead {reach} h have none issued by the issue hour: area totals "
+            "without weather"
+        )
+    rows = store.read_many(
+        WEATHER.name, hour_keys(issue_hour - pd.Timedelta(days=days), after), missing_ok=True
+    )
+    frame, _ = products.weather_as_issued(rows, issued_at, targets)
+    return frame, "weather as issued by the issue hour for the target hours"
 
 
 def issue_vintage(
@@ -132,6 +170,8 @@ def issue_vintage(
     frame = products.issue_forecast(
         forecaster, history, issued_at, targets, lag, model_version, area_totals=totals
     )
+    # The weather enters through the area totals' level (their model reads it).
+    frame["weather_used"] = totals is not None and bool(totals.attrs.get("weather_used"))
     active = history[history[FEATURES.time_column] == origin][["area", "segment"]]
     series = sorted({(str(a), str(s)) for a, s in active.itertuples(index=False)})
     missing = products.missing_targets(frame, series, targets)

@@ -171,6 +171,41 @@ def model_lag_hours(forecaster: GlobalLGBMForecaster) -> int:
     return int(forecaster.horizon_hours) - PRODUCT_MAX_LEAD_HOURS
 
 
+# --------------------------------------------------------------------------- weather as issued
+def weather_as_issued(
+    weather: pd.DataFrame, issued_at: pd.Timestamp, targets: pd.DatetimeIndex
+) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """The hourly weather a product issued at `issued_at` may read, keyed by its issue hour: the
+    hours up to the issue hour as observed (the WEATHER table's lead-0 rows), and each target
+    hour after it as forecast by the NEWEST issue at or before the issue hour whose leads reach
+    it (the forecast issued at the issue hour when it reaches; an earlier one otherwise). Rows
+    issued after the issue hour are never read.
+
+    weather: WEATHER rows (issued_utc, area, lead_hours, datetime_utc, values), with any number of
+    leads (contracts.WEATHER_LEAD_HOURS today). Returns (datetime_utc, area, values) rows — what
+    forecasting/area_totals reads as its weather — and the target hours after the issue hour
+    that no issue at or before it reaches for some area (their rows are absent: the caller
+    forecasts without weather rather than with a hole)."""
+    issue_hour = utc(issued_at).floor("h")
+    issued = pd.to_datetime(weather["issued_utc"], utc=True)
+    known = weather[issued <= issue_hour]  # the leakage guard: nothing issued later
+    hours = pd.to_datetime(known["datetime_utc"], utc=True)
+    values = [c for c in known.columns if c not in ("issued_utc", "lead_hours")]
+    observed = known[(known["lead_hours"] == 0) & (hours <= issue_hour)]
+    ahead = targets[targets > issue_hour]
+    forecast = known[(known["lead_hours"] > 0) & hours.isin(ahead)]
+    newest = forecast.sort_values("issued_utc").drop_duplicates(
+        ["area", "datetime_utc"], keep="last"
+    )
+    frame = pd.concat([observed[values], newest[values]], ignore_index=True)
+    frame["datetime_utc"] = pd.to_datetime(frame["datetime_utc"], utc=True)
+    have = newest.groupby("area")["datetime_utc"].agg(lambda t: set(pd.to_datetime(t, utc=True)))
+    areas = sorted(set(observed["area"]))
+    missing = {t for t in ahead for area in areas if t not in have.get(area, set())}
+    frame = frame.sort_values(["datetime_utc", "area"], ignore_index=True)
+    return frame, pd.DatetimeIndex(sorted(missing), tz="UTC")
+
+
 # --------------------------------------------------------------------------- issuing
 def issue_forecast(
     forecaster: GlobalLGBMForecaster,

@@ -195,3 +195,56 @@ def test_a_vintage_is_scored_by_lead_time_once_its_actuals_are_published(
     assert scored["day_ahead_forecasts_points"] == len(vintage)
     assert scored["day_ahead_forecasts_mape"] == pytest.approx(ape.mean())
     assert "lead_hours" in scored["day_ahead_forecasts_by_lead"].value
+
+
+def _issued_weather(first: str, last: str, max_lead: int) -> pd.DataFrame:
+    """A WEATHER table whose value names its issue and lead: temperature = issue index * 1000 +
+    lead (so the test sees which forecast was read), national (DK)."""
+    issues = pd.date_range(first, last, freq="h", tz="UTC")
+    leads = np.arange(max_lead + 1)
+    frame = pd.DataFrame(
+        {
+            "issued_utc": np.repeat(issues, len(leads)),
+            "area": "DK",
+            "lead_hours": np.tile(leads, len(issues)),
+        }
+    )
+    frame["datetime_utc"] = frame["issued_utc"] + pd.to_timedelta(frame["lead_hours"], unit="h")
+    index = (frame["issued_utc"] - issues[0]) // pd.Timedelta(hours=1)
+    frame["temperature_c"] = index * 1000.0 + frame["lead_hours"]
+    frame["wind_speed_ms"] = 5.0
+    return frame
+
+
+def test_weather_as_issued_reads_the_newest_forecast_at_or_before_the_issue_hour():
+    issued = products.day_ahead_issued_at("2023-12-01")  # 09:00 UTC; targets lead 14..37
+    targets = products.day_ahead_targets(issued)
+    table = _issued_weather("2023-11-28", "2023-12-01 20:00", max_lead=48)
+    at_issue = ((issued - pd.Timestamp("2023-11-28", tz="UTC")) // pd.Timedelta(hours=1)) * 1000
+    frame, missing = products.weather_as_issued(table, issued, targets)
+    assert len(missing) == 0
+    ahead = frame.set_index("datetime_utc").loc[targets, "temperature_c"]
+    lead = ((targets - issued) // pd.Timedelta(hours=1)).to_numpy()
+    np.testing.assert_array_equal(ahead.to_numpy(), at_issue + lead)  # issued at the issue hour
+    past = frame[frame["datetime_utc"] <= issued]
+    assert (past["temperature_c"] % 1000 == 0).all()  # up to the issue hour: observed (lead 0)
+    # Leakage: whatever was issued after the issue hour changes nothing.
+    later = pd.to_datetime(table["issued_utc"], utc=True) > issued
+    poisoned = table.assign(temperature_c=np.where(later, 1e9, table["temperature_c"]))
+    again, _ = products.weather_as_issued(poisoned, issued, targets)
+    pd.testing.assert_frame_equal(again, frame)
+    # No forecast at the issue hour (an outage): the hour before's, one lead further, serves.
+    gap = table[pd.to_datetime(table["issued_utc"], utc=True) != issued]
+    frame, missing = products.weather_as_issued(gap, issued, targets)
+    ahead = frame.set_index("datetime_utc").loc[targets, "temperature_c"]
+    np.testing.assert_array_equal(ahead.to_numpy(), at_issue - 1000 + lead + 1)
+
+
+def test_weather_as_issued_names_the_targets_a_24_hour_forecast_does_not_reach():
+    issued = products.day_ahead_issued_at("2023-12-01")
+    targets = products.day_ahead_targets(issued)
+    table = _issued_weather("2023-11-28", "2023-12-01 20:00", max_lead=24)
+    frame, missing = products.weather_as_issued(table, issued, targets)
+    lead = (targets - issued) // pd.Timedelta(hours=1)
+    assert list(missing) == list(targets[lead > 24])  # leads 25..37: 13 hours
+    assert not frame["datetime_utc"].isin(missing).any()
