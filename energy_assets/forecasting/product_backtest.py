@@ -253,6 +253,26 @@ def with_conformal_band(frame: pd.DataFrame, band: Mapping[str, Sequence[float]]
     return out
 
 
+def rolling_conformal_band(
+    vintages: pd.DataFrame,
+    frame: pd.DataFrame,
+    days: int,
+    band_hours: int,
+    lag_hours: int,
+) -> pd.DataFrame:
+    """`frame` with each vintage's p10 / p90 from the errors of the newest `days` vintages in
+    `vintages` whose every target was published at its issue time (as a desk recalibrating on
+    its own published track record would have them; conformal_band per band of lead times)."""
+    finished = vintages.groupby("issued_at")["datetime_utc"].max()
+    out = []
+    for issued_at, rows in frame.groupby("issued_at", sort=True):
+        origin = products.data_origin(issued_at, lag_hours)
+        usable = finished[finished <= origin].index.sort_values()[-int(days) :]
+        past = vintages[vintages["issued_at"].isin(usable) & vintages["actual"].notna()]
+        out.append(with_conformal_band(rows, conformal_band(past, band_hours)))
+    return pd.concat(out).loc[frame.index]
+
+
 def product_backtest(
     consumption: pd.DataFrame,
     product: str,
@@ -334,22 +354,30 @@ def product_backtest(
         return frames
 
     started = time.perf_counter()
-    bands: dict[str, dict] = {}
+    earlier: dict[str, pd.DataFrame] = {}
     if calibration:
         before = consumption["datetime_utc"] <= products.data_origin(calibration[0], lag_hours)
         early = products.train_product_forecaster(
             consumption[before], lag_hours, params, random_state=random_state
         )
-        for name, frame in issue_all(early, calibration).items():
-            bands[name] = conformal_band(frame[frame["actual"].notna()], band_hours)
+        earlier = issue_all(early, calibration)
     model = products.train_product_forecaster(known, lag_hours, params, random_state=random_state)
     fit_seconds = time.perf_counter() - started
     variants = {}
-    frames = []
+    frames = [frame.assign(calibration=True) for frame in earlier.values()]
     for name, frame in issue_all(model, issues).items():
         raw = _scores(frame[frame["actual"].notna()])
-        if name in bands:
-            frame = with_conformal_band(frame, bands[name])
+        fixed = None
+        if name in earlier:
+            past = earlier[name][earlier[name]["actual"].notna()]
+            fixed = with_conformal_band(frame, conformal_band(past, band_hours))
+            frame = rolling_conformal_band(
+                pd.concat([earlier[name], frame], ignore_index=True),
+                frame,
+                calibration_days,
+                band_hours,
+                lag_hours,
+            )
         scored = frame[frame["actual"].notna()]
         by_band = {}
         for low, high in LEAD_BANDS:
@@ -361,7 +389,10 @@ def product_backtest(
             "by_lead_band": by_band,
             "coverage_before_calibration": raw["coverage"],
         }
-        frames.append(frame)
+        if fixed is not None:
+            kept = fixed[fixed["actual"].notna()]
+            variants[name]["coverage_fixed_calibration"] = _scores(kept)["coverage"]
+        frames.append(frame.assign(calibration=False))
     served = list(variants)[-1]
     metrics = {
         "product": product,
@@ -429,7 +460,9 @@ def summary(results: Sequence[dict]) -> str:
             for band, s in {**v["by_lead_band"], "all": v["all_leads"]}.items():
                 cover = f"{s['coverage']:.1%}"
                 if band == "all" and before is not None and m.get("calibration_issues"):
-                    cover += f" ({before:.1%} uncalibrated)"
+                    fixed = v.get("coverage_fixed_calibration")
+                    cover += f" (uncalibrated {before:.1%}"
+                    cover += f", fixed {fixed:.1%})" if fixed is not None else ")"
                 lines.append(
                     f"| {m['product']} | {m['lag_hours']} h | {m['first_issue']} | {name} | "
                     f"{band} | {s['mape']:.2%} | {cover} | {s['naive_week_mape']:.2%} | "

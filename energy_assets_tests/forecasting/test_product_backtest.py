@@ -145,3 +145,45 @@ def test_cli_refuses_weather_without_the_realtime_level(capsys):
     ])  # fmt: skip
     assert code != 0
     assert "--weather with --product needs --realtime" in capsys.readouterr().err
+
+
+def test_rolling_band_reads_only_vintages_published_by_each_issue():
+    rng = np.random.default_rng(2)
+    issues = [products.day_ahead_issued_at(f"2023-11-{d:02d}") for d in range(1, 31)]
+    parts = []
+    for k, issued in enumerate(issues):
+        targets = products.day_ahead_targets(issued)
+        spread = 0.01 if k < 15 else 0.06  # errors grow in the second half
+        p50 = np.full(len(targets), 100.0)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "issued_at": issued,
+                    "datetime_utc": targets,
+                    "p50": p50,
+                    "p10": p50,
+                    "p90": p50,
+                    "lead_hours": (
+                        (targets - issued.floor("h")) // pd.Timedelta(hours=1)
+                    ).to_numpy(),
+                    "actual": p50 * np.exp(rng.normal(0, spread, len(targets))),
+                }
+            )  # fmt: skip
+        )
+    vintages = pd.concat(parts, ignore_index=True)
+    late = vintages[vintages["issued_at"] >= issues[20]]
+    banded = product_backtest.rolling_conformal_band(vintages, late, 5, 6, 216)
+    # The issue of Nov 21 may read the vintages finished by its data origin (Nov 12 09:00):
+    # those issued up to Nov 10; the newest five of them.
+    first = banded[banded["issued_at"] == issues[20]]
+    origin = products.data_origin(issues[20], 216)
+    usable = [t for t in issues if products.day_ahead_targets(t)[-1] <= origin][-5:]
+    assert usable[-1] == issues[9]
+    expected = product_backtest.with_conformal_band(
+        late[late["issued_at"] == issues[20]],
+        product_backtest.conformal_band(vintages[vintages["issued_at"].isin(usable)], 6),
+    )
+    pd.testing.assert_frame_equal(first, expected)
+    # The last issue reads the wide-error half: its band is wider.
+    last = banded[banded["issued_at"] == issues[-1]]
+    assert (last["p90"] - last["p10"]).mean() > 2 * (first["p90"] - first["p10"]).mean()
