@@ -170,6 +170,7 @@ def issue_vintage(
     frame = products.issue_forecast(
         forecaster, history, issued_at, targets, lag, model_version, area_totals=totals
     )
+    frame, band = _band_from_track_record(store, table, product, issued_at, lag, frame, history)
     # The weather enters through the area totals' level (their model reads it).
     frame["weather_used"] = totals is not None and bool(totals.attrs.get("weather_used"))
     active = history[history[FEATURES.time_column] == origin][["area", "segment"]]
@@ -196,6 +197,7 @@ def issue_vintage(
             "rows": len(frame),
             "level_source": str(frame["level_source"].iloc[0]),
             "level_source_reason": level_reason,
+            "band": band,
             "weather_used": bool(frame["weather_used"].any()),
             "fallback_rows": int((frame["quality"] == "fallback").sum()),
             "model_version": model_version,
@@ -205,6 +207,31 @@ def issue_vintage(
     if config.charts:
         context.add_output_metadata(product_chart_metadata(context, frame, history))
     return frame
+
+
+def _band_from_track_record(
+    store: Any, table: Table, product: str, issued_at: Any, lag: int, frame: Any, history: Any
+) -> tuple[Any, str]:
+    """The vintage with its p10 / p90 recalibrated on the product's own published track record
+    (forecasting/products.band_from_track_record: the newest 14 stored vintages whose actuals
+    were published by this issue), and what the band is."""
+    import pandas as pd
+
+    from energy_assets.forecasting import products
+
+    if product != products.DAY_AHEAD:
+        return frame, "the model's band (the intraday band is not calibrated yet)"
+    day = pd.Timestamp(issued_at).tz_convert(DANISH_TZ).normalize().tz_localize(None)
+    span = int(lag) // 24 + 3 + products.BAND_TRACK_RECORD_VINTAGES
+    keys = [(day - pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(span, 0, -1)]
+    past = store.read_many(table.name, keys, missing_ok=True)
+    frame, used = products.band_from_track_record(frame, past, history)
+    if not used:
+        return frame, (
+            f"the model's band: fewer than {products.BAND_TRACK_RECORD_VINTAGES} stored vintages "
+            "with published actuals to calibrate on"
+        )
+    return frame, f"split-conformal from the {used} newest vintages with published actuals"
 
 
 def product_chart_metadata(context: dg.AssetExecutionContext, frame: Any, history: Any) -> dict:

@@ -29,6 +29,7 @@ import pandas as pd
 
 from energy_assets.contracts import DANISH_TZ, DAY_AHEAD_ISSUE_TIME, hour_text, utc
 from energy_assets.forecasting import products, reconcile
+from energy_assets.forecasting.products import conformal_band, with_conformal_band
 
 LEAD_BANDS: tuple[tuple[int, int], ...] = ((0, 11), (12, 23), (24, 35), (36, 49))
 _HOUR = pd.Timedelta(hours=1)
@@ -223,36 +224,6 @@ def _with_naives(vintage: pd.DataFrame, actual: pd.Series, lag_hours: int) -> pd
     return vintage
 
 
-def conformal_band(points: pd.DataFrame, band_hours: int) -> dict[str, list[float]]:
-    """Split-conformal p10 / p90 offsets per band of `band_hours` lead times from the
-    out-of-sample errors of earlier vintages (`points`: lead_hours, p50, actual): the same
-    calibration as the `forecasts` band (training/intervals.conformal_quantiles, decision 0011),
-    on lead + 1 so lead 0 falls in the first band."""
-    from energy_assets.training import intervals
-
-    ok = points["actual"] > 0
-    return intervals.conformal_quantiles(
-        {},
-        points.loc[ok, "actual"].to_numpy(),
-        points.loc[ok, "p50"].to_numpy(),
-        points.loc[ok, "lead_hours"].to_numpy() + 1,
-        band_hours,
-    )
-
-
-def with_conformal_band(frame: pd.DataFrame, band: Mapping[str, Sequence[float]]) -> pd.DataFrame:
-    """`frame` with p10 / p90 = p50 * exp(offset of its lead's band) where the band has one."""
-    out = frame.copy()
-    keys = (out["lead_hours"] + 1).astype(str)
-    low = keys.map(lambda k: band[k][0] if k in band else np.nan).to_numpy(dtype=float)
-    high = keys.map(lambda k: band[k][1] if k in band else np.nan).to_numpy(dtype=float)
-    has = np.isfinite(low)
-    p50 = out["p50"].to_numpy(dtype=float)
-    out.loc[has, "p10"] = np.clip(p50[has] * np.exp(low[has]), 0, None)
-    out.loc[has, "p90"] = p50[has] * np.exp(high[has])
-    return out
-
-
 def rolling_conformal_band(
     vintages: pd.DataFrame,
     frame: pd.DataFrame,
@@ -271,6 +242,9 @@ def rolling_conformal_band(
         past = vintages[vintages["issued_at"].isin(usable) & vintages["actual"].notna()]
         out.append(with_conformal_band(rows, conformal_band(past, band_hours)))
     return pd.concat(out).loc[frame.index]
+
+
+__all__ = ["conformal_band", "rolling_conformal_band", "with_conformal_band"]
 
 
 def product_backtest(

@@ -18,7 +18,7 @@ Design and measurements: docs/concepts/forecast-products.md, docs/decisions/0007
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -169,6 +169,71 @@ def calibrate_band(model, history: pd.DataFrame, new_model, max_days: int) -> in
 def model_lag_hours(forecaster: GlobalLGBMForecaster) -> int:
     """The publication lag a product model was trained for."""
     return int(forecaster.horizon_hours) - PRODUCT_MAX_LEAD_HOURS
+
+
+# --------------------------------------------------------------------------- calibrated band
+# The product band's track record: the newest vintages whose actuals were published by the issue
+# (chosen on DK2 2023-09, decision 0007: rolling 14 vintages, bands of 6 lead times).
+BAND_TRACK_RECORD_VINTAGES = 14
+BAND_LEAD_HOURS = 6
+
+
+def conformal_band(points: pd.DataFrame, band_hours: int) -> dict[str, list[float]]:
+    """Split-conformal p10 / p90 offsets per band of `band_hours` lead times from the
+    out-of-sample errors of earlier vintages (`points`: lead_hours, p50, actual): the same
+    calibration as the `forecasts` band (training/intervals.conformal_quantiles, decision 0011),
+    on lead + 1 so lead 0 falls in the first band."""
+    from energy_assets.training import intervals
+
+    ok = points["actual"] > 0
+    return intervals.conformal_quantiles(
+        {},
+        points.loc[ok, "actual"].to_numpy(),
+        points.loc[ok, "p50"].to_numpy(),
+        points.loc[ok, "lead_hours"].to_numpy() + 1,
+        band_hours,
+    )
+
+
+def with_conformal_band(frame: pd.DataFrame, band: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """`frame` with p10 / p90 = p50 * exp(offset of its lead's band) where the band has one."""
+    out = frame.copy()
+    keys = (out["lead_hours"] + 1).astype(str)
+    low = keys.map(lambda k: band[k][0] if k in band else np.nan).to_numpy(dtype=float)
+    high = keys.map(lambda k: band[k][1] if k in band else np.nan).to_numpy(dtype=float)
+    has = np.isfinite(low)
+    p50 = out["p50"].to_numpy(dtype=float)
+    out.loc[has, "p10"] = np.clip(p50[has] * np.exp(low[has]), 0, None)
+    out.loc[has, "p90"] = p50[has] * np.exp(high[has])
+    return out
+
+
+def band_from_track_record(
+    frame: pd.DataFrame,
+    past: pd.DataFrame,
+    history: pd.DataFrame,
+    vintages: int = BAND_TRACK_RECORD_VINTAGES,
+    band_hours: int = BAND_LEAD_HOURS,
+) -> tuple[pd.DataFrame, int]:
+    """(`frame` with its p10 / p90 from the errors of the newest `vintages` earlier vintages in
+    `past` whose every target is published in `history` by `frame`'s data origin, the number of
+    vintages used). With fewer such vintages the frame keeps its band (0 used): a short track
+    record calibrates nothing. history: CLEAN rows published by the issue."""
+    origin = frame["data_origin"].iloc[0]
+    if past.empty:
+        return frame, 0
+    finished = past.groupby("issued_at")["datetime_utc"].max()
+    usable = finished[finished <= origin].index.sort_values()[-int(vintages) :]
+    if len(usable) < vintages:
+        return frame, 0
+    actual = history.groupby(["area", "segment", "datetime_utc"], observed=True)[
+        "energy_consumption"
+    ].sum()
+    rows = past[past["issued_at"].isin(usable)]
+    keys = pd.MultiIndex.from_frame(rows[["area", "segment", "datetime_utc"]])
+    points = rows.assign(actual=actual.reindex(keys).to_numpy())
+    points = points[points["actual"].notna()]
+    return with_conformal_band(frame, conformal_band(points, band_hours)), len(usable)
 
 
 # --------------------------------------------------------------------------- weather as issued

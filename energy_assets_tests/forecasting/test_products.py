@@ -248,3 +248,43 @@ def test_weather_as_issued_names_the_targets_a_24_hour_forecast_does_not_reach()
     lead = (targets - issued) // pd.Timedelta(hours=1)
     assert list(missing) == list(targets[lead > 24])  # leads 25..37: 13 hours
     assert not frame["datetime_utc"].isin(missing).any()
+
+
+def test_a_vintage_takes_its_band_from_the_published_track_record_only():
+    """14 earlier day-ahead vintages with known errors: the band comes from those whose every
+    target was published by the new vintage's data origin; a shorter record leaves it alone."""
+    rng = np.random.default_rng(3)
+    issues = [products.day_ahead_issued_at(f"2023-11-{d:02d}") for d in range(1, 29)]
+    past, actual = [], []
+    for issued in issues[:-1]:
+        targets = products.day_ahead_targets(issued)
+        lead = ((targets - issued.floor("h")) // pd.Timedelta(hours=1)).to_numpy()
+        past.append(pd.DataFrame({
+            "issued_at": issued, "area": "DK2", "segment": "total", "datetime_utc": targets,
+            "lead_hours": lead, "p10": 99.0, "p50": 100.0, "p90": 101.0,
+        }))  # fmt: skip
+        actual.append(pd.DataFrame({
+            "area": "DK2", "segment": "total", "datetime_utc": targets,
+            "energy_consumption": 100.0 * np.exp(rng.normal(0, 0.05, len(targets))),
+        }))  # fmt: skip
+    past_frame = pd.concat(past, ignore_index=True)
+    history = pd.concat(actual, ignore_index=True).drop_duplicates("datetime_utc")
+    issued = issues[-1]
+    targets = products.day_ahead_targets(issued)
+    new = pd.DataFrame({
+        "area": "DK2", "segment": "total", "datetime_utc": targets,
+        "data_origin": products.data_origin(issued, 216), "p10": 99.0, "p50": 100.0, "p90": 101.0,
+        "lead_hours": ((targets - issued.floor("h")) // pd.Timedelta(hours=1)).to_numpy(),
+    })  # fmt: skip
+    published = history[history["datetime_utc"] <= new["data_origin"].iloc[0]]
+    banded, used = products.band_from_track_record(new, past_frame, published, vintages=14)
+    assert used == 14
+    assert (banded["p90"] - banded["p10"]).min() > 5  # ~±6 % errors: far wider than ±1
+    # Poisoning what was not published by the origin changes nothing.
+    poisoned = history.assign(energy_consumption=np.where(
+        history["datetime_utc"] > new["data_origin"].iloc[0], 1e9, history["energy_consumption"]
+    ))  # fmt: skip
+    again, _ = products.band_from_track_record(new, past_frame, poisoned, vintages=14)
+    pd.testing.assert_frame_equal(again, banded)
+    kept, used = products.band_from_track_record(new, past_frame, published, vintages=20)
+    assert used == 0 and kept["p90"].eq(101.0).all()
