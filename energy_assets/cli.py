@@ -114,6 +114,20 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="with --product: the publication lag in hours (default: the dataset's spec lag)",
     )
+    parser.add_argument(
+        "--realtime",
+        default=None,
+        help="with --product: a total-load file (ElectricityBalanceNonv's columns or the ENTSO-E "
+        "export): adds the variants whose level is each area's total forecast from the real-time "
+        "hours known at issue time (with --weather: also with the target day's weather)",
+    )
+    parser.add_argument(
+        "--calibration-days",
+        type=int,
+        default=14,
+        help="with --product: issue days before the first whose out-of-sample errors calibrate "
+        "the p10-p90 band per band of 6 lead times (split-conformal; 0: the model's own band)",
+    )
     parser.set_defaults(run=run_backtest)
 
 
@@ -221,10 +235,33 @@ def run_product_backtest(args: argparse.Namespace, settings: Settings) -> int:
     if lag < 1:
         raise InputError(f"--lag must be 1 hour or more (got {args.lag})")
     first_day = parse_hour(args.cutoff, "--cutoff").tz_convert(DANISH_TZ).strftime("%Y-%m-%d")
+    if args.calibration_days < 0:
+        raise InputError(f"--calibration-days must be 0 or more (got {args.calibration_days})")
+    if args.weather and not args.realtime:
+        raise InputError(
+            "--weather with --product needs --realtime: the products read the target day's "
+            "weather through the area totals' level (docs/concepts/forecast-products.md)"
+        )
     consumption = read_consumption_file(args.data, spec)
+    realtime = weather = None
+    if args.realtime:
+        from energy_assets.features.realtime_load import read_total_load_file
+
+        realtime = read_total_load_file(args.realtime)
+        if args.weather:
+            from energy_assets.ingestion.weather_files import read_weather_file
+
+            weather = read_weather_file(args.weather)
     try:
         result = product_backtest.product_backtest(
-            consumption, args.product, first_day, args.origins, lag
+            consumption,
+            args.product,
+            first_day,
+            args.origins,
+            lag,
+            realtime=realtime,
+            weather=weather,
+            calibration_days=args.calibration_days,
         )
     except ValueError as error:
         raise InputError(str(error)) from None

@@ -78,15 +78,53 @@ def _area_totals(store: Any, product: str, issued_at: Any, settled: Any) -> tupl
     days = area_totals.DEFAULT_TRAINING_DAYS + area_totals.HISTORY_HOURS // 24
     window = hour_keys(newest - pd.Timedelta(days=days), newest + pd.Timedelta(hours=1))
     feed = store.read_many(REALTIME_LOAD.name, window, missing_ok=True)
+    weather, weather_reason = _weather_as_issued(store, product, issued_at, days)
     try:
-        result = area_totals.area_totals_for_product(feed, issued_at, product)
+        result = area_totals.area_totals_for_product(feed, issued_at, product, weather=weather)
         if not result.available:
             return None, f"{result.reason}: segments summed (settled level)"
         totals = area_totals.totals_for_segments(result.table, settled, feed)
     except ValueError as error:  # too little of the feed to train on, or no overlap to scale
         return None, f"real-time area totals unavailable ({error}): segments summed"
-    why = "real-time area totals, scaled to the segments' share of them"
+    why = f"real-time area totals, scaled to the segments' share of them; {weather_reason}"
+    # Whether the target day's weather went in: the products' `weather_used` (it enters through
+    # the area totals' level; the settled segment model reads none).
+    totals.attrs["weather_used"] = weather is not None
     return totals, f"{why}; {result.reason}" if result.reason else why
+
+
+def _weather_as_issued(store: Any, product: str, issued_at: Any, days: int) -> tuple[Any, str]:
+    """The weather the area totals read (forecasting/products.weather_as_issued: observed up to
+    the issue hour, the target hours as forecast at or before it), and what was used; (None,
+    why) when the stored forecasts issued by then do not reach every target hour (the `weather`
+    table keeps leads 1..WEATHER_LEAD_HOURS) or none is stored. A cheap probe of the last
+    hours' issues first; the year of observations only when the forecast covers the targets."""
+    import pandas as pd
+
+    from energy_assets.contracts import WEATHER, WEATHER_LEAD_HOURS, hour_keys
+    from energy_assets.forecasting import products
+
+    issue_hour = pd.Timestamp(issued_at).floor("h")
+    targets = products.targets_for(product, issued_at)
+    after = issue_hour + pd.Timedelta(hours=1)
+    probe = store.read_many(
+        WEATHER.name, hour_keys(issue_hour - pd.Timedelta(hours=6), after), missing_ok=True
+    )
+    if probe.empty:
+        return None, "no weather issued by the issue hour stored: area totals without weather"
+    _, missing = products.weather_as_issued(probe, issued_at, targets)
+    if len(missing):
+        reach = int((missing.max() - issue_hour) / pd.Timedelta(hours=1))
+        return None, (
+            f"the weather forecasts stored reach {WEATHER_LEAD_HOURS} h; {len(missing)} target "
+            f"hour(s) up to lead {reach} h have none issued by the issue hour: area totals "
+            "without weather"
+        )
+    rows = store.read_many(
+        WEATHER.name, hour_keys(issue_hour - pd.Timedelta(days=days), after), missing_ok=True
+    )
+    frame, _ = products.weather_as_issued(rows, issued_at, targets)
+    return frame, "weather as issued by the issue hour for the target hours"
 
 
 def issue_vintage(
@@ -155,6 +193,9 @@ def issue_vintage(
         area_totals=totals,
         expected=expected,
     )
+    frame, band = _band_from_track_record(store, table, product, issued_at, lag, frame, history)
+    # The weather enters through the area totals' level (their model reads it).
+    frame["weather_used"] = totals is not None and bool(totals.attrs.get("weather_used"))
     active = history[history[FEATURES.time_column] == origin][["area", "segment"]]
     unforecastable = {key for key, _ in frame.attrs.get("unforecastable", [])}
     # Every series with data at the origin, and every expected one with any value to forecast
@@ -180,6 +221,7 @@ def issue_vintage(
         "rows": len(frame),
         "level_source": str(frame["level_source"].iloc[0]),
         "level_source_reason": level_reason,
+        "band": band,
         "weather_used": bool(frame["weather_used"].any()),
         **fallback_metadata(frame),
         "unforecastable": len(unforecastable),
@@ -189,6 +231,31 @@ def issue_vintage(
     if config.charts:
         metadata.update(product_chart_metadata(context, frame, history))
     yield from checked_vintage(context, table, frame, targets, series, metadata, gx.validator())
+
+
+def _band_from_track_record(
+    store: Any, table: Table, product: str, issued_at: Any, lag: int, frame: Any, history: Any
+) -> tuple[Any, str]:
+    """The vintage with its p10 / p90 recalibrated on the product's own published track record
+    (forecasting/products.band_from_track_record: the newest 14 stored vintages whose actuals
+    were published by this issue), and what the band is."""
+    import pandas as pd
+
+    from energy_assets.forecasting import products
+
+    if product != products.DAY_AHEAD:
+        return frame, "the model's band (the intraday band is not calibrated yet)"
+    day = pd.Timestamp(issued_at).tz_convert(DANISH_TZ).normalize().tz_localize(None)
+    span = int(lag) // 24 + 3 + products.BAND_TRACK_RECORD_VINTAGES
+    keys = [(day - pd.Timedelta(days=k)).strftime("%Y-%m-%d") for k in range(span, 0, -1)]
+    past = store.read_many(table.name, keys, missing_ok=True)
+    frame, used = products.band_from_track_record(frame, past, history)
+    if not used:
+        return frame, (
+            f"the model's band: fewer than {products.BAND_TRACK_RECORD_VINTAGES} stored vintages "
+            "with published actuals to calibrate on"
+        )
+    return frame, f"split-conformal from the {used} newest vintages with published actuals"
 
 
 def product_chart_metadata(context: dg.AssetExecutionContext, frame: Any, history: Any) -> dict:

@@ -21,12 +21,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from energy_assets.contracts import DAY_AHEAD_ISSUE_TIME, hour_text
-from energy_assets.forecasting import products
+from energy_assets.contracts import DANISH_TZ, DAY_AHEAD_ISSUE_TIME, hour_text, utc
+from energy_assets.forecasting import products, reconcile
+from energy_assets.forecasting.products import conformal_band, with_conformal_band
 
 LEAD_BANDS: tuple[tuple[int, int], ...] = ((0, 11), (12, 23), (24, 35), (36, 49))
 _HOUR = pd.Timedelta(hours=1)
@@ -77,6 +80,173 @@ def _scores(points: pd.DataFrame) -> dict:
     return out
 
 
+# Variants of the backtest (`variants` in the metrics): the segments' own level, and the level
+# from the real-time feed's area-total forecast without / with the weather for the target day
+# (DMI's observed weather as the forecast: perfect prognosis) and with that weather plus a
+# forecast error that grows with the lead time (WEATHER_ERROR).
+SETTLED = "settled"
+REALTIME = "realtime"
+REALTIME_WEATHER = "realtime+weather(perfect)"
+REALTIME_WEATHER_NOISY = "realtime+weather(with forecast error)"
+
+
+@dataclass(frozen=True)
+class WeatherError:
+    """An assumed forecast error of the weather, added to the observations served as the
+    forecast: decision 0005's simulated forecast (training/weather_features.SIMULATED_ERROR_SD:
+    temperature 0.5 °C at lead 1 h growing linearly to 1.5 °C at 24 h, wind 0.5 -> 2.0 m/s;
+    AR(1) across leads with SIMULATED_ERROR_CORRELATION 0.95), the same line continued to the
+    products' leads (temperature 2.1 °C, wind 2.9 m/s at lead 38 h). Drawn per vintage from
+    the issue hour, so a forecast that runs warm runs warm all day."""
+
+    seed: int = 0
+
+    def issued(
+        self, weather: pd.DataFrame, issued_at: pd.Timestamp, targets: pd.DatetimeIndex, rng
+    ) -> pd.DataFrame:
+        """`weather` with the target hours' values as a forecast issued at `issued_at` would
+        have them (the observation plus a drawn error); every other hour unchanged."""
+        from energy_assets.training import weather_features as wf
+
+        out = weather.copy()
+        times = pd.to_datetime(out["datetime_utc"], utc=True)
+        issue_hour = utc(issued_at).floor("h")
+        reach = int((targets.max() - issue_hour) / _HOUR)
+        rho = wf.SIMULATED_ERROR_CORRELATION
+        lead = ((targets - issue_hour) / _HOUR).to_numpy(dtype=np.int64)
+        at = times.isin(targets).to_numpy()
+        for column, (first, last) in wf.SIMULATED_ERROR_SD.items():
+            if column not in out.columns:
+                continue
+            path = np.zeros(reach + 1)
+            shocks = rng.standard_normal(reach + 1)
+            path[1] = shocks[1] if reach >= 1 else 0.0
+            for k in range(2, reach + 1):
+                path[k] = rho * path[k - 1] + np.sqrt(1 - rho**2) * shocks[k]
+            steps = np.arange(reach + 1)
+            sd = np.where(steps == 0, 0.0, first + (last - first) * (steps - 1) / 23)
+            error = pd.Series((path * sd)[lead], index=targets)
+            shifted = out.loc[at, column].to_numpy() + error.reindex(times[at]).to_numpy()
+            out.loc[at, column] = np.clip(shifted, 0, None) if column == wf.WIND_SPEED else shifted
+        return out
+
+
+WEATHER_ERROR = WeatherError()
+
+
+def calibration_issues(
+    product: str,
+    first_issue: pd.Timestamp,
+    lag_hours: int,
+    days: int,
+    issue_time: str = DAY_AHEAD_ISSUE_TIME,
+    intraday_step_hours: int = 6,
+) -> list[pd.Timestamp]:
+    """The `days` issue days just before the backtest whose every target hour is published by
+    the first issue (so their errors are known when the first reported vintage is issued)."""
+    origin = products.data_origin(first_issue, lag_hours)
+    day = first_issue.tz_convert(DANISH_TZ).normalize().tz_localize(None)
+    while True:
+        day -= pd.Timedelta(days=1)
+        last = issue_times(product, day.strftime("%Y-%m-%d"), 1, issue_time, intraday_step_hours)
+        if products.targets_for(product, last[-1])[-1] <= origin:
+            break
+    first = (day - pd.Timedelta(days=days - 1)).strftime("%Y-%m-%d")
+    return issue_times(product, first, days, issue_time, intraday_step_hours)
+
+
+class _AreaLevel:
+    """The real-time level of a backtest: each area's total forecast at an issue time from the
+    feed's hours known then (forecasting/area_totals.forecast_area_totals, refitted every
+    `refit_days` issues), scaled to the segments' share (area_totals.totals_for_segments)."""
+
+    def __init__(
+        self,
+        feed: pd.DataFrame,
+        weather,
+        refit_days: int,
+        error: WeatherError | None,
+        fitted_by: _AreaLevel | None = None,
+    ):
+        from energy_assets.forecasting import area_totals
+
+        self.api = area_totals
+        self.feed = feed.assign(datetime_utc=pd.to_datetime(feed["datetime_utc"], utc=True))
+        self.history = area_totals.LoadHistory.from_table(self.feed)
+        self.weather, self.refit_days, self.error = weather, refit_days, error
+        self.model: Any = None
+        self.calls = 0
+        # The noisy-weather variant forecasts with the model its perfect-weather twin fitted
+        # (trained on observed weather either way; only the issued forecast differs).
+        self.fitted_by = fitted_by
+        self.rng = np.random.default_rng(error.seed if error else 0)
+
+    def totals(
+        self, product: str, issued_at: pd.Timestamp, targets, settled: pd.DataFrame
+    ) -> pd.DataFrame | None:
+        if self.calls % self.refit_days == 0:
+            self.model = None
+        self.calls += 1
+        if self.fitted_by is not None:
+            self.model = self.fitted_by.model
+        weather = self.weather
+        if weather is not None and self.error is not None:
+            weather = self.error.issued(weather, issued_at, targets, self.rng)
+        day_ahead = product == products.DAY_AHEAD
+        result = self.api.forecast_area_totals(
+            self.history,
+            issued_at,
+            targets,
+            weather,
+            model=self.model,
+            issue_hours_local=(utc(issued_at).tz_convert(DANISH_TZ).hour,),
+            target_days=(1,) if day_ahead else (0, 1),
+        )
+        if not result.available:
+            return None
+        if result.quality == "model":
+            self.model = result.model
+        newest = self.api.newest_known_hour(issued_at)
+        known = self.feed[self.feed["datetime_utc"] <= newest]
+        table = result.table[result.table["area"].isin(set(settled["area"]))]
+        return self.api.totals_for_segments(table, settled, known)
+
+
+def _with_naives(vintage: pd.DataFrame, actual: pd.Series, lag_hours: int) -> pd.DataFrame:
+    origin = vintage["data_origin"].iloc[0]
+    for (area, segment), rows in vintage.groupby(["area", "segment"], sort=False):
+        series = actual.loc[(area, segment)]
+        published = series[series.index <= origin]
+        for name, period in (("naive_week", 168), ("naive_day", 24)):
+            vintage.loc[rows.index, name] = naive_at_issue(
+                published, rows["datetime_utc"], origin, period
+            )
+    return vintage
+
+
+def rolling_conformal_band(
+    vintages: pd.DataFrame,
+    frame: pd.DataFrame,
+    days: int,
+    band_hours: int,
+    lag_hours: int,
+) -> pd.DataFrame:
+    """`frame` with each vintage's p10 / p90 from the errors of the newest `days` vintages in
+    `vintages` whose every target was published at its issue time (as a desk recalibrating on
+    its own published track record would have them; conformal_band per band of lead times)."""
+    finished = vintages.groupby("issued_at")["datetime_utc"].max()
+    out = []
+    for issued_at, rows in frame.groupby("issued_at", sort=True):
+        origin = products.data_origin(issued_at, lag_hours)
+        usable = finished[finished <= origin].index.sort_values()[-int(days) :]
+        past = vintages[vintages["issued_at"].isin(usable) & vintages["actual"].notna()]
+        out.append(with_conformal_band(rows, conformal_band(past, band_hours)))
+    return pd.concat(out).loc[frame.index]
+
+
+__all__ = ["conformal_band", "rolling_conformal_band", "with_conformal_band"]
+
+
 def product_backtest(
     consumption: pd.DataFrame,
     product: str,
@@ -89,56 +259,127 @@ def product_backtest(
     intraday_step_hours: int = 6,
     reference: bool = True,
     random_state: int = 0,
+    realtime: pd.DataFrame | None = None,
+    weather: pd.DataFrame | None = None,
+    weather_error: WeatherError | None = WEATHER_ERROR,
+    calibration_days: int = 0,
+    band_hours: int = 6,
+    area_refit_days: int = 7,
 ) -> dict:
-    """Predictions and metrics by lead band of `product` issued over `days` days (see module)."""
+    """Predictions and metrics by lead band of `product` issued over `days` days (see module).
+
+    realtime: REALTIME_LOAD rows (a total-load file): adds the variants whose level is the
+    feed's area-total forecast (`weather`: also with the weather for the target day, perfect and
+    with `weather_error`). calibration_days > 0: every variant's p10 / p90 is recalibrated
+    split-conformally per band of `band_hours` lead times on that variant's vintages of the
+    `calibration_days` issue days before the first, issued the same way by a model trained on
+    what was published at the first of them (out of sample, as served)."""
     from energy_assets.training.forecaster import GlobalLGBMForecaster
 
     issues = issue_times(product, first_day, days, issue_time, intraday_step_hours)
+    calibration = (
+        calibration_issues(
+            product, issues[0], lag_hours, calibration_days, issue_time, intraday_step_hours
+        )
+        if calibration_days > 0
+        else []
+    )
     first_origin = products.data_origin(issues[0], lag_hours)
     known = consumption[consumption["datetime_utc"] <= first_origin]
-    if known["datetime_utc"].nunique() < 24 * 14:
+    earliest = calibration[0] if calibration else issues[0]
+    published = consumption["datetime_utc"] <= products.data_origin(earliest, lag_hours)
+    if consumption.loc[published, "datetime_utc"].nunique() < 24 * 14:
         raise ValueError(
-            f"only {known['datetime_utc'].nunique()} hours are published by the first issue "
-            f"{hour_text(issues[0])} ({lag_hours} h lag): give data from at least two weeks "
-            "before it"
+            f"only {consumption.loc[published, 'datetime_utc'].nunique()} hours are published "
+            f"by the first issue {hour_text(earliest)} ({lag_hours} h lag): give data from at "
+            "least two weeks before it"
         )
-    started = time.perf_counter()
-    model = products.train_product_forecaster(known, lag_hours, params, random_state=random_state)
-    fit_seconds = time.perf_counter() - started
     actual = consumption.set_index(["area", "segment", "datetime_utc"])["energy_consumption"]
     actual = actual.sort_index()
-    vintages = []
-    for issued_at in issues:
-        targets = products.targets_for(product, issued_at)
-        vintage = products.issue_forecast(model, consumption, issued_at, targets, lag_hours, "bt")
-        origin = products.data_origin(issued_at, lag_hours)
-        for (area, segment), rows in vintage.groupby(["area", "segment"], sort=False):
-            series = actual.loc[(area, segment)]
-            published = series[series.index <= origin]
-            vintage.loc[rows.index, "naive_week"] = naive_at_issue(
-                published, rows["datetime_utc"], origin, 168
+    levels: dict[str, _AreaLevel | None] = {SETTLED: None}
+    if realtime is not None:
+        levels[REALTIME] = _AreaLevel(realtime, None, area_refit_days, None)
+        if weather is not None:
+            levels[REALTIME_WEATHER] = _AreaLevel(realtime, weather, area_refit_days, None)
+            if weather_error is not None:
+                levels[REALTIME_WEATHER_NOISY] = _AreaLevel(
+                    realtime, weather, area_refit_days, weather_error, levels[REALTIME_WEATHER]
+                )
+
+    def issue_all(model, moments) -> dict[str, pd.DataFrame]:
+        out: dict[str, list[pd.DataFrame]] = {name: [] for name in levels}
+        for issued_at in moments:
+            targets = products.targets_for(product, issued_at)
+            vintage = products.issue_forecast(
+                model, consumption, issued_at, targets, lag_hours, "bt"
             )
-            vintage.loc[rows.index, "naive_day"] = naive_at_issue(
-                published, rows["datetime_utc"], origin, 24
+            vintage = _with_naives(vintage, actual, lag_hours)
+            settled = consumption[consumption["datetime_utc"] <= vintage["data_origin"].iloc[0]]
+            for name, level in levels.items():
+                totals = (
+                    None if level is None else level.totals(product, issued_at, targets, settled)
+                )
+                frame, source = reconcile.reconcile(vintage, totals)
+                out[name].append(frame.assign(level_source=source, variant=name))
+        frames = {name: pd.concat(parts, ignore_index=True) for name, parts in out.items()}
+        for frame in frames.values():
+            keys = pd.MultiIndex.from_frame(frame[["area", "segment", "datetime_utc"]])
+            frame["actual"] = actual.reindex(keys).to_numpy()
+        return frames
+
+    started = time.perf_counter()
+    earlier: dict[str, pd.DataFrame] = {}
+    if calibration:
+        before = consumption["datetime_utc"] <= products.data_origin(calibration[0], lag_hours)
+        early = products.train_product_forecaster(
+            consumption[before], lag_hours, params, random_state=random_state
+        )
+        earlier = issue_all(early, calibration)
+    model = products.train_product_forecaster(known, lag_hours, params, random_state=random_state)
+    fit_seconds = time.perf_counter() - started
+    variants = {}
+    frames = [frame.assign(calibration=True) for frame in earlier.values()]
+    for name, frame in issue_all(model, issues).items():
+        raw = _scores(frame[frame["actual"].notna()])
+        fixed = None
+        if name in earlier:
+            past = earlier[name][earlier[name]["actual"].notna()]
+            fixed = with_conformal_band(frame, conformal_band(past, band_hours))
+            frame = rolling_conformal_band(
+                pd.concat([earlier[name], frame], ignore_index=True),
+                frame,
+                calibration_days,
+                band_hours,
+                lag_hours,
             )
-        vintages.append(vintage)
-    frame = pd.concat(vintages, ignore_index=True)
-    keys = pd.MultiIndex.from_frame(frame[["area", "segment", "datetime_utc"]])
-    frame["actual"] = actual.reindex(keys).to_numpy()
-    scored = frame[frame["actual"].notna()]
-    by_band = {}
-    for low, high in LEAD_BANDS:
-        band = scored[scored["lead_hours"].between(low, high)]
-        if len(band):
-            by_band[f"{low}-{high}"] = _scores(band)
+        scored = frame[frame["actual"].notna()]
+        by_band = {}
+        for low, high in LEAD_BANDS:
+            band = scored[scored["lead_hours"].between(low, high)]
+            if len(band):
+                by_band[f"{low}-{high}"] = _scores(band)
+        variants[name] = {
+            "all_leads": _scores(scored),
+            "by_lead_band": by_band,
+            "coverage_before_calibration": raw["coverage"],
+        }
+        if fixed is not None:
+            kept = fixed[fixed["actual"].notna()]
+            variants[name]["coverage_fixed_calibration"] = _scores(kept)["coverage"]
+        frames.append(frame.assign(calibration=False))
+    served = list(variants)[-1]
     metrics = {
         "product": product,
         "lag_hours": lag_hours,
         "first_issue": hour_text(issues[0]),
         "issues": len(issues),
+        "calibration_issues": len(calibration),
+        "band_hours": band_hours,
         "fit_seconds": round(fit_seconds, 1),
-        "all_leads": _scores(scored),
-        "by_lead_band": by_band,
+        "variant": served,
+        "all_leads": variants[served]["all_leads"],
+        "by_lead_band": variants[served]["by_lead_band"],
+        "variants": variants,
     }
     if reference:
         # Today's forecaster on the same data: horizon 1..24 after the newest hour, no lag.
@@ -162,7 +403,7 @@ def product_backtest(
                 ).mean()
             ),
         }
-    return {"metrics": metrics, "predictions": frame}
+    return {"metrics": metrics, "predictions": pd.concat(frames, ignore_index=True)}
 
 
 def to_json(result: dict) -> str:
@@ -176,20 +417,29 @@ def to_json(result: dict) -> str:
 
 
 def summary(results: Sequence[dict]) -> str:
-    """A markdown table: per run and lead band, MAPE, coverage and the issue-time naives."""
+    """A markdown table: per run, variant and lead band, MAPE, coverage (after the calibration,
+    and before it in brackets when calibrated) and the issue-time naives."""
     lines = [
-        "| product | lag | first issue | leads | MAPE | p10-p90 coverage | naive week | naive day |"
-        " today's lead 1-24 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| product | lag | first issue | variant | leads | MAPE | p10-p90 coverage | naive week |"
+        " naive day | today's lead 1-24 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         m = result["metrics"]
         ref = m.get("reference_lead_1_24", {}).get("mape")
         ref_text = f"{ref:.2%}" if ref is not None else "-"
-        for band, s in {**m["by_lead_band"], "all": m["all_leads"]}.items():
-            lines.append(
-                f"| {m['product']} | {m['lag_hours']} h | {m['first_issue']} | {band} | "
-                f"{s['mape']:.2%} | {s['coverage']:.1%} | {s['naive_week_mape']:.2%} | "
-                f"{s['naive_day_mape']:.2%} | {ref_text} |"
-            )
+        variants = m.get("variants") or {"-": m}
+        for name, v in variants.items():
+            before = v.get("coverage_before_calibration")
+            for band, s in {**v["by_lead_band"], "all": v["all_leads"]}.items():
+                cover = f"{s['coverage']:.1%}"
+                if band == "all" and before is not None and m.get("calibration_issues"):
+                    fixed = v.get("coverage_fixed_calibration")
+                    cover += f" (uncalibrated {before:.1%}"
+                    cover += f", fixed {fixed:.1%})" if fixed is not None else ")"
+                lines.append(
+                    f"| {m['product']} | {m['lag_hours']} h | {m['first_issue']} | {name} | "
+                    f"{band} | {s['mape']:.2%} | {cover} | {s['naive_week_mape']:.2%} | "
+                    f"{s['naive_day_mape']:.2%} | {ref_text} |"
+                )
     return "\n".join(lines)

@@ -18,7 +18,7 @@ Design and measurements: docs/concepts/forecast-products.md, docs/decisions/0007
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -168,6 +168,116 @@ def calibrate_band(model, history: pd.DataFrame, new_model, max_days: int) -> in
 def model_lag_hours(forecaster: GlobalLGBMForecaster) -> int:
     """The publication lag a product model was trained for."""
     return int(forecaster.horizon_hours) - PRODUCT_MAX_LEAD_HOURS
+
+
+# --------------------------------------------------------------------------- calibrated band
+# The product band's track record: the newest vintages whose actuals were published by the issue
+# (chosen on DK2 2023-09, decision 0007: rolling 14 vintages, bands of 6 lead times).
+BAND_TRACK_RECORD_VINTAGES = 14
+BAND_LEAD_HOURS = 6
+
+
+def conformal_band(points: pd.DataFrame, band_hours: int) -> dict[str, list[float]]:
+    """Split-conformal p10 / p90 offsets per band of `band_hours` lead times from the
+    out-of-sample errors of earlier vintages (`points`: lead_hours, p50, actual): the same
+    calibration as the `forecasts` band (training/intervals.conformal_quantiles, decision 0011),
+    on lead + 1 so lead 0 falls in the first band."""
+    from energy_assets.training import intervals
+
+    ok = points["actual"] > 0
+    return intervals.conformal_quantiles(
+        {},
+        points.loc[ok, "actual"].to_numpy(),
+        points.loc[ok, "p50"].to_numpy(),
+        points.loc[ok, "lead_hours"].to_numpy() + 1,
+        band_hours,
+    )
+
+
+def with_conformal_band(frame: pd.DataFrame, band: Mapping[str, Sequence[float]]) -> pd.DataFrame:
+    """`frame` with p10 / p90 = p50 * exp(offset of its lead's band) where the band has one."""
+    out = frame.copy()
+    keys = (out["lead_hours"] + 1).astype(str)
+    low = keys.map(lambda k: band[k][0] if k in band else np.nan).to_numpy(dtype=float)
+    high = keys.map(lambda k: band[k][1] if k in band else np.nan).to_numpy(dtype=float)
+    has = np.isfinite(low)
+    p50 = out["p50"].to_numpy(dtype=float)
+    out.loc[has, "p10"] = np.clip(p50[has] * np.exp(low[has]), 0, None)
+    out.loc[has, "p90"] = p50[has] * np.exp(high[has])
+    return out
+
+
+def band_from_track_record(
+    frame: pd.DataFrame,
+    past: pd.DataFrame,
+    history: pd.DataFrame,
+    vintages: int = BAND_TRACK_RECORD_VINTAGES,
+    band_hours: int = BAND_LEAD_HOURS,
+) -> tuple[pd.DataFrame, int]:
+    """(`frame` with its p10 / p90 from the errors of the newest `vintages` earlier vintages in
+    `past` whose every target is published in `history` by `frame`'s data origin, the number of
+    vintages used). With fewer such vintages the frame keeps its band (0 used): a short track
+    record calibrates nothing. Only the model's rows are recalibrated, from the model's past rows:
+    a fallback row keeps the band backtested for the fallback (forecasting/fallback.py).
+    history: CLEAN rows published by the issue."""
+    origin = frame["data_origin"].iloc[0]
+    if past.empty:
+        return frame, 0
+    finished = past.groupby("issued_at")["datetime_utc"].max()
+    usable = finished[finished <= origin].index.sort_values()[-int(vintages) :]
+    if len(usable) < vintages:
+        return frame, 0
+    actual = history.groupby(["area", "segment", "datetime_utc"], observed=True)[
+        "energy_consumption"
+    ].sum()
+    rows = past[past["issued_at"].isin(usable)]
+    if "quality" in rows:
+        rows = rows[rows["quality"] == "model"]
+    keys = pd.MultiIndex.from_frame(rows[["area", "segment", "datetime_utc"]])
+    points = rows.assign(actual=actual.reindex(keys).to_numpy())
+    points = points[points["actual"].notna()]
+    band = conformal_band(points, band_hours)
+    if "quality" not in frame:
+        return with_conformal_band(frame, band), len(usable)
+    model = (frame["quality"] == "model").to_numpy()
+    out = frame.copy()
+    out.loc[model, ["p10", "p90"]] = with_conformal_band(frame[model], band)[["p10", "p90"]]
+    return out, len(usable)
+
+
+# --------------------------------------------------------------------------- weather as issued
+def weather_as_issued(
+    weather: pd.DataFrame, issued_at: pd.Timestamp, targets: pd.DatetimeIndex
+) -> tuple[pd.DataFrame, pd.DatetimeIndex]:
+    """The hourly weather a product issued at `issued_at` may read, keyed by its issue hour: the
+    hours up to the issue hour as observed (the WEATHER table's lead-0 rows), and each target
+    hour after it as forecast by the NEWEST issue at or before the issue hour whose leads reach
+    it (the forecast issued at the issue hour when it reaches; an earlier one otherwise). Rows
+    issued after the issue hour are never read.
+
+    weather: WEATHER rows (issued_utc, area, lead_hours, datetime_utc, values), with any number of
+    leads (contracts.WEATHER_LEAD_HOURS today). Returns (datetime_utc, area, values) rows — what
+    forecasting/area_totals reads as its weather — and the target hours after the issue hour
+    that no issue at or before it reaches for some area (their rows are absent: the caller
+    forecasts without weather rather than with a hole)."""
+    issue_hour = utc(issued_at).floor("h")
+    issued = pd.to_datetime(weather["issued_utc"], utc=True)
+    known = weather[issued <= issue_hour]  # the leakage guard: nothing issued later
+    hours = pd.to_datetime(known["datetime_utc"], utc=True)
+    values = [c for c in known.columns if c not in ("issued_utc", "lead_hours")]
+    observed = known[(known["lead_hours"] == 0) & (hours <= issue_hour)]
+    ahead = targets[targets > issue_hour]
+    forecast = known[(known["lead_hours"] > 0) & hours.isin(ahead)]
+    newest = forecast.sort_values("issued_utc").drop_duplicates(
+        ["area", "datetime_utc"], keep="last"
+    )
+    frame = pd.concat([observed[values], newest[values]], ignore_index=True)
+    frame["datetime_utc"] = pd.to_datetime(frame["datetime_utc"], utc=True)
+    have = newest.groupby("area")["datetime_utc"].agg(lambda t: set(pd.to_datetime(t, utc=True)))
+    areas = sorted(set(observed["area"]))
+    missing = {t for t in ahead for area in areas if t not in have.get(area, set())}
+    frame = frame.sort_values(["datetime_utc", "area"], ignore_index=True)
+    return frame, pd.DatetimeIndex(sorted(missing), tz="UTC")
 
 
 # --------------------------------------------------------------------------- issuing

@@ -152,3 +152,42 @@ def test_schedules_issue_the_partition_of_their_issue_time():
     # An issue at 23:50 local runs after midnight; it is still the issue day's partition.
     late = pd.Timestamp("2026-03-29 00:05", tz=DANISH_TZ)
     assert day_ahead_partition(late) == "2026-03-28"
+
+
+def test_the_area_totals_read_the_weather_as_issued_only_when_it_reaches_every_target(tmp_path):
+    """The `weather` table as stored (leads 1..WEATHER_LEAD_HOURS per issue hour): the day-ahead's
+    targets reach lead 37 h, so a 24-hour forecast leaves the area totals without weather and the
+    reason says why; forecasts stored to 48 h are read as issued at the issue hour."""
+    import numpy as np
+    import pandas as pd
+
+    from energy_assets.contracts import HOUR_KEY_FORMAT, WEATHER
+    from energy_assets.defs.products import _weather_as_issued
+    from energy_assets.forecasting import products
+    from energy_assets.storage.parquet_store import ParquetStore
+
+    issued = products.day_ahead_issued_at("2023-12-01")
+    hours = pd.date_range(issued - pd.Timedelta(hours=6), issued, freq="h")
+
+    def stored(max_lead: int) -> ParquetStore:
+        store = ParquetStore(str(tmp_path / f"lead{max_lead}"))
+        for hour in hours:
+            leads = np.arange(max_lead + 1)
+            rows = pd.DataFrame({"issued_utc": hour, "area": "DK", "lead_hours": leads})
+            rows["datetime_utc"] = hour + pd.to_timedelta(leads, unit="h")
+            rows["temperature_c"] = 2.0 + 0.1 * leads
+            rows["wind_speed_ms"] = 5.0
+            rows["radiation_wm2"] = 0.0
+            store.write(
+                WEATHER.name,
+                hour.strftime(HOUR_KEY_FORMAT),
+                rows[[c for c in WEATHER.names if c in rows]],
+            )
+        return store
+
+    weather, why = _weather_as_issued(stored(24), products.DAY_AHEAD, issued, days=1)
+    assert weather is None and "reach 24 h" in why and "lead 37 h" in why
+    weather, why = _weather_as_issued(stored(48), products.DAY_AHEAD, issued, days=1)
+    targets = products.day_ahead_targets(issued)
+    assert weather is not None and "as issued" in why
+    assert weather["datetime_utc"].isin(targets).sum() == len(targets)

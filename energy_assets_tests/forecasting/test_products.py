@@ -245,3 +245,96 @@ def test_a_series_without_recent_data_gets_a_labelled_fallback_in_the_day_ahead(
     moved = reconciled[(reconciled["area"] == silent[0]) & (reconciled["segment"] == silent[1])]
     assert set(moved["quality"]) == {"fallback"}
     assert not np.allclose(moved["p50"].to_numpy(), fallback["p50"].to_numpy())
+
+
+def _issued_weather(first: str, last: str, max_lead: int) -> pd.DataFrame:
+    """A WEATHER table whose value names its issue and lead: temperature = issue index * 1000 +
+    lead (so the test sees which forecast was read), national (DK)."""
+    issues = pd.date_range(first, last, freq="h", tz="UTC")
+    leads = np.arange(max_lead + 1)
+    frame = pd.DataFrame(
+        {
+            "issued_utc": np.repeat(issues, len(leads)),
+            "area": "DK",
+            "lead_hours": np.tile(leads, len(issues)),
+        }
+    )
+    frame["datetime_utc"] = frame["issued_utc"] + pd.to_timedelta(frame["lead_hours"], unit="h")
+    index = (frame["issued_utc"] - issues[0]) // pd.Timedelta(hours=1)
+    frame["temperature_c"] = index * 1000.0 + frame["lead_hours"]
+    frame["wind_speed_ms"] = 5.0
+    return frame
+
+
+def test_weather_as_issued_reads_the_newest_forecast_at_or_before_the_issue_hour():
+    issued = products.day_ahead_issued_at("2023-12-01")  # 09:00 UTC; targets lead 14..37
+    targets = products.day_ahead_targets(issued)
+    table = _issued_weather("2023-11-28", "2023-12-01 20:00", max_lead=48)
+    at_issue = ((issued - pd.Timestamp("2023-11-28", tz="UTC")) // pd.Timedelta(hours=1)) * 1000
+    frame, missing = products.weather_as_issued(table, issued, targets)
+    assert len(missing) == 0
+    ahead = frame.set_index("datetime_utc").loc[targets, "temperature_c"]
+    lead = ((targets - issued) // pd.Timedelta(hours=1)).to_numpy()
+    np.testing.assert_array_equal(ahead.to_numpy(), at_issue + lead)  # issued at the issue hour
+    past = frame[frame["datetime_utc"] <= issued]
+    assert (past["temperature_c"] % 1000 == 0).all()  # up to the issue hour: observed (lead 0)
+    # Leakage: whatever was issued after the issue hour changes nothing.
+    later = pd.to_datetime(table["issued_utc"], utc=True) > issued
+    poisoned = table.assign(temperature_c=np.where(later, 1e9, table["temperature_c"]))
+    again, _ = products.weather_as_issued(poisoned, issued, targets)
+    pd.testing.assert_frame_equal(again, frame)
+    # No forecast at the issue hour (an outage): the hour before's, one lead further, serves.
+    gap = table[pd.to_datetime(table["issued_utc"], utc=True) != issued]
+    frame, missing = products.weather_as_issued(gap, issued, targets)
+    ahead = frame.set_index("datetime_utc").loc[targets, "temperature_c"]
+    np.testing.assert_array_equal(ahead.to_numpy(), at_issue - 1000 + lead + 1)
+
+
+def test_weather_as_issued_names_the_targets_a_24_hour_forecast_does_not_reach():
+    issued = products.day_ahead_issued_at("2023-12-01")
+    targets = products.day_ahead_targets(issued)
+    table = _issued_weather("2023-11-28", "2023-12-01 20:00", max_lead=24)
+    frame, missing = products.weather_as_issued(table, issued, targets)
+    lead = (targets - issued) // pd.Timedelta(hours=1)
+    assert list(missing) == list(targets[lead > 24])  # leads 25..37: 13 hours
+    assert not frame["datetime_utc"].isin(missing).any()
+
+
+def test_a_vintage_takes_its_band_from_the_published_track_record_only():
+    """14 earlier day-ahead vintages with known errors: the band comes from those whose every
+    target was published by the new vintage's data origin; a shorter record leaves it alone."""
+    rng = np.random.default_rng(3)
+    issues = [products.day_ahead_issued_at(f"2023-11-{d:02d}") for d in range(1, 29)]
+    past, actual = [], []
+    for issued in issues[:-1]:
+        targets = products.day_ahead_targets(issued)
+        lead = ((targets - issued.floor("h")) // pd.Timedelta(hours=1)).to_numpy()
+        past.append(pd.DataFrame({
+            "issued_at": issued, "area": "DK2", "segment": "total", "datetime_utc": targets,
+            "lead_hours": lead, "p10": 99.0, "p50": 100.0, "p90": 101.0,
+        }))  # fmt: skip
+        actual.append(pd.DataFrame({
+            "area": "DK2", "segment": "total", "datetime_utc": targets,
+            "energy_consumption": 100.0 * np.exp(rng.normal(0, 0.05, len(targets))),
+        }))  # fmt: skip
+    past_frame = pd.concat(past, ignore_index=True)
+    history = pd.concat(actual, ignore_index=True).drop_duplicates("datetime_utc")
+    issued = issues[-1]
+    targets = products.day_ahead_targets(issued)
+    new = pd.DataFrame({
+        "area": "DK2", "segment": "total", "datetime_utc": targets,
+        "data_origin": products.data_origin(issued, 216), "p10": 99.0, "p50": 100.0, "p90": 101.0,
+        "lead_hours": ((targets - issued.floor("h")) // pd.Timedelta(hours=1)).to_numpy(),
+    })  # fmt: skip
+    published = history[history["datetime_utc"] <= new["data_origin"].iloc[0]]
+    banded, used = products.band_from_track_record(new, past_frame, published, vintages=14)
+    assert used == 14
+    assert (banded["p90"] - banded["p10"]).min() > 5  # ~±6 % errors: far wider than ±1
+    # Poisoning what was not published by the origin changes nothing.
+    poisoned = history.assign(energy_consumption=np.where(
+        history["datetime_utc"] > new["data_origin"].iloc[0], 1e9, history["energy_consumption"]
+    ))  # fmt: skip
+    again, _ = products.band_from_track_record(new, past_frame, poisoned, vintages=14)
+    pd.testing.assert_frame_equal(again, banded)
+    kept, used = products.band_from_track_record(new, past_frame, published, vintages=20)
+    assert used == 0 and kept["p90"].eq(101.0).all()
