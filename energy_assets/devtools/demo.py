@@ -557,7 +557,7 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
 
     from energy_assets.contracts import STUDY_NAME
     from energy_assets.defs import build_definitions
-    from energy_assets.devtools import WEATHER_SAMPLE_PATH
+    from energy_assets.devtools import WEATHER_SAMPLE_PATH, sqlite_events
     from energy_assets.devtools.replay_api import ReplayServer
     from energy_assets.devtools.weather_replay import WeatherReplayServer
     from energy_assets.ingestion.weather_api import NATIONAL_LOCATIONS
@@ -577,6 +577,8 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         WeatherReplayServer(WEATHER_SAMPLE_PATH, shift_weeks=server.shift_weeks) as weather,
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
+        # The same sqlite files, written with one engine per shard instead of one per event.
+        sqlite_events.use_for(instance)
         settings = settings.with_overrides(
             api_url=server.url, weather_api_url=weather.url, weather_locations=NATIONAL_LOCATIONS
         )
