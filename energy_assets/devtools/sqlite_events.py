@@ -7,7 +7,10 @@ the demo (py-spy, the weather backfill): 85 % of the step in `store_event`, 41 %
 creating engines and 18 % in committing. This subclass keeps one engine per shard (still
 `NullPool`: no connection is held open between statements, so other processes see the files as
 before) and commits without an fsync per transaction (`synchronous=NORMAL`, safe in the WAL mode
-Dagster sets: a crash of the process loses nothing, a power cut may lose the last events).
+Dagster sets: a crash of the process loses nothing, a power cut may lose the last events). With
+`DAGSTER_EVENT_BATCH_SIZE` set (the demo sets it, as deploy/ does for Postgres) a range run's
+materialisations are written as one transaction per shard (`store_event_batch`), as Dagster's
+Postgres storage writes them; the stock sqlite storage writes them one by one.
 
 Only the demo uses it (`use_for`): the files are the stock storage's, so `make dev` afterwards
 reads them with Dagster's own class.
@@ -15,7 +18,7 @@ reads them with Dagster's own class.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,6 +66,31 @@ class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn, conn.begin():
                 yield conn
+
+    def store_event_batch(self, events: Sequence[Any]) -> None:
+        """A batch of one run's materialisations (or observations) in one transaction per shard,
+        as Dagster's Postgres storage writes them, instead of one event at a time: each row of
+        the run's shard and of the index shard, every event's tags, and the asset's latest
+        event (the batch's last, as Postgres records it). Other batches go event by event."""
+        from dagster import DagsterEventType
+
+        types = {event.get_dagster_event().event_type for event in events}
+        runs = {event.run_id for event in events}
+        if len(runs) != 1 or types not in (
+            {DagsterEventType.ASSET_MATERIALIZATION},
+            {DagsterEventType.ASSET_OBSERVATION},
+        ):
+            super().store_event_batch(events)
+            return
+        with self.run_connection(events[0].run_id) as conn:
+            conn.execute(self.prepare_insert_event_batch(events))
+        with self.index_transaction() as conn:
+            ids = [
+                conn.execute(self.prepare_insert_event(event)).inserted_primary_key[0]
+                for event in events
+            ]
+            self._store_asset_event_tags(conn, events, ids)
+            self._store_asset_event(conn, events[-1], ids[-1])
 
     def dispose(self) -> None:
         for engine in self._engines.values():
