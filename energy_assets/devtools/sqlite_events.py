@@ -85,9 +85,8 @@ class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
         with self.run_connection(events[0].run_id) as conn:
             conn.execute(self.prepare_insert_event_batch(events))
         with self.index_transaction() as conn:
-            ids = [
-                conn.execute(self.prepare_insert_event(event)).inserted_primary_key[0]
-                for event in events
+            ids: list[int] = [
+                _inserted_id(conn.execute(self.prepare_insert_event(event))) for event in events
             ]
             self._store_asset_event_tags(conn, events, ids)
             self._store_asset_event(conn, events[-1], ids[-1])
@@ -97,6 +96,13 @@ class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
             engine.dispose()
         self._engines.clear()
         super().dispose()
+
+
+def _inserted_id(result: Any) -> int:
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:
+        raise RuntimeError("sqlite returned no id for an inserted event")
+    return int(key[0])
 
 
 def _no_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
