@@ -126,6 +126,10 @@ def backfill(days: int, per_run: int, concurrency: int, env: dict[str, str], ser
         "cpu_seconds": sum(r["cpu_seconds"] for r in results),
         "requests": server.request_count - requests,
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        # Each unit's own peak, in range order: flat from the first unit to the last if nothing
+        # in a run holds range-sized state.
+        "unit_peak_rss_mb": [round(r["peak_rss_mb"]) for r in results],
+        "unit_cpu_seconds": [round(r["cpu_seconds"], 1) for r in results],
         "unit_seconds_median": sorted(r["seconds"] for r in results)[len(results) // 2],
     }
 

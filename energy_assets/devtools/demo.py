@@ -70,6 +70,9 @@ DRIFT_REINGEST_DAYS = 1
 # as deploy/ ships it (docs/concepts/partitions-and-backfills.md). The demo is its own process and
 # sets it for itself unless you did; `make dev` afterwards shows the same runs.
 PLANNED_EVENTS_VARIABLE = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
+# Likewise: a range run's materialisations are handed to the event log in batches, which the
+# demo's sqlite storage writes one transaction per shard (devtools/sqlite_events.py).
+BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 LOGGER_NAME = "demo_event_log"
 LOG_FORMAT = "%(asctime)s - dagster - %(levelname)s - %(message)s"
 
@@ -477,6 +480,7 @@ def run(args, settings: Settings) -> int:
     if getattr(args, "dataset", None):
         settings = settings.with_overrides(dataset=args.dataset)
     os.environ.setdefault(PLANNED_EVENTS_VARIABLE, "true")
+    os.environ.setdefault(BATCH_SIZE_VARIABLE, "10000")
     home = prepare_home(settings)
     terminal = Terminal()
     event_log = EventLog(home / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log", args.verbose)
@@ -557,7 +561,7 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
 
     from energy_assets.contracts import STUDY_NAME
     from energy_assets.defs import build_definitions
-    from energy_assets.devtools import WEATHER_SAMPLE_PATH
+    from energy_assets.devtools import WEATHER_SAMPLE_PATH, sqlite_events
     from energy_assets.devtools.replay_api import ReplayServer
     from energy_assets.devtools.weather_replay import WeatherReplayServer
     from energy_assets.ingestion.weather_api import NATIONAL_LOCATIONS
@@ -577,6 +581,8 @@ def _story(args, settings: Settings, home: Path, terminal: Terminal, event_log: 
         WeatherReplayServer(WEATHER_SAMPLE_PATH, shift_weeks=server.shift_weeks) as weather,
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
+        # The same sqlite files, written with one engine per shard instead of one per event.
+        sqlite_events.use_for(instance)
         settings = settings.with_overrides(
             api_url=server.url, weather_api_url=weather.url, weather_locations=NATIONAL_LOCATIONS
         )
