@@ -338,3 +338,11 @@ def test_a_vintage_takes_its_band_from_the_published_track_record_only():
     pd.testing.assert_frame_equal(again, banded)
     kept, used = products.band_from_track_record(new, past_frame, published, vintages=20)
     assert used == 0 and kept["p90"].eq(101.0).all()
+    # A fallback row keeps the band backtested for the fallback; only the model's rows move.
+    labelled = new.assign(quality=np.where(new.index % 2 == 0, "model", "fallback"))
+    mixed, used = products.band_from_track_record(labelled, past_frame, published, vintages=14)
+    fallback = mixed["quality"] == "fallback"
+    assert used == 14 and mixed.loc[fallback, "p90"].eq(101.0).all()
+    pd.testing.assert_frame_equal(
+        mixed.loc[~fallback, ["p10", "p90"]], banded.loc[~fallback, ["p10", "p90"]]
+    )
