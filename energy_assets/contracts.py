@@ -747,7 +747,13 @@ REALTIME_PLAUSIBILITY = Plausibility(
 # this area; the forecaster then uses it for every price area.
 NATIONAL_AREA = "DK"
 WEATHER_AREAS: tuple[str, ...] = (*PRICE_AREAS, NATIONAL_AREA)
-WEATHER_LEAD_HOURS = 24  # the forecast stored with each hour reaches this far ahead
+# The forecast stored with each hour reaches this far ahead. 48, not the hourly model's 24: the
+# day-ahead product issued at 10:00 Europe/Copenhagen forecasts to 24:00 of the next Danish day,
+# lead 37 h (38 h on the 25-hour day), and the intraday product issued in the hour after local
+# midnight reaches the end of tomorrow at lead 47 h (48 h when tomorrow has 25 hours); 48 covers
+# both exactly (Open-Meteo's forecast reaches 7-16 days). The hourly weather model reads leads
+# 1..24 only (training/weather_features.MODEL_WEATHER_LEADS).
+WEATHER_LEAD_HOURS = 48
 WEATHER_VALUE_COLUMNS = (
     "temperature_c",
     "wind_speed_ms",
@@ -759,7 +765,8 @@ WEATHER = Table(
     name="weather",
     description=(
         "For each issue hour: the weather observed then (lead 0) and the forecast issued then "
-        "for the next 24 hours (leads 1-24), per price area or national (DK)."
+        f"for the next {WEATHER_LEAD_HOURS} hours (leads 1-{WEATHER_LEAD_HOURS}), per price area or "
+        "national (DK)."
     ),
     columns=(
         Column("issued_utc", UTC_DATETIME, "the hour the forecast was issued (the partition)"),
@@ -767,7 +774,7 @@ WEATHER = Table(
         Column(
             "lead_hours",
             INTEGER,
-            "0 = observed at issued_utc; 1-24 = forecast",
+            f"0 = observed at issued_utc; 1-{WEATHER_LEAD_HOURS} = forecast",
             min_value=0,
             max_value=WEATHER_LEAD_HOURS,
         ),  # fmt: skip

@@ -115,8 +115,10 @@ def _weather_as_issued(store: Any, product: str, issued_at: Any, days: int) -> t
     _, missing = products.weather_as_issued(probe, issued_at, targets)
     if len(missing):
         reach = int((missing.max() - issue_hour) / pd.Timedelta(hours=1))
+        stored = int(probe["lead_hours"].max())
         return None, (
-            f"the weather forecasts stored reach {WEATHER_LEAD_HOURS} h; {len(missing)} target "
+            f"the weather forecasts stored reach {stored} h (the table keeps "
+            f"{WEATHER_LEAD_HOURS}); {len(missing)} target "
             f"hour(s) up to lead {reach} h have none issued by the issue hour: area totals "
             "without weather"
         )

@@ -1,5 +1,5 @@
 """`weather`: for each UTC hour, the weather observed then and the forecast issued then for the
-next 24 hours, from Open-Meteo (or its replay), per price area or national."""
+next 48 hours (contracts.WEATHER_LEAD_HOURS), from Open-Meteo (or its replay), per price area or national."""
 
 from datetime import datetime
 
@@ -55,7 +55,7 @@ def build_weather_schedule() -> dg.ScheduleDefinition:
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description=(
-            "Every hour: the weather of the hour that just ended (observed, and the next 24 h "
+            "Every hour: the weather of the hour that just ended (observed, and the next 48 h "
             "as forecast then), stored for the forecasts that will use it once that hour's "
             "consumption is published."
         ),
@@ -82,7 +82,7 @@ def build_weather_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
             description=(
                 "Great Expectations suite generated from the WEATHER contract: temperature "
                 "−50…50 °C, wind 0…75 m/s, radiation 0…1500 W/m², known areas, unique "
-                "(issued_utc, area, lead_hours), and every hour with leads 0..24 for every area. "
+                "(issued_utc, area, lead_hours), and every hour with leads 0..48 for every area. "
                 "Blocking: bad weather is never written, so no forecast uses it."
             ),
         ),
@@ -107,7 +107,7 @@ def build_weather_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
 
         window = context.partition_time_window
         api = weather_api.api()
-        # One request per location covers the whole range plus the last hour's 24 h ahead.
+        # One request per location covers the whole range plus the last hour's WEATHER_LEAD_HOURS ahead.
         hourly = api.fetch_hours(window.start, window.end + pd.Timedelta(hours=WEATHER_LEAD_HOURS))
         table = issue_table(hourly, window.start, window.end)
         outcome = validate_weather(

@@ -8,7 +8,7 @@ saved as JSON (`hourly` arrays), and returns the hourly frame `OpenMeteoApi.fetc
 `radiation_wm2`, `wind_dir_sin`, `wind_dir_cos`.
 
 `issue_table(hourly, start, end)` turns such a frame into WEATHER rows: for each issue hour H in
-[start, end) and area, lead 0 (the value at H) and leads 1..24 (the values for H+1..H+24 as the
+[start, end) and area, lead 0 (the value at H) and leads 1..48 (WEATHER_LEAD_HOURS: the values for H+1..H+48 as the
 source gave them when asked at H). Offline, the source's "forecast" is the observation itself: a
 perfect forecast, which overstates what a real forecast is worth (docs/decisions/0005-weather.md).
 """
@@ -77,9 +77,9 @@ def read_weather_file(path: str | Path) -> pd.DataFrame:
 
 
 def issue_table(hourly: pd.DataFrame, start, end) -> pd.DataFrame:
-    """WEATHER rows for the issue hours [start, end): lead 0..24 per (issue hour, area).
+    """WEATHER rows for the issue hours [start, end): lead 0..WEATHER_LEAD_HOURS per (issue hour, area).
 
-    `hourly` must cover [start, end + 24 h); an hour it lacks gives NaN values in the rows that
+    `hourly` must cover [start, end + WEATHER_LEAD_HOURS h); an hour it lacks gives NaN values in the rows that
     need it (the weather checks then block them). Vectorised: one merge, no loop over hours.
     """
     issued = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="h", inclusive="left")
@@ -87,7 +87,7 @@ def issue_table(hourly: pd.DataFrame, start, end) -> pd.DataFrame:
 
 
 def issue_rows(hourly: pd.DataFrame, issued: pd.DatetimeIndex) -> pd.DataFrame:
-    """WEATHER rows for the given issue hours (any, not only a range): lead 0..24 per (issue
+    """WEATHER rows for the given issue hours (any, not only a range): lead 0..WEATHER_LEAD_HOURS per (issue
     hour, area), ordered issue hour, area, lead; values from `hourly` as in `issue_table`."""
     if issued.tz is None:
         issued = issued.tz_localize("UTC")

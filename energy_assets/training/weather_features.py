@@ -92,6 +92,10 @@ MODES = ("issued", "observed", "persistence")
 # 1-2 °C, wind 1.5-2 m/s), not a measurement: a national mean's errors are smaller.
 SIMULATED_ERROR_SD = {TEMPERATURE: (0.5, 1.5), WIND_SPEED: (0.5, 2.0)}
 SIMULATED_ERROR_CORRELATION = 0.95
+_SIMULATED_DAY_LEADS = 24  # SIMULATED_ERROR_SD's second value is the sd at this lead
+# The issued forecasts the weather model reads reach this far: its horizon (FORECAST_HORIZON_HOURS);
+# the WEATHER table's longer leads (WEATHER_LEAD_HOURS) serve the products, not this model.
+MODEL_WEATHER_LEADS = 24
 
 
 @dataclass(frozen=True)
@@ -151,9 +155,13 @@ class WeatherInput:
 
 def simulated_forecast(weather: WeatherInput, origins, seed: int = 0) -> WeatherInput:
     """An "issued" WeatherInput whose forecast at each of `origins` is the observed weather of
-    leads 1..24 plus a random error (SIMULATED_ERROR_SD, growing with the lead, AR(1) across
-    leads; wind floored at 0); the hours up to each origin stay observed. For the backtest's
-    middle row between a perfect forecast (observed) and a useless one (persistence)."""
+    leads 1..WEATHER_LEAD_HOURS plus a random error (SIMULATED_ERROR_SD, growing with the lead,
+    AR(1) across leads; wind floored at 0); the hours up to each origin stay observed. For the
+    backtest's middle row between a perfect forecast (observed) and a useless one (persistence).
+
+    Leads 1..24 are drawn exactly as when the table stopped at 24 (same generator, same order,
+    same sd); the longer leads continue each path (AR(1)) with shocks from a second generator
+    and the sd's line continued at its slope (temperature 2.5 °C, wind 3.6 m/s at 48 h)."""
     observed = weather.observed
     stamps = pd.DatetimeIndex([pd.Timestamp(o) for o in origins])
     # The value columns the source lacks come out missing (the observed frame holds the model's).
@@ -161,15 +169,23 @@ def simulated_forecast(weather: WeatherInput, origins, seed: int = 0) -> Weather
     hourly["datetime_utc"] = pd.to_datetime(hourly["datetime_utc"], utc=True)
     table = issue_rows(hourly, stamps)  # ordered origin, area, lead: blocks of n_l rows
     n_l = WEATHER_LEAD_HOURS + 1
+    day = min(n_l, _SIMULATED_DAY_LEADS + 1)  # leads 0..24: drawn as they always were
     rng = np.random.default_rng(seed)
+    beyond = np.random.default_rng([seed, _SIMULATED_DAY_LEADS])  # leads 25..: their own draws
     rho = SIMULATED_ERROR_CORRELATION
     for variable, (first, last) in SIMULATED_ERROR_SD.items():
-        shocks = rng.standard_normal((len(table) // n_l, n_l))
+        n_blocks = len(table) // n_l
+        shocks = np.hstack(
+            [rng.standard_normal((n_blocks, day)), beyond.standard_normal((n_blocks, n_l - day))]
+        )
         path = np.zeros_like(shocks)  # lead 0 is the observation: no error
         path[:, 1] = shocks[:, 1]  # then unit variance at every lead, correlated rho
         for k in range(2, n_l):
             path[:, k] = rho * path[:, k - 1] + np.sqrt(1 - rho**2) * shocks[:, k]
-        sd = np.concatenate([[0.0], np.linspace(first, last, n_l - 1)])
+        # sd: first at lead 1 to last at lead 24 (linspace, as always), the line continued beyond
+        slope = (last - first) / (_SIMULATED_DAY_LEADS - 1)
+        further = first + slope * np.arange(day - 1, n_l - 1)
+        sd = np.concatenate([[0.0], np.linspace(first, last, day - 1), further])
         error = (path * sd).ravel()
         noisy = table[variable].to_numpy(dtype=float) + error
         table[variable] = np.clip(noisy, 0, None) if variable == WIND_SPEED else noisy
@@ -226,11 +242,11 @@ class WeatherArrays:
 
     def _issued_on_grid(self, issues: pd.DataFrame, index: dict, variable: str) -> np.ndarray:
         # issued[a, o, lead]: only origins in the grid (a forecast run's few origins).
-        out = np.full((max(len(self.names), 1), self.n_hours, WEATHER_LEAD_HOURS + 1), np.nan)
+        out = np.full((max(len(self.names), 1), self.n_hours, MODEL_WEATHER_LEADS + 1), np.nan)
         o = self._hour_index(issues["issued_utc"])
         a = issues["area"].astype(str).map(index).to_numpy()
         lead = issues["lead_hours"].to_numpy(dtype=np.int64)
-        ok = (o >= 0) & (o < self.n_hours) & pd.notna(a) & (lead <= WEATHER_LEAD_HOURS)
+        ok = (o >= 0) & (o < self.n_hours) & pd.notna(a) & (lead <= MODEL_WEATHER_LEADS)
         out[a[ok].astype(np.int64), o[ok], lead[ok]] = issues[variable].to_numpy(dtype=float)[ok]
         return out
 
@@ -254,7 +270,7 @@ class WeatherArrays:
         issued = (self.issued or {}).get(variable)
         if issued is None:
             return np.full(o.shape, np.nan)
-        ok = (a >= 0) & (o >= 0) & (o < self.n_hours) & (lead <= WEATHER_LEAD_HOURS)
+        ok = (a >= 0) & (o >= 0) & (o < self.n_hours) & (lead <= MODEL_WEATHER_LEADS)
         out = np.full(o.shape, np.nan)
         out[ok] = issued[a[ok], o[ok], lead[ok]]
         return out

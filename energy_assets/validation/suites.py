@@ -445,7 +445,7 @@ def validate_weather(
     """WEATHER contract: columns, types and units' ranges (temperature −50…50 °C, wind 0…75 m/s,
     radiation 0…1500 W/m²), known areas, temperature and wind non-null, one row per (issue hour,
     area, lead), datetime_utc = issued + lead, and completeness: every expected issue hour has
-    leads 0..24 for every expected area (None: the areas in the frame). A missing hour at the
+    leads 0..WEATHER_LEAD_HOURS for every expected area (None: the areas in the frame). A missing hour at the
     source shows as null values, or as missing rows, and fails here."""
     validator = validator or FrameValidator()
     gxe = _gxe()

@@ -191,3 +191,43 @@ def test_the_area_totals_read_the_weather_as_issued_only_when_it_reaches_every_t
     targets = products.day_ahead_targets(issued)
     assert weather is not None and "as issued" in why
     assert weather["datetime_utc"].isin(targets).sum() == len(targets)
+
+
+@pytest.mark.parametrize(
+    "product, issued_at",
+    [
+        # The day-ahead before the 25-hour day (its last target at lead 38 h) and the intraday
+        # issued at local midnight before it (end of tomorrow at lead 48 h): the longest reaches.
+        ("day-ahead", "2023-10-28 10:00"),
+        ("intraday", "2023-10-28 00:00"),
+    ],
+)
+def test_the_stored_weather_layout_reaches_every_target_of_the_products(
+    tmp_path, product, issued_at
+):
+    """The `weather` table as the `weather` asset writes it (issue_table: leads
+    0..WEATHER_LEAD_HOURS per issue hour, from DMI's real hours) gives the products their target
+    hours' weather as issued: the probe finds no hole and every target is read."""
+    from energy_assets.contracts import WEATHER
+    from energy_assets.defs.products import _weather_as_issued
+    from energy_assets.devtools import WEATHER_SAMPLE_PATH
+    from energy_assets.forecasting import products
+    from energy_assets.ingestion.weather_files import issue_table, read_weather_file
+
+    issued = pd.Timestamp(issued_at, tz=DANISH_TZ).tz_convert("UTC")
+    targets = products.targets_for(product, issued)
+    hourly = read_weather_file(WEATHER_SAMPLE_PATH)
+    start = issued.floor("h") - pd.Timedelta(hours=23)
+    table = issue_table(hourly, start, issued.floor("h") + pd.Timedelta(hours=1))
+    store = ParquetStore(str(tmp_path))
+    for hour, rows in table.groupby("issued_utc"):
+        store.write(WEATHER.name, hour.strftime(HOUR_KEY_FORMAT), rows)
+    weather, why = _weather_as_issued(store, product, issued, days=1)
+    assert weather is not None, why
+    assert "as issued" in why
+    read = pd.to_datetime(weather["datetime_utc"], utc=True)
+    assert set(targets) <= set(read)
+    # Each target's value is the forecast issued at the issue hour (offline: DMI's observation).
+    truth = hourly.set_index("datetime_utc")["temperature_c"]
+    got = weather.set_index(read)["temperature_c"]
+    assert (got.loc[targets].to_numpy() == truth.loc[targets].to_numpy()).all()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from energy_assets.contracts import WEATHER, hour_keys
+from energy_assets.contracts import WEATHER, WEATHER_LEAD_HOURS, hour_keys
 from energy_assets.defs import build_definitions
 from energy_assets.devtools import WEATHER_SAMPLE_PATH
 from energy_assets.ingestion.weather_api import NATIONAL_LOCATIONS
@@ -58,7 +58,7 @@ def test_weather_materialises_from_the_replay_in_one_run(graph, dmi):
         assert event.asset_materialization.metadata["units"].value["temperature_c"] == "°C"
     keys = hour_keys("2023-01-10T00:00", "2023-01-10T06:00")
     frame = store.read(WEATHER.name, keys[-1])
-    assert len(frame) == 25 and set(frame["area"]) == {"DK"}
+    assert len(frame) == WEATHER_LEAD_HOURS + 1 and set(frame["area"]) == {"DK"}
     # Lead 24 of 05:00 is what DMI observed at 05:00 the next day (offline: perfect forecast).
     lead24 = frame[frame["lead_hours"] == 24].iloc[0]
     truth = dmi.set_index("datetime_utc").loc[pd.Timestamp("2023-01-11T05:00Z"), "temperature_c"]

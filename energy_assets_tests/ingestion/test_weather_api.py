@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy_assets.contracts import WEATHER_LEAD_HOURS
 from energy_assets.devtools import WEATHER_SAMPLE_PATH
 from energy_assets.ingestion.weather_api import (
     NATIONAL_LOCATIONS,
@@ -89,9 +90,9 @@ def test_locations_parse_and_bad_ones_are_named():
         parse_locations("DK1=56,10")
 
 
-def test_issue_table_has_lead_0_to_24_and_no_look_ahead_past_the_data():
+def test_issue_table_has_lead_0_to_48_and_no_look_ahead_past_the_data():
     hourly = read_weather_file(WEATHER_SAMPLE_PATH)
     table = issue_table(hourly, pd.Timestamp("2023-01-05", tz="UTC"), "2023-01-05T02:00Z")
-    assert len(table) == 2 * 25
-    row = table[(table["issued_utc"] == "2023-01-05T01:00Z") & (table["lead_hours"] == 24)]
-    assert row["datetime_utc"].iloc[0] == pd.Timestamp("2023-01-06T01:00Z")
+    assert WEATHER_LEAD_HOURS == 48 and len(table) == 2 * 49
+    row = table[(table["issued_utc"] == "2023-01-05T01:00Z") & (table["lead_hours"] == 48)]
+    assert row["datetime_utc"].iloc[0] == pd.Timestamp("2023-01-07T01:00Z")

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from energy_assets.contracts import WEATHER_LEAD_HOURS
 from energy_assets.devtools import SAMPLE_DATA_PATH, WEATHER_SAMPLE_PATH
 from energy_assets.features.engineering import read_consumption_file
 from energy_assets.ingestion.weather_files import issue_table, read_weather_file
@@ -230,14 +231,38 @@ def test_a_simulated_forecast_is_the_observation_plus_an_error_growing_with_the_
         on=["datetime_utc", "area"],
         suffixes=("", "_observed"),
     )
-    assert len(table) == 400 * 25
+    assert len(table) == 400 * (WEATHER_LEAD_HOURS + 1)
     for variable, (first, last) in wf.SIMULATED_ERROR_SD.items():
         error = table[variable] - table[f"{variable}_observed"]
         spread = error.groupby(table["lead_hours"]).std()
         assert spread[0] == 0  # lead 0 is what was observed
         assert first * 0.7 < spread[1] < first * 1.3, variable
         assert last * 0.8 < spread[24] < last * 1.2, variable
+        # Beyond 24 h the line goes on at its slope: at 48 h first + 47 steps of (last-first)/23.
+        at_48 = first + (last - first) * 47 / 23
+        assert at_48 * 0.8 < spread[48] < at_48 * 1.2, variable
     assert (table["wind_speed_ms"] >= 0).all()
+
+
+def test_the_stored_leads_past_24_leave_the_simulated_day_and_the_model_arrays_as_they_were(
+    weather, monkeypatch
+):
+    # WEATHER_LEAD_HOURS went 24 -> 48 for the products; the weather model's inputs at leads
+    # 1..24 (the simulated forecast's draws, WeatherArrays) must be exactly what 24 gave.
+    from energy_assets.ingestion import weather_files
+
+    given = wf.WeatherInput.from_frame(weather)
+    origins = pd.date_range("2023-02-01", periods=30, freq="7h", tz="UTC")
+    longer = wf.simulated_forecast(given, origins, seed=5)
+    monkeypatch.setattr(wf, "WEATHER_LEAD_HOURS", 24)
+    monkeypatch.setattr(weather_files, "WEATHER_LEAD_HOURS", 24)
+    shorter = wf.simulated_forecast(given, origins, seed=5)
+    day = longer.issues[longer.issues["lead_hours"] <= 24].reset_index(drop=True)
+    pd.testing.assert_frame_equal(day, shorter.issues)
+    start = origins[0] - pd.Timedelta(days=1)
+    arrays = [wf.WeatherArrays(s, start, 24 * 14, ["DK1"]) for s in (longer, shorter)]
+    for variable in arrays[1].issued or {}:
+        np.testing.assert_array_equal(arrays[0].issued[variable], arrays[1].issued[variable])
 
 
 def test_issued_forecasts_are_read_at_the_origin_only(served, consumption, weather):
