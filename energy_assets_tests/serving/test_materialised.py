@@ -53,7 +53,7 @@ def _check_exact(served: pd.DataFrame, written: pd.DataFrame, area: str, segment
 
 
 def test_the_api_serves_what_the_platform_stored(
-    tmp_path, monkeypatch, replay_server, gcs_emulator
+    tmp_path, monkeypatch, replay_server, gcs_emulator, mlflow_store
 ):
     server = replay_server(BUNDLED_DATA_PATHS[DATASET], dataset=DATASET)
     monkeypatch.setenv("ENERGIDATA_DATASET", DATASET)
@@ -61,7 +61,7 @@ def test_the_api_serves_what_the_platform_stored(
     monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
     monkeypatch.setenv("ENERGY_OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'optuna.db'}")
     settings = Settings.from_env().with_overrides(
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+        mlflow_tracking_uri=mlflow_store(DATASET).tracking_uri
     )
     defs = build_definitions(settings)
     store = ParquetStore(str(tmp_path / "storage"))
