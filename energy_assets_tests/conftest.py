@@ -48,9 +48,40 @@ LONGEST_FIRST = (
 )
 
 
+# Modules whose tests share nothing wider than a test (no module- or class-scoped fixture): each
+# test is its own xdist work unit, so both workers take the long parameters (four datasets, two
+# tracking stores, two issue days) instead of one worker running the module alone. Every other
+# module stays one unit (`--dist loadscope`), as its module-scoped services need.
+EACH_TEST_A_UNIT = (
+    "defs/test_secrets.py",
+    "defs/test_every_dataset.py",
+    "defs/test_products.py",
+)
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::")[0].removeprefix("energy_assets_tests/")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope`, with the tests of EACH_TEST_A_UNIT scheduled one by one."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Scheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if _module(nodeid) in EACH_TEST_A_UNIT:
+                return nodeid
+            return super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     def rank(item) -> int:
-        path = item.nodeid.split("::")[0].removeprefix("energy_assets_tests/")
+        path = _module(item.nodeid)
         return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: each module keeps its own order
