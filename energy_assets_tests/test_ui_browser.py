@@ -122,7 +122,9 @@ def _materialise_quick_pass(settings, home: Path, keys: Keys) -> None:
 
 
 @pytest.fixture(scope="module")
-def platform(chromium_path, shared_slice_path, tmp_path_factory) -> Iterator[Platform]:
+def platform(
+    chromium_path, shared_slice_path, tmp_path_factory, migrated_mlflow_db
+) -> Iterator[Platform]:
     from energy_assets.devtools.replay_api import ReplayServer
     from energy_assets.reporting.serve import ReportServer
     from energy_assets.settings import Settings
@@ -130,6 +132,8 @@ def platform(chromium_path, shared_slice_path, tmp_path_factory) -> Iterator[Pla
 
     home = tmp_path_factory.mktemp("ui_home")
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    # The home's MLflow store (Settings.for_home): a copy of the migrated empty one.
+    shutil.copy(migrated_mlflow_db, home / "mlflow.db")
     settings = Settings.for_home(home)
     with (
         ReplayServer(

@@ -42,7 +42,9 @@ WINDOWS = {
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", list(WINDOWS))
-def test_backfill_train_forecast_score_on(dataset, tmp_path, monkeypatch, replay_server, capsys):
+def test_backfill_train_forecast_score_on(
+    dataset, tmp_path, monkeypatch, replay_server, capsys, mlflow_store
+):
     spec = spec_for(dataset)
     path = BUNDLED_DATA_PATHS[dataset]
     first, last, training_end, origin, day = WINDOWS[dataset]
@@ -52,7 +54,7 @@ def test_backfill_train_forecast_score_on(dataset, tmp_path, monkeypatch, replay
     monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
     monkeypatch.setenv("ENERGY_OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'optuna.db'}")
     settings = Settings.from_env().with_overrides(
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+        mlflow_tracking_uri=mlflow_store(dataset).tracking_uri
     )
     assert settings.source is spec
     expected = read_consumption_file(path, spec)[["area", "segment"]].drop_duplicates()

@@ -36,14 +36,12 @@ def without_last_two_days(tmp_path) -> str:
     return str(path)
 
 
-def settings_for(server, tmp_path, monkeypatch) -> Settings:
+def settings_for(server, tmp_path, monkeypatch, tracking_uri: str) -> Settings:
     monkeypatch.setenv("ENERGIDATA_DATASET", CCH.dataset)
     monkeypatch.setenv("ENERGIDATA_API_URL", server.url)
     monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
     monkeypatch.setenv("ENERGY_OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'optuna.db'}")
-    return Settings.from_env().with_overrides(
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
-    )
+    return Settings.from_env().with_overrides(mlflow_tracking_uri=tracking_uri)
 
 
 @pytest.mark.slow
@@ -53,9 +51,11 @@ def test_a_series_without_its_last_two_days_gets_a_labelled_counted_fallback(
     replay_server,
     alerts,  # noqa: F811 (the fixture imported above)
     webhook_receiver,
+    mlflow_store,
 ):
+    tracking_uri = mlflow_store(CCH.dataset).tracking_uri  # a copy of the migrated empty store
     full = replay_server(str(BUNDLED_DATA_PATHS[CCH.dataset]), dataset=CCH.dataset)
-    defs = build_definitions(settings_for(full, tmp_path, monkeypatch))
+    defs = build_definitions(settings_for(full, tmp_path, monkeypatch, tracking_uri))
     store = ParquetStore(str(tmp_path / "storage"))
     with DagsterInstance.ephemeral() as instance:
         run_job(defs, "ingestion_backfill_job", instance, tags={
@@ -77,7 +77,7 @@ def test_a_series_without_its_last_two_days_gets_a_labelled_counted_fallback(
 
         # The source loses the series' last two days; those hours are ingested again.
         gone = replay_server(without_last_two_days(tmp_path), dataset=CCH.dataset)
-        defs = build_definitions(settings_for(gone, tmp_path, monkeypatch))
+        defs = build_definitions(settings_for(gone, tmp_path, monkeypatch, tracking_uri))
         run_job(defs, "ingestion_backfill_job", instance, tags={
             "dagster/asset_partition_range_start": GONE_FROM.strftime("%Y-%m-%d-%H:00"),
             "dagster/asset_partition_range_end": ORIGIN})  # fmt: skip

@@ -69,10 +69,11 @@ def platform_env(tmp_path, monkeypatch, replay_server):
 
 
 @pytest.mark.slow
-def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys):
+def test_whole_graph_on_the_real_slice(platform_env, tmp_path, capsys, mlflow_store):
     server = platform_env
+    # A copy of the migrated empty store at tmp_path/mlflow.db (alembic once per session).
     settings = Settings.from_env().with_overrides(
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+        mlflow_tracking_uri=mlflow_store("pipeline").tracking_uri
     )
     defs = build_definitions(settings)
     with DagsterInstance.ephemeral() as instance:

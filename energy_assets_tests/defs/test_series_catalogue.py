@@ -61,7 +61,7 @@ def changed_series_file(tmp_path) -> str:
 
 @pytest.mark.slow
 def test_a_retired_and_a_new_series_never_stop_the_others(
-    tmp_path, monkeypatch, replay_server, capsys
+    tmp_path, monkeypatch, replay_server, capsys, mlflow_store
 ):
     server = replay_server(changed_series_file(tmp_path), dataset=DATASET)
     monkeypatch.setenv("ENERGIDATA_DATASET", DATASET)
@@ -69,7 +69,7 @@ def test_a_retired_and_a_new_series_never_stop_the_others(
     monkeypatch.setenv("ENERGY_STORAGE_URL", str(tmp_path / "storage"))
     monkeypatch.setenv("ENERGY_OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'optuna.db'}")
     settings = Settings.from_env().with_overrides(
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+        mlflow_tracking_uri=mlflow_store("series_catalogue").tracking_uri
     )
     defs = build_definitions(settings)
     store = ParquetStore(str(tmp_path / "storage"))

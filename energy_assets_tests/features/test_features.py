@@ -58,8 +58,11 @@ def test_lags_are_taken_by_timestamp_so_a_missing_hour_gives_nan_not_a_shifted_v
     assert features["lag_168h"].iloc[0] == 179.0 - 168
 
 
+# Values within a 9x range: the arithmetic of the windows is under test here, not the plausibility
+# guard (a value 10x outside its week's range is kept out of the windows by design and has tests of
+# its own in test_plausibility.py); Hypothesis found 1..1e6 series where the guard rightly flagged one.
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.floats(min_value=1, max_value=1e6), min_size=200, max_size=260))
+@given(st.lists(st.floats(min_value=100, max_value=900), min_size=200, max_size=260))
 def test_rolling_means_match_a_plain_computation(values):
     history = clean_series(values)
     last = history["datetime_utc"].iloc[-1]
