@@ -45,8 +45,8 @@ ASSETS = {
         {"realtime_load_gx_suite": True, "realtime_load_plausible_values": False},
     ),
     # Forecast products: one run per issue time (a vintage is never part of a range rewrite).
-    "day_ahead_forecasts": ("forecasting", "daily", None, {}),
-    "intraday_forecasts": ("forecasting", "hourly", None, {}),
+    "day_ahead_forecasts": ("forecasting", "daily", None, {"day_ahead_forecasts_gx_suite": True}),
+    "intraday_forecasts": ("forecasting", "hourly", None, {"intraday_forecasts_gx_suite": True}),
 }
 JOBS = {
     "hourly_forecast_job": {"raw_consumption", "consumption_features", "forecasts"},
