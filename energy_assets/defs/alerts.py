@@ -290,6 +290,28 @@ def _newest_materialization(instance: dg.DagsterInstance, key: dg.AssetKey) -> i
     return records[0].storage_id if records else 0
 
 
+def _materialization_facts(
+    instance: dg.DagsterInstance,
+    alerts: AlertsResource,
+    key: dg.AssetKey,
+    after: int,
+    fact_of: Any,
+) -> Any:
+    """(storage id, fact or None) of each materialisation of `key` after storage id `after`,
+    oldest first, at most MAX_EVENTS_PER_TICK: `fact_of(materialization, run link)` tells what a
+    person should hear of it."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_storage_id=after),
+        limit=MAX_EVENTS_PER_TICK,
+        ascending=True,
+    ).records
+    for record in records:
+        materialization = record.asset_materialization
+        run_id = record.event_log_entry.run_id
+        link = alerts.run_url(run_id) if run_id else None
+        yield record.storage_id, (fact_of(materialization, link) if materialization else None)
+
+
 def check_fact(instance: dg.DagsterInstance, record: Any, alerts: AlertsResource) -> Any:
     """CheckFailed / CheckPassed of an ASSET_CHECK_EVALUATION record, or None when a failure
     guards nothing (a WARN check without a marker)."""
@@ -407,11 +429,10 @@ def build_asset_event_alert_sensor() -> dg.SensorDefinition:
         freshness_type = dg.DagsterEventType.FRESHNESS_STATE_CHANGE
         if not context.cursor:
             # As Dagster's run-status sensors do: start from now, not from the whole history.
-            model = instance.fetch_materializations(keys.FORECASTING_MODEL, limit=1).records
             start = {
                 "checks": _newest_storage_id(instance, checks_type),
                 "freshness": _newest_storage_id(instance, freshness_type),
-                "models": model[0].storage_id if model else 0,
+                "models": _newest_materialization(instance, keys.FORECASTING_MODEL),
                 **{
                     asset.to_user_string(): _newest_materialization(instance, asset)
                     for asset in FALLBACK_ASSETS
@@ -428,46 +449,32 @@ def build_asset_event_alert_sensor() -> dg.SensorDefinition:
             if fact is not None:
                 sent += deliver_once(context, alerts, fact.alert())
             cursor["checks"] = record.storage_id
-        models = instance.fetch_materializations(
-            dg.AssetRecordsFilter(
-                asset_key=keys.FORECASTING_MODEL, after_storage_id=cursor["models"]
-            ),
-            limit=MAX_EVENTS_PER_TICK,
-            ascending=True,
-        ).records
-        for record in models:
-            materialization = record.asset_materialization
-            run_id = record.event_log_entry.run_id
-            link = alerts.run_url(run_id) if run_id else None
-            fact = (
-                promotion_fact(_plain(materialization.metadata), link) if materialization else None
-            )
+        for storage_id, fact in _materialization_facts(
+            instance,
+            alerts,
+            keys.FORECASTING_MODEL,
+            cursor["models"],
+            lambda materialization, link: promotion_fact(_plain(materialization.metadata), link),
+        ):
             if fact is not None:
                 sent += deliver_once(context, alerts, fact.alert())
-            cursor["models"] = record.storage_id
+            cursor["models"] = storage_id
         for asset in FALLBACK_ASSETS:
             name = asset.to_user_string()
             # A cursor from before these alerts starts at the asset's newest materialisation.
             cursor.setdefault(name, _newest_materialization(instance, asset))
-            forecasts = instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=asset, after_storage_id=cursor[name]),
-                limit=MAX_EVENTS_PER_TICK,
-                ascending=True,
-            ).records
-            for record in forecasts:
-                materialization = record.asset_materialization
-                run_id = record.event_log_entry.run_id
-                link = alerts.run_url(run_id) if run_id else None
-                fact = (
-                    fallback_fact(
-                        _plain(materialization.metadata), materialization.partition, link, asset
-                    )
-                    if materialization
-                    else None
-                )
+            for storage_id, fact in _materialization_facts(
+                instance,
+                alerts,
+                asset,
+                cursor[name],
+                lambda materialization, link, asset=asset: fallback_fact(
+                    _plain(materialization.metadata), materialization.partition, link, asset
+                ),
+            ):
                 if fact is not None:
                     sent += deliver_once(context, alerts, fact.alert())
-                cursor[name] = record.storage_id
+                cursor[name] = storage_id
         for record in _event_records(
             instance, freshness_type, cursor["freshness"], MAX_EVENTS_PER_TICK
         ):
